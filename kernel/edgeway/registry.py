@@ -1,0 +1,157 @@
+"""What plugins register: provider types, middleware types and TLS store types.
+
+The registration hooks (see :mod:`edgeway.hookspecs`) hand plugins a ``register``
+callback that takes one of these descriptions. The kernel collects them into a
+:class:`Registry` at start-up; nothing here is consulted per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from edgeway.http.message import Handler
+
+__all__ = [
+    "BuildContext",
+    "Emit",
+    "MiddlewareType",
+    "Provider",
+    "ProviderContext",
+    "ProviderType",
+    "Registry",
+    "RegistryError",
+    "TLSStoreType",
+]
+
+#: What a provider calls with its complete current view: a raw mapping in the
+#: dynamic-configuration schema, or an already validated ``Configuration``.
+Emit = Callable[[Any], None]
+
+
+class Provider(Protocol):
+    """A running provider: ``run`` emits full snapshots until cancelled."""
+
+    async def run(self, emit: Emit) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the kernel gives a provider factory besides its options."""
+
+    #: Directory relative paths in the options are resolved against.
+    workdir: str = "."
+    #: The static configuration, for providers that need global settings.
+    static: Any = None
+
+
+@dataclass(frozen=True)
+class ProviderType:
+    """A kind of provider.
+
+    ``name`` is what ``name@provider`` references use (``file``); ``config_key`` is
+    its key under ``providers`` in the static configuration (``file``,
+    ``kubernetesCRD``); ``options_model`` validates that section; ``factory`` makes a
+    :class:`Provider` from validated options.
+    """
+
+    name: str
+    config_key: str
+    options_model: type[BaseModel]
+    factory: Callable[[Any, ProviderContext], Provider]
+    #: How long to wait for the first snapshot before starting without it.
+    first_snapshot_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a middleware factory may need besides its options and ``next``."""
+
+    #: The middleware's qualified name (``auth@file``).
+    name: str
+    #: The qualified name of the router (or service) the chain is built for.
+    router: str
+    #: Builds the handler of another service by qualified name (error pages,
+    #: forward-auth targets...). Raises ``KeyError`` when it does not exist.
+    service_handler: Callable[[str], Handler] | None = None
+    #: Where relative file paths in options are resolved.
+    workdir: str = "."
+
+
+@dataclass(frozen=True)
+class MiddlewareType:
+    """A kind of HTTP middleware.
+
+    Built-ins are keyed as Traefik keys them (``stripPrefix``); a third-party type is
+    referenced as ``plugin: {<name>: {...}}``. ``build(options, next, ctx)`` returns
+    the handler; it runs when a configuration is applied, never per request, and
+    raises ``ValueError`` with a readable message for options it cannot honour.
+    """
+
+    name: str
+    options_model: type[BaseModel]
+    build: Callable[[Any, Handler, BuildContext], Handler]
+    #: True for types users reference through ``plugin: {name: ...}``.
+    plugin: bool = True
+
+
+@dataclass(frozen=True)
+class TLSStoreType:
+    """A source of certificates (dynamic configuration, ACME, Kubernetes Secrets).
+
+    ``factory(context)`` returns an object with ``certificates()`` giving the
+    current ``(cert_pem, key_pem, stores)`` entries; TLS contexts are rebuilt from
+    all stores whenever a configuration is applied or a store calls its
+    ``changed`` callback.
+    """
+
+    name: str
+    factory: Callable[[Mapping[str, Any]], Any]
+
+
+class RegistryError(Exception):
+    """Two plugins registered the same name, or a registration is malformed."""
+
+
+@dataclass
+class Registry:
+    providers: dict[str, ProviderType] = field(default_factory=dict)
+    middlewares: dict[str, MiddlewareType] = field(default_factory=dict)
+    tls_stores: dict[str, TLSStoreType] = field(default_factory=dict)
+    #: plugin name -> names it registered, for ``edgeway plugins`` and the API.
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def _add(self, table: dict[str, Any], kind: str, item: Any, owner: str) -> None:
+        if item.name in table:
+            other = self.owners.get(f"{kind}:{item.name}", "?")
+            raise RegistryError(
+                f"{kind} {item.name!r} is registered by both plugin {other!r} and plugin {owner!r}"
+            )
+        table[item.name] = item
+        self.owners[f"{kind}:{item.name}"] = owner
+
+    def add_provider(self, item: ProviderType, owner: str = "?") -> None:
+        if not isinstance(item, ProviderType):
+            raise RegistryError(f"plugin {owner!r} registered {item!r}, not a ProviderType")
+        self._add(self.providers, "provider", item, owner)
+
+    def add_middleware(self, item: MiddlewareType, owner: str = "?") -> None:
+        if not isinstance(item, MiddlewareType):
+            raise RegistryError(f"plugin {owner!r} registered {item!r}, not a MiddlewareType")
+        self._add(self.middlewares, "middleware", item, owner)
+
+    def add_tls_store(self, item: TLSStoreType, owner: str = "?") -> None:
+        if not isinstance(item, TLSStoreType):
+            raise RegistryError(f"plugin {owner!r} registered {item!r}, not a TLSStoreType")
+        self._add(self.tls_stores, "TLS store", item, owner)
+
+    def provider_by_key(self, config_key: str) -> ProviderType | None:
+        for p in self.providers.values():
+            if p.config_key.lower() == config_key.lower():
+                return p
+        return None
+
+
