@@ -33,9 +33,18 @@ Emit = Callable[[Any], None]
 
 
 class Provider(Protocol):
-    """A running provider: ``run`` emits full snapshots until cancelled."""
+    """A provider instance.
+
+    ``run(emit)`` calls ``emit`` with a full snapshot of the provider's view each
+    time it changes, until cancelled; it never merges, qualifies names or
+    throttles (the kernel does). ``snapshot()`` returns one full snapshot without
+    watching anything: ``edgeway render`` uses it. Both raise or report errors
+    with messages that say where the bad input is (file and line, object name).
+    """
 
     async def run(self, emit: Emit) -> None: ...
+
+    async def snapshot(self) -> Any: ...
 
 
 @dataclass(frozen=True)
