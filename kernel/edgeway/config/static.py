@@ -1,0 +1,398 @@
+"""The static ("install") configuration: Traefik v3's keys and defaults, edgeway's subset.
+
+Attribute names are Traefik's camelCase keys so a ``traefik.yml`` reads the same
+here; defaults are Traefik's (``cmd/configuration.go`` and the ``SetDefaults``
+methods in ``pkg/config/static``). Sections Traefik creates only when mentioned
+(``api``, ``ping``, provider sections) are ``None`` until given.
+
+Keys Traefik has but edgeway does not implement are listed once, in
+:data:`NOT_SUPPORTED`, so that using one fails with "not supported by this
+version of edgeway" instead of silently doing nothing or looking like a typo.
+
+The ``providers`` section gets one field per registered provider type at run
+time (:func:`build_static_model`), so plugins' options validate through their own
+models.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
+
+from edgeway.config.durations import Duration
+from edgeway.registry import Registry
+
+__all__ = [
+    "API",
+    "INTERNAL_ENTRYPOINT",
+    "NOT_SUPPORTED",
+    "TRAEFIK_PROVIDER_KEYS",
+    "EntryPoint",
+    "EntryPointHTTP",
+    "EntryPointTransport",
+    "ForwardedHeaders",
+    "ForwardingTimeouts",
+    "Global",
+    "LifeCycle",
+    "Log",
+    "Ping",
+    "Providers",
+    "RespondingTimeouts",
+    "ServersTransport",
+    "StaticConfiguration",
+    "build_static_model",
+    "default_entrypoints",
+    "effective_configuration",
+    "parse_address",
+]
+
+#: Name of the entry point Traefik creates for the insecure API and ping.
+INTERNAL_ENTRYPOINT = "traefik"
+
+#: Provider sections Traefik knows. Registered provider types take their key over;
+#: the others are reported as not supported (no installed plugin provides them).
+TRAEFIK_PROVIDER_KEYS = frozenset(
+    {
+        "docker", "swarm", "file", "kubernetesIngress", "kubernetesIngressNGINX",
+        "kubernetesCRD", "kubernetesGateway", "knative", "rest", "consulCatalog",
+        "nomad", "ecs", "consul", "etcd", "zooKeeper", "redis", "http", "plugin",
+    }
+)  # fmt: skip
+
+#: Keys Traefik v3 accepts that edgeway does not implement yet, by the section they
+#: sit in (``*`` stands for a user-chosen name such as an entry point's). This is
+#: the only list of them: the loaders consult it to tell "not supported" from
+#: "unknown key".
+NOT_SUPPORTED: dict[str, frozenset[str]] = {
+    "": frozenset(
+        {
+            "accessLog", "metrics", "tracing", "certificatesResolvers", "experimental",
+            "hostResolver", "core", "spiffe", "ocsp", "tcpServersTransport",
+        }
+    ),
+    "global": frozenset({"notAppendXForwardedFor"}),
+    "serversTransport": frozenset({"spiffe"}),
+    "entryPoints.*": frozenset(
+        {"allowACMEByPass", "proxyProtocol", "http2", "http3", "udp", "observability"}
+    ),
+    "entryPoints.*.http": frozenset(
+        {"redirections", "tls", "encodedCharacters", "underscoreHeadersStrategy"}
+    ),
+    "entryPoints.*.forwardedHeaders": frozenset(
+        {"notAppendXForwardedFor", "addXForwardedSchemeHeaders"}
+    ),
+    "api": frozenset({"disableDashboardAd", "dashboardName"}),
+    "log": frozenset({"maxSize", "maxAge", "maxBackups", "compress", "otlp"}),
+    "providers": frozenset({"precedence"}) | TRAEFIK_PROVIDER_KEYS,
+}  # fmt: skip
+
+
+class _Section(BaseModel):
+    # Numbers are accepted where Traefik takes strings (paerser stringifies every
+    # scalar), so ``basePath: 1`` or ``middlewares: [1]`` behave the same.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True
+    )
+
+
+# --- entry points --------------------------------------------------------------------
+
+_PORT = re.compile(r"\d{1,5}")
+
+
+def parse_address(address: str) -> tuple[str, int, str]:
+    """``(host, port, protocol)`` from ``[host]:port[/tcp|/udp]``.
+
+    Follows Go's ``net.SplitHostPort`` (IPv6 hosts in brackets) and Traefik's
+    ``GetProtocol`` (case-insensitive, ``tcp`` by default). ``host`` is ``""`` for
+    all interfaces and has no brackets. Ports must be numeric: Go's service names
+    (``:http``) are not accepted.
+    """
+    hostport, slash, proto = address.partition("/")
+    protocol = proto.lower() if slash else "tcp"
+    if protocol not in ("tcp", "udp"):
+        raise ValueError(f"invalid protocol {proto!r} in {address!r}: expected tcp or udp")
+    if hostport.startswith("["):
+        host, bracket, rest = hostport[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise ValueError(f"invalid address {address!r}: expected [ipv6]:port")
+        port = rest[1:]
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            raise ValueError(
+                f"invalid address {address!r}: {host!r} is not an IPv6 address"
+            ) from None
+    else:
+        host, colon, port = hostport.rpartition(":")
+        if not colon:
+            raise ValueError(f"invalid address {address!r}: missing port (e.g. ':80')")
+        if ":" in host:
+            raise ValueError(f"invalid address {address!r}: put an IPv6 host in brackets")
+    if not _PORT.fullmatch(port) or int(port) > 65535:
+        raise ValueError(f"invalid address {address!r}: port must be a number from 0 to 65535")
+    return host, int(port), protocol
+
+
+def _check_address(address: str) -> str:
+    parse_address(address)
+    return address
+
+
+def _check_ip_or_cidr(value: str) -> str:
+    try:
+        if "/" in value:
+            ipaddress.ip_network(value, strict=False)
+        else:
+            ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or CIDR range") from None
+    return value
+
+
+IPOrCIDR = Annotated[str, AfterValidator(_check_ip_or_cidr)]
+
+
+class RespondingTimeouts(_Section):
+    """Timeouts for clients; 0 means none."""
+
+    readTimeout: Duration = 60.0
+    writeTimeout: Duration = 0.0
+    idleTimeout: Duration = 180.0
+
+
+class LifeCycle(_Section):
+    """Shutdown: keep accepting for ``requestAcceptGraceTimeout``, then drain for ``graceTimeOut``."""
+
+    requestAcceptGraceTimeout: Duration = 0.0
+    graceTimeOut: Duration = 10.0
+
+
+class EntryPointTransport(_Section):
+    respondingTimeouts: RespondingTimeouts = Field(default_factory=RespondingTimeouts)
+    lifeCycle: LifeCycle = Field(default_factory=LifeCycle)
+    #: Close a keep-alive connection after this many requests (0 = never).
+    keepAliveMaxRequests: int = Field(default=0, ge=0)
+    #: Close a keep-alive connection after this long (0 = never).
+    keepAliveMaxTime: Duration = 0.0
+
+
+class ForwardedHeaders(_Section):
+    """Whose ``X-Forwarded-*`` headers are kept (the others' are replaced)."""
+
+    insecure: bool = False
+    trustedIPs: tuple[IPOrCIDR, ...] = ()
+    #: ``Connection``-listed headers allowed through before hop-by-hop removal.
+    connection: tuple[str, ...] = ()
+
+
+class EntryPointHTTP(_Section):
+    #: Middlewares prepended to every router on the entry point.
+    middlewares: tuple[str, ...] = ()
+    maxHeaderBytes: int = Field(default=1 << 20, ge=0)
+    sanitizePath: bool = True
+    encodeQuerySemicolons: bool = False
+
+
+class EntryPoint(_Section):
+    address: Annotated[str, AfterValidator(_check_address)]
+    asDefault: bool = False
+    reusePort: bool = False
+    forwardedHeaders: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
+    transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
+    http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+
+    @property
+    def host(self) -> str:
+        """Host to bind (``""`` = all interfaces; IPv6 without brackets)."""
+        return parse_address(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_address(self.address)[1]
+
+    @property
+    def protocol(self) -> Literal["tcp", "udp"]:
+        return parse_address(self.address)[2]  # type: ignore[return-value]
+
+    @property
+    def listen_address(self) -> str:
+        """The address without its ``/tcp`` or ``/udp`` suffix (Traefik's ``GetAddress``)."""
+        return self.address.partition("/")[0]
+
+
+# --- other sections ------------------------------------------------------------------
+
+
+class Global(_Section):
+    """Accepted for compatibility only: edgeway never phones home.
+
+    Traefik uses these to check for new releases and send usage statistics;
+    edgeway does neither, whatever they are set to.
+    """
+
+    checkNewVersion: bool = True
+    sendAnonymousUsage: bool = False
+
+
+class ForwardingTimeouts(_Section):
+    dialTimeout: Duration = 30.0
+    responseHeaderTimeout: Duration = 0.0
+    idleConnTimeout: Duration = 90.0
+
+
+class ServersTransport(_Section):
+    """Defaults for ``default@internal``, the transport of services that name none."""
+
+    insecureSkipVerify: bool = False
+    #: CA certificates, each a file path or PEM content.
+    rootCAs: tuple[str, ...] = ()
+    maxIdleConnsPerHost: int = 200
+    forwardingTimeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
+
+
+_BASE_PATH = re.compile(r"^/[a-zA-Z0-9/_.:~-]*$")  # Traefik's validBasePath
+
+
+class API(_Section):
+    insecure: bool = False
+    dashboard: bool = True
+    debug: bool = False
+    basePath: str = "/"
+
+    @field_validator("basePath")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        if not _BASE_PATH.match(value):
+            raise ValueError("must be a valid absolute URL path")
+        return value
+
+
+class Ping(_Section):
+    entryPoint: str = INTERNAL_ENTRYPOINT
+    #: When true no router is created: users route to ``ping@internal`` themselves.
+    manualRouting: bool = False
+    #: Status returned once shutdown has started.
+    terminatingStatusCode: int = Field(default=503, ge=100, le=999)
+
+
+class Log(_Section):
+    level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC"] = "ERROR"
+    format: Literal["common", "json"] = "common"
+    #: Log file; empty means standard output.
+    filePath: str = ""
+    noColor: bool = False
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "level" else value.lower()
+
+
+class Providers(_Section):
+    """``providersThrottleDuration`` plus, in built models, one field per provider type.
+
+    A provider section that is present (even empty) enables that provider.
+    """
+
+    providersThrottleDuration: Duration = 2.0
+
+    def enabled(self) -> dict[str, BaseModel]:
+        """Options of the providers that are configured, by ``config_key``."""
+        return {
+            name: value
+            for name in type(self).model_fields
+            if name != "providersThrottleDuration" and (value := getattr(self, name)) is not None
+        }
+
+
+class StaticConfiguration(_Section):
+    """The whole static configuration.
+
+    Use :func:`build_static_model` to get the variant whose ``providers`` accepts
+    the registered provider types; this base accepts none.
+    """
+
+    global_: Global = Field(default_factory=Global, alias="global")
+    serversTransport: ServersTransport = Field(default_factory=ServersTransport)
+    entryPoints: dict[str, EntryPoint] = Field(default_factory=dict)
+    providers: Providers = Field(default_factory=Providers)
+    api: API | None = None
+    ping: Ping | None = None
+    log: Log = Field(default_factory=Log)
+
+
+def build_static_model(registry: Registry | None) -> type[StaticConfiguration]:
+    """A :class:`StaticConfiguration` whose ``providers`` has a section per provider type.
+
+    Each section is ``None`` unless configured and is validated by the type's own
+    ``options_model``. Raises ``ValueError`` when two types share a key (keys are
+    case-insensitive) or one shadows ``providersThrottleDuration``.
+    """
+    if registry is None or not registry.providers:
+        return StaticConfiguration
+    fields: dict[str, Any] = {}
+    taken = {name.lower(): name for name in Providers.model_fields}
+    for ptype in registry.providers.values():
+        key = ptype.config_key
+        if not key:  # not configured from the static configuration (internal)
+            continue
+        if key.lower() in taken:
+            raise ValueError(
+                f"provider type {ptype.name!r}: configuration key providers.{key} "
+                f"is already used by {taken[key.lower()]!r}"
+            )
+        taken[key.lower()] = ptype.name
+        fields[key] = (ptype.options_model | None, None)
+    providers = create_model("Providers", __base__=Providers, **fields)
+    return create_model(
+        "StaticConfiguration",
+        __base__=StaticConfiguration,
+        providers=(providers, Field(default_factory=providers)),
+    )
+
+
+# --- derived settings ----------------------------------------------------------------
+
+C = TypeVar("C", bound=StaticConfiguration)
+
+
+def effective_configuration(static: C) -> C:
+    """Add the entry points Traefik's ``SetEffectiveConfiguration`` adds.
+
+    No entry point at all gives ``http`` on ``:80``; the insecure API or a ping
+    routed to ``traefik`` (the default) gives ``traefik`` on ``:8080`` unless the
+    user defined it.
+    """
+    entry_points = dict(static.entryPoints)
+    if not entry_points:
+        entry_points["http"] = EntryPoint(address=":80")
+    ping = static.ping
+    needs_internal = (static.api is not None and static.api.insecure) or (
+        ping is not None and not ping.manualRouting and ping.entryPoint == INTERNAL_ENTRYPOINT
+    )
+    if needs_internal and INTERNAL_ENTRYPOINT not in entry_points:
+        entry_points[INTERNAL_ENTRYPOINT] = EntryPoint(address=":8080")
+    if entry_points == static.entryPoints:
+        return static
+    return static.model_copy(update={"entryPoints": entry_points})
+
+
+def default_entrypoints(static: StaticConfiguration) -> list[str]:
+    """Entry points of routers that name none, sorted (Traefik's ``getDefaultsEntrypoints``).
+
+    Those marked ``asDefault`` if any is, else every one; never UDP ones nor
+    ``traefik``.
+    """
+    eps = static.entryPoints
+    flagged = any(ep.asDefault for ep in eps.values())
+    return sorted(
+        name
+        for name, ep in eps.items()
+        if (ep.asDefault or not flagged) and ep.protocol != "udp" and name != INTERNAL_ENTRYPOINT
+    )
