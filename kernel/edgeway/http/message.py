@@ -7,6 +7,7 @@ middlewares, routers and services receive. Header names and values stay bytes
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -241,61 +242,133 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def canonical_header_name(name: str) -> bytes:
+    """Go's ``CanonicalHeaderKey`` (``x-custom-header`` -> ``X-Custom-Header``), which
+    is how Traefik spells the headers its middlewares set."""
+    if not name or any(c in name for c in " \t:"):
+        return name.encode("latin-1")
+    return "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-")).encode("latin-1")
+
+
 def normalize_host(authority: str) -> str:
-    """Host as Traefik matches it: lower-case, no port, no IPv6 brackets."""
-    host = authority.strip().lower()
-    if not host:
-        return ""
-    if host[0] == "[":
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    colon = host.rfind(":")
-    if colon >= 0 and host.count(":") == 1:
-        return host[:colon]
+    """Host as Traefik matches it (requestdecorator: ``CanonicalDomain(parseHost(req.Host))``).
+
+    ``parseHost`` keeps an address without ``:`` as is, else takes Go's
+    ``net.SplitHostPort`` host; when that fails, ``[...]`` loses its brackets and
+    anything else (``::1``, ``a:b:c``) stays whole. Then Go's ``TrimSpace`` and
+    ``ToLower``.
+    """
+    host = authority
+    if ":" in host:
+        split = _split_host_port(host)
+        if split is not None:
+            host = split
+        elif host[0] == "[" and host[-1] == "]":
+            host = host[1:-1]
+    host = host.strip(_GO_SPACE)
+    if host.isascii():
+        return host.lower()
+    return "".join(lo if len(lo := c.lower()) == 1 else "i" if c == "\u0130" else c for c in host)
+
+
+# unicode.IsSpace, which strings.TrimSpace uses (str.strip() would also drop \x1c-\x1f).
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _split_host_port(hostport: str) -> str | None:
+    """The host part per Go's ``net.SplitHostPort``, or None where Go returns an error."""
+    i = hostport.rfind(":")
+    if i < 0:
+        return None
+    j = k = 0
+    if hostport[0] == "[":
+        end = hostport.find("]")
+        if end < 0 or end + 1 != i:
+            return None
+        host = hostport[1:end]
+        j, k = 1, end + 1
+    else:
+        host = hostport[:i]
+        if ":" in host:
+            return None
+    if "[" in hostport[j:] or "]" in hostport[k:]:
+        return None
     return host
 
 
-# Percent-escapes that stay encoded in the routing path: RFC 3986 reserved
-# characters plus '%' itself (decoding them would change the URL's meaning).
+# Percent-escapes that stay encoded in the routing path (mux.go reservedCharacters):
+# RFC 3986 reserved characters plus '%'. Matched case-sensitively, as Go's map is:
+# a lower-case ``%2f`` is decoded.
 _RESERVED = frozenset(
-    "%3A %2F %3F %23 %5B %5D %40 %21 %24 %26 %27 %28 %29 %2A %2B %2C %3B %3D %25".split()
+    ["%3A", "%2F", "%3F", "%23", "%5B", "%5D", "%40", "%21", "%24", "%26"]
+    + ["%27", "%28", "%29", "%2A", "%2B", "%2C", "%3B", "%3D", "%25"]
 )
+# url.validEncoded(path, encodePath): when the raw path has any other byte, Go's
+# EscapedPath() re-escapes the decoded path instead of using the raw one.
+_VALID_ENCODED = re.compile(r"[A-Za-z0-9\-_.~!$&'()*+,;=:@\[\]%/]*")
+# Bytes url.escape(path, encodePath) leaves alone; the rest become %XX.
+_PATH_SAFE = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~$&+,/:;=@"
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def routing_path(raw_path: str) -> str:
-    """The path rules match against, as Traefik computes it.
+    """The path rules match against, as Traefik's ``withRoutingPath`` computes it.
 
-    Escapes of unreserved characters are decoded; escapes of reserved ones are
-    kept (upper-cased), so ``/a%2Fb`` stays distinct from ``/a/b``.
+    Go starts from ``req.URL.EscapedPath()``: the raw path when every byte is
+    allowed in an escaped path, otherwise the decoded path re-escaped (so
+    ``%2F`` is then lost and ``!'()*[]`` come back as ``%21`` ...). Escapes
+    spelled exactly as in the reserved table are kept, all others decoded. The
+    bytes are read as UTF-8, invalid sequences kept via ``surrogateescape`` so
+    distinct paths stay distinct. ``raw_path`` holds the wire bytes as latin-1
+    (as the server decodes them); a str with wider characters is taken as UTF-8.
+    Malformed escapes (Go answers 400 before routing) are kept literally.
     """
+    if _VALID_ENCODED.fullmatch(raw_path) is None:
+        raw = _to_bytes(raw_path)
+        out = bytearray()
+        for b in _unescape(raw):
+            if b in _PATH_SAFE or f"%{b:02X}" not in _RESERVED:
+                out.append(b)
+            else:
+                out += b"%%%02X" % b
+        return out.decode("utf-8", "surrogateescape")
     if "%" not in raw_path:
         return raw_path
-    out: list[str] = []
-    i = 0
-    n = len(raw_path)
-    pending = bytearray()
+    out = bytearray()
+    i, n = 0, len(raw_path)
     while i < n:
         c = raw_path[i]
-        if c == "%" and i + 2 < n and _is_hex(raw_path[i + 1 : i + 3]):
-            esc = raw_path[i : i + 3].upper()
+        if c == "%" and i + 2 < n and raw_path[i + 1] in _HEX and raw_path[i + 2] in _HEX:
+            esc = raw_path[i : i + 3]
             if esc in _RESERVED:
-                if pending:
-                    out.append(pending.decode("utf-8", "replace"))
-                    pending.clear()
-                out.append(esc)
+                out += esc.encode()
             else:
-                pending.append(int(raw_path[i + 1 : i + 3], 16))
+                out.append(int(esc[1:], 16))
             i += 3
             continue
-        if pending:
-            out.append(pending.decode("utf-8", "replace"))
-            pending.clear()
-        out.append(c)
+        out.append(ord(c))
         i += 1
-    if pending:
-        out.append(pending.decode("utf-8", "replace"))
-    return "".join(out)
+    return out.decode("utf-8", "surrogateescape")
 
 
-def _is_hex(s: str) -> bool:
-    return len(s) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in s)
+def _to_bytes(s: str) -> bytes:
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape")
+
+
+def _unescape(raw: bytes) -> bytes:
+    """Decode every valid %XX (url.unescape in path mode; invalid ones kept)."""
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        if raw[i] == 0x25 and i + 2 < n and chr(raw[i + 1]) in _HEX and chr(raw[i + 2]) in _HEX:
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)

@@ -1,0 +1,224 @@
+"""The ``edgeway`` command.
+
+``edgeway [--configFile=F | --a.b.c=v ...]`` runs the proxy; subcommands:
+``render``, ``plugins``, ``version``, ``healthcheck`` (and any a plugin adds
+through ``register_commands``). Configuration arguments use Traefik's syntax,
+which click cannot parse, so they are handed to the static loader untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+import edgeway
+from edgeway.config.loader import StaticConfigError, load_static_configuration
+from edgeway.config.static import StaticConfiguration, effective_configuration
+from edgeway.plugins import PluginError, Plugins, load_plugins
+
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+class EdgewayGroup(click.Group):
+    """Runs the proxy when the first argument is not a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=EdgewayGroup)
+def cli() -> None:
+    """edgeway: an edge router and reverse proxy, a drop-in for Traefik Proxy v3."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"edgeway: {message}", err=True)
+    sys.exit(code)
+
+
+def _plugins() -> Plugins:
+    try:
+        return load_plugins()
+    except PluginError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _static(args: list[str], plugins: Plugins) -> StaticConfiguration:
+    try:
+        loaded = load_static_configuration(args, os.environ, Path.cwd(), plugins.registry)
+    except StaticConfigError as exc:
+        _fail(f"invalid static configuration:\n{exc}")
+        raise
+    for ignored in loaded.ignored:
+        click.echo(f"edgeway: warning: {ignored} ignored: the {loaded.source} configuration is used", err=True)
+    return effective_configuration(loaded.configuration)
+
+
+def setup_logging(static: StaticConfiguration) -> None:
+    cfg = static.log
+    level = {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}.get(
+        cfg.level, getattr(logging, cfg.level, logging.ERROR)
+    )
+    handler: logging.Handler = logging.FileHandler(cfg.filePath) if cfg.filePath else logging.StreamHandler(sys.stderr)
+    if cfg.format == "json":
+        handler.setFormatter(_JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("edgeway")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"level": record.levelname.lower(), "time": self.formatTime(record), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+@cli.command("run", context_settings=_PASSTHROUGH, hidden=True)
+@click.pass_context
+def run_cmd(ctx: click.Context) -> None:
+    """Run the proxy."""
+    from edgeway.kernel import Kernel
+
+    plugins = _plugins()
+    static = _static(list(ctx.args), plugins)
+    setup_logging(static)
+    kernel = Kernel(static, plugins, workdir=os.getcwd())
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def on_signals() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        kernel.stop()
+                        return
+
+            tg.start_soon(on_signals)
+            try:
+                await kernel.run()
+            finally:
+                tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(serve, backend="asyncio", backend_options={"use_uvloop": _has_uvloop()})
+    except OSError as exc:
+        _fail(str(exc.strerror or exc), 1)
+    except ValueError as exc:
+        _fail(str(exc), 1)
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@cli.command("render", context_settings=_PASSTHROUGH)
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", help="Output format.")
+@click.pass_context
+def render_cmd(ctx: click.Context, fmt: str) -> None:
+    """Print the merged dynamic configuration with every object's status and errors.
+
+    Runs the configured providers once (no ports are opened) and exits 1 when
+    any object is disabled or a provider's input is invalid.
+    """
+    from edgeway.render import render
+
+    plugins = _plugins()
+    static = _static(list(ctx.args), plugins)
+    result = anyio.run(render, static, plugins, os.getcwd())
+    if fmt == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(result.document, sort_keys=False), nl=False)
+    else:
+        click.echo(json.dumps(result.document, indent=2))
+    for problem in result.problems:
+        click.echo(f"edgeway: {problem}", err=True)
+    sys.exit(1 if result.failed else 0)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_cmd(as_json: bool) -> None:
+    """List plugins (built-in and installed) with their versions and hooks."""
+    plugins = _plugins()
+    if as_json:
+        click.echo(json.dumps([p.__dict__ for p in plugins.infos], indent=2))
+        return
+    for p in plugins.infos:
+        kind = "built-in" if p.builtin else "installed"
+        click.echo(f"{p.name} {p.version} ({kind}, {p.module})")
+        click.echo(f"  hooks: {', '.join(p.hooks) or '-'}")
+
+
+@cli.command("version")
+def version_cmd() -> None:
+    """Print edgeway's version."""
+    click.echo(f"Version:      {edgeway.__version__}")
+    click.echo("Codename:     edgeway")
+    click.echo(f"Python:       {sys.version.split()[0]}")
+
+
+@cli.command("healthcheck", context_settings=_PASSTHROUGH)
+@click.pass_context
+def healthcheck_cmd(ctx: click.Context) -> None:
+    """Exit 0 when the running edgeway's ``/ping`` answers 200, 1 otherwise."""
+    plugins = _plugins()
+    static = _static(list(ctx.args), plugins)
+    if static.ping is None:
+        _fail("please enable `ping` to use health check", 1)
+    ping = static.ping
+    assert ping is not None
+    ep = static.entryPoints.get(ping.entryPoint)
+    if ep is None:
+        _fail(f"ping: missing {ping.entryPoint} entry point", 1)
+    assert ep is not None
+    host = ep.host or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    url = f"http://{host}:{ep.port}/ping"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback URL built above
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        _fail(f"error calling healthcheck: {exc}", 1)
+        return
+    if status != 200:
+        _fail(f"bad healthcheck status: {status}", 1)
+    click.echo(f"OK: {url}")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        plugins = load_plugins()
+        plugins.manager.hook.register_commands(cli=cli)
+    except PluginError as exc:
+        _fail(str(exc))
+    return cli.main(args=argv, prog_name="edgeway")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Forwarding one request to one server, as Go's ``httputil.ReverseProxy`` does in Traefik.
+
+:func:`server_handler` is built once per server when a configuration is applied;
+the closure it returns only assembles the request head and waits on the pool.
+"""
+
+from __future__ import annotations
+
+from edgeway.http.message import Handler, Request, Response
+from edgeway.http.status import error_response
+from edgeway.http.upstream import HOP_BY_HOP, ServerPool, UpstreamError
+
+_SKIP = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
+_SKIP_CHUNKED = _SKIP | {b"content-length"}
+_REPLAYABLE = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+
+
+def server_handler(
+    pool: ServerPool,
+    url_host: str,
+    *,
+    pass_host_header: bool = True,
+    path_prefix: str = "",
+) -> Handler:
+    """A handler forwarding requests to the server behind ``pool``.
+
+    ``url_host`` is the server URL's ``host[:port]``, sent as ``Host`` when
+    ``passHostHeader`` is false (or the client sent none). ``path_prefix`` is the
+    URL's path when ``preservePath`` is set.
+    """
+    url_host_b = url_host.encode("latin-1")
+    exchange = pool.exchange
+
+    async def forward(req: Request) -> Response:
+        body = req.body
+        chunked = body is not None and req.content_length is None
+        skip = _SKIP_CHUNKED if chunked else _SKIP
+        drop = req.context.get("connection_drop")
+        if drop:
+            skip = skip | drop
+        target = req.raw_path
+        if path_prefix:
+            target = _join_path(path_prefix, target)
+        query = req.query
+        if query:
+            target = f"{target}?{query.replace(';', '&') if ';' in query else query}"
+        host = req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
+        parts = [f"{req.method} {target} HTTP/1.1\r\nHost: ".encode("latin-1"), host, b"\r\n"]
+        xff: bytes | None = None
+        te_trailers = False
+        for n, v in req.headers.raw:
+            ln = n.lower()
+            if ln in skip:
+                if ln == b"x-forwarded-for":
+                    xff = v if xff is None else xff + b", " + v
+                elif ln == b"te" and b"trailers" in v.lower():
+                    te_trailers = True
+                continue
+            parts.append(b"%s: %s\r\n" % (n, v))
+        if "omit_xff" not in req.context:
+            ip = req.client_ip.encode()
+            parts.append(b"X-Forwarded-For: %s\r\n" % (xff + b", " + ip if xff else ip))
+        if req.upgrade is not None:
+            parts.append(b"Connection: Upgrade\r\nUpgrade: %s\r\n" % req.upgrade)
+        if te_trailers:
+            parts.append(b"Te: trailers\r\n")
+        if chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        parts.append(b"\r\n")
+        try:
+            return await exchange(
+                b"".join(parts),
+                body,
+                chunked=chunked,
+                expect_continue=body is not None and b"100-continue" in (req.headers.get(b"expect") or b"").lower(),
+                is_head=req.method == "HEAD",
+                replayable=body is None and req.method in _REPLAYABLE,
+            )
+        except UpstreamError as exc:
+            req.context["upstream_error"] = str(exc)
+            return error_response(exc.status)
+
+    return forward
+
+
+def _join_path(prefix: str, path: str) -> str:
+    """Go's ``JoinURLPath`` for ``preservePath``: one slash between the two."""
+    if prefix.endswith("/") and path.startswith("/"):
+        return prefix + path[1:]
+    if not prefix.endswith("/") and not path.startswith("/"):
+        return prefix + "/" + path
+    return prefix + path

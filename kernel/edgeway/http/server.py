@@ -1,0 +1,690 @@
+"""The HTTP/1.1 server side: an asyncio ``Protocol`` parsing with httptools.
+
+One protocol instance per client connection. Requests are parsed in C
+(llhttp), turned into :class:`~edgeway.http.message.Request` objects, and each
+runs as one task through the entry point's current handler (the routing table
+swapped in by the kernel). Responses are written in order, so pipelined
+requests are answered one after the other.
+
+The entry point's ``X-Forwarded-*`` policy is applied while headers are parsed:
+that is the one pass over the headers the request path gets for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from edgeway.http.forwarded import forwarded_port, is_managed
+from edgeway.http.message import Body, Headers, Request, Response
+from edgeway.http.status import error_response, http_date, status_line
+
+if TYPE_CHECKING:
+    from edgeway.entrypoint import EntryPoint
+
+log = logging.getLogger("edgeway.http")
+
+_HIGH_WATER = 256 * 1024  # buffered request body before we stop reading the socket
+_LOW_WATER = 64 * 1024
+_MAX_PIPELINE = 32
+
+
+class ClientDisconnected(Exception):
+    """The client went away (or timed out) while its request was in flight."""
+
+
+class _ParseAbort(Exception):
+    """Raised from a parser callback to stop parsing with an HTTP error status."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class StreamBody(Body):
+    """A request body fed by the protocol, with flow control on the socket."""
+
+    __slots__ = ("_proto", "_chunks", "_size", "done", "_waiter", "_error", "expect_continue")
+
+    def __init__(self, proto: ServerProtocol, expect_continue: bool) -> None:
+        self._proto = proto
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self.done = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self.expect_continue = expect_continue
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > _HIGH_WATER:
+            self._proto.pause_reading()
+        self._wake()
+
+    def finish(self) -> None:
+        self.done = True
+        self._wake()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done:
+            self._error = exc
+            self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def read(self) -> bytes:
+        if self.expect_continue:
+            self.expect_continue = False
+            self._proto.send_continue()
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._size -= len(chunk)
+                if self._size < _LOW_WATER:
+                    self._proto.resume_reading()
+                return chunk
+            if self.done:
+                return b""
+            if self._error is not None:
+                raise self._error
+            self._proto.resume_reading()
+            self._waiter = self._proto.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    @property
+    def consumed(self) -> bool:
+        return self.done and not self._chunks
+
+
+class ServerProtocol(asyncio.Protocol):
+    """HTTP/1.1 for one client connection of an entry point."""
+
+    def __init__(self, ep: EntryPoint) -> None:
+        self.ep = ep
+        self.loop = ep.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client_ip = ""
+        self.client_port = 0
+        self.trusted = False
+        self.tls: Any = None
+        # Parse state of the request being read.
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._host = b""
+        self._xflags = 0
+        self._xff: list[bytes] | None = None
+        self._host_proto = b""
+        self._conn_tokens: bytes | None = None
+        self._upgrade: bytes | None = None
+        self._expect = False
+        self._clen: int | None = None
+        self._chunked = False
+        self._body: StreamBody | None = None
+        self._parsing: Request | None = None
+        # Dispatch state.
+        self._active: Request | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pipeline: deque[Request] = deque()
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._closing = False
+        self._served = 0
+        self._started = 0.0
+        self._spliced: Any = None
+        self.deadline = 0.0
+
+    # -- connection -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.client_ip, self.client_port = peer[0], peer[1]
+        ep = self.ep
+        self.trusted = ep.insecure or ep.trusted(self.client_ip)
+        self.tls = transport.get_extra_info("ssl_object")
+        self._started = self.loop.time()
+        ep.connections.add(self)
+        self._arm(ep.read_timeout or ep.idle_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ep.connections.discard(self)
+        self._closing = True
+        err = ClientDisconnected("client connection closed")
+        if self._body is not None:
+            self._body.fail(err)
+        for req in self._pipeline:
+            if isinstance(req.body, StreamBody):
+                req.body.fail(err)
+        self._pipeline.clear()
+        active = self._active
+        if active is not None and isinstance(active.body, StreamBody):
+            active.body.fail(err)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        w = self._drain_waiter
+        if w is not None and not w.done():
+            w.set_exception(err)
+        if self._spliced is not None:
+            self._spliced.peer_lost()
+
+    def _arm(self, timeout: float) -> None:
+        self.deadline = self.loop.time() + timeout if timeout > 0 else 0.0
+
+    def on_deadline(self) -> None:
+        """Called by the entry point's sweeper once ``deadline`` has passed."""
+        self.deadline = 0.0
+        if self._spliced is not None:
+            return
+        if self._active is None and not self._pipeline:
+            self._close()
+            return
+        # Reading a request (headers or body) took longer than readTimeout.
+        if self._body is not None:
+            self._body.fail(ClientDisconnected("read timeout"))
+        self._close()
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._closing:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        if self._spliced is not None:
+            self._spliced.client_paused(True)
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._spliced is not None:
+            self._spliced.client_paused(False)
+        w = self._drain_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def drain(self) -> None:
+        if self._closing:
+            raise ClientDisconnected("client connection closed")
+        if self._writing_paused:
+            self._drain_waiter = self.loop.create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+
+    def _close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def close_if_idle(self) -> bool:
+        """Close a keep-alive connection with no request in flight (graceful stop)."""
+        if self._active is None and not self._pipeline and self._parsing is None:
+            self._close()
+            return True
+        return False
+
+    # -- parsing ----------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._spliced is not None:
+            self._spliced.from_client(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            if self._parsing is not None:
+                self._parsing.context["upgrade_data"] = data[offset:]
+                self._finish_parsing()
+            self.pause_reading()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            status = cause.status if isinstance(cause, _ParseAbort) else 400
+            self._fail_parse(status)
+        except httptools.HttpParserError:
+            self._fail_parse(400)
+
+    def _fail_parse(self, status: int) -> None:
+        """Answer a malformed request the way Go's server does, then close."""
+        text = b"%d %s" % (status, status_line(status)[13:-2])
+        if self._active is None:
+            self._write_and_close(
+                status_line(status)
+                + b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+                + text
+            )
+        else:
+            # A response is in flight: we cannot answer out of order; just stop.
+            self._closing = True
+            if self._body is not None:
+                self._body.fail(ClientDisconnected("malformed request"))
+
+    def _write_and_close(self, data: bytes) -> None:
+        if self.transport is not None and not self._closing:
+            self.transport.write(data)
+            self._close()
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._host = b""
+        self._xflags = 0
+        self._xff = None
+        self._conn_tokens = None
+        self._upgrade = None
+        self._expect = False
+        self._clen = None
+        self._chunked = False
+        if self._active is None:
+            self._arm(self.ep.read_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.ep.max_header_bytes:
+            raise _ParseAbort(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self.ep.max_header_bytes:
+            raise _ParseAbort(431)
+        ln = name.lower()
+        c = ln[0] if ln else 0
+        if c == 0x78 and is_managed(ln):  # 'x': X-Forwarded-*, X-Real-Ip
+            if not self.trusted:
+                return
+            if ln == b"x-forwarded-for":
+                if self._xff is None:
+                    self._xff = []
+                self._xff.append(value)
+                return
+            if value:
+                self._xflags |= _XFLAG.get(ln, 0)
+                if ln == b"x-forwarded-proto":
+                    self._host_proto = value
+        elif c == 0x68 and ln == b"host":
+            self._host = value
+        elif c == 0x63:
+            if ln == b"connection":
+                self._conn_tokens = value if self._conn_tokens is None else self._conn_tokens + b"," + value
+            elif ln == b"content-length":
+                self._clen = int(value) if value.strip().isdigit() else -1
+        elif c == 0x74 and ln == b"transfer-encoding":
+            self._chunked = True
+        elif c == 0x65 and ln == b"expect":
+            if value.lower() == b"100-continue":
+                self._expect = True
+        elif c == 0x75 and ln == b"upgrade":
+            self._upgrade = value
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        ep = self.ep
+        parser = self.parser
+        url = self._url
+        if url[:1] == b"/":
+            q = url.find(b"?")
+            if q < 0:
+                raw_path, query = url, b""
+            else:
+                raw_path, query = url[:q], url[q + 1 :]
+            frag = raw_path.find(b"#")
+            if frag >= 0:
+                raw_path = raw_path[:frag]
+        elif url == b"*":
+            raw_path, query = url, b""
+        else:
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _ParseAbort(400) from None
+            raw_path = parsed.path or b"/"
+            query = parsed.query or b""
+            if parsed.host:
+                host = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
+                self._host = host
+        if self._clen == -1:
+            raise _ParseAbort(400)
+        headers = self._headers
+        path = raw_path.decode("latin-1")
+        if "%" in path and not _valid_escapes(path):
+            raise _ParseAbort(400)
+        if ep.sanitize_path and ("/." in path or "//" in path):
+            path = clean_path(path)
+        version = parser.get_http_version()
+        if version == "1.1" and not self._host:
+            raise _ParseAbort(400)  # RFC 9112 §3.2: Host is mandatory in HTTP/1.1
+        authority = self._host.decode("latin-1")
+        tls = self.tls is not None
+        websocket = False
+        ltoks = b""
+        dropped: frozenset[bytes] = frozenset()
+        conn_tokens = self._conn_tokens
+        if conn_tokens is not None:
+            ltoks = conn_tokens.lower()
+            websocket = (
+                b"upgrade" in ltoks
+                and self._upgrade is not None
+                and self._upgrade.lower() == b"websocket"
+            )
+            dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
+        # X-Forwarded-* as Traefik's forwardedheaders middleware sets them.
+        flags = self._xflags
+        if not flags & _REAL_IP and self.client_ip:
+            headers.append((b"X-Real-Ip", self.client_ip.split("%", 1)[0].encode()))
+        if flags & _PROTO:
+            proto = self._host_proto
+        else:
+            if websocket:
+                proto = b"wss" if tls else b"ws"
+            else:
+                proto = b"https" if tls else b"http"
+            headers.append((b"X-Forwarded-Proto", proto))
+        if not flags & _PORT:
+            headers.append((b"X-Forwarded-Port", forwarded_port(authority, proto)))
+        if not flags & _HOST and authority:
+            headers.append((b"X-Forwarded-Host", self._host))
+        xff = self._xff
+        if xff is not None:
+            headers.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
+        headers.append((b"X-Forwarded-Server", ep.server_name))
+
+        has_body = self._chunked or (self._clen is not None and self._clen > 0)
+        body = StreamBody(self, self._expect and version == "1.1") if has_body else None
+        self._body = body
+        req = Request(
+            parser.get_method().decode("latin-1"),
+            path,
+            query.decode("latin-1"),
+            Headers(headers),
+            authority=authority,
+            scheme="https" if tls else "http",
+            http_version=version,
+            client_ip=self.client_ip,
+            client_port=self.client_port,
+            body=body,
+            content_length=self._clen,
+            entrypoint=ep.name,
+            tls=self.tls,
+        )
+        if conn_tokens is not None:
+            if b"upgrade" in ltoks and self._upgrade:
+                req.upgrade = self._upgrade
+            if dropped:
+                req.context["connection_drop"] = dropped
+        req.context["keep_alive"] = parser.should_keep_alive()
+        self._parsing = req
+        if self._active is None:
+            self._start(req)
+        else:
+            self._pipeline.append(req)
+            if len(self._pipeline) >= _MAX_PIPELINE:
+                self.pause_reading()
+
+    def on_body(self, data: bytes) -> None:
+        if self._body is not None:
+            self._body.feed(data)
+
+    def on_message_complete(self) -> None:
+        if self._body is not None:
+            self._body.finish()
+        self._finish_parsing()
+
+    def _finish_parsing(self) -> None:
+        self._body = None
+        self._parsing = None
+        if self._active is not None and self.deadline:
+            self.deadline = 0.0  # the request is read; the read timeout no longer applies
+
+    # -- dispatch -----------------------------------------------------------
+
+    def _start(self, req: Request) -> None:
+        self._active = req
+        self._task = self.loop.create_task(self._run(req))
+
+    async def _run(self, req: Request) -> None:
+        try:
+            try:
+                resp = await self.ep.handler(req)
+            except ClientDisconnected:
+                self._close()
+                return
+            except Exception:
+                log.exception("handler failed for %r", req)
+                resp = error_response(500)
+            await self._send(req, resp)
+        except (ClientDisconnected, ConnectionError):
+            self._close()
+            return
+        except asyncio.CancelledError:
+            self._close()
+            raise
+        except Exception:
+            log.exception("failed to send the response for %r", req)
+            self._close()
+            return
+        self._request_done(req)
+
+    def send_continue(self) -> None:
+        if self.transport is not None and not self._closing:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    async def _send(self, req: Request, resp: Response) -> None:
+        transport = self.transport
+        if transport is None or self._closing:
+            raise ClientDisconnected("client connection closed")
+        status = resp.status
+        keep_alive = req.context["keep_alive"] and not self.ep.stopping
+        ep = self.ep
+        if ep.keep_alive_max_requests and self._served + 1 >= ep.keep_alive_max_requests:
+            keep_alive = False
+        if ep.keep_alive_max_time and self.loop.time() - self._started >= ep.keep_alive_max_time:
+            keep_alive = False
+        body = req.body
+        if (
+            isinstance(body, StreamBody)
+            and status != 101
+            and (body.expect_continue or not body.done)
+        ):
+            # The handler did not read the whole request body: the connection
+            # cannot be reused unless the rest is already here.
+            keep_alive = False
+        parts = [status_line(status)]
+        has_date = False
+        declared_length: bytes | None = None
+        for n, v in resp.headers.raw:
+            c = n[0] | 0x20
+            if c == 0x63:  # 'c'
+                ln = n.lower()
+                if ln == b"content-length":
+                    declared_length = v
+                    continue
+                if ln == b"connection":
+                    continue
+            elif c == 0x74 and n.lower() == b"transfer-encoding":  # 't'
+                continue
+            elif c == 0x64 and n.lower() == b"date":  # 'd'
+                has_date = True
+            parts.append(b"%s: %s\r\n" % (n, v))
+        if not has_date:
+            parts.append(b"Date: %s\r\n" % http_date())
+        no_body = req.method == "HEAD" or status < 200 or status in (204, 304)
+        stream = resp.stream
+        chunked = False
+        if status == 101:
+            parts.append(b"Connection: Upgrade\r\n")
+        elif req.upgrade is not None:
+            keep_alive = False  # the parser is past an Upgrade: no more requests here
+        if status == 101 or (stream is None and no_body and declared_length is None):
+            pass
+        elif stream is None:
+            if not no_body:
+                parts.append(b"Content-Length: %d\r\n" % len(resp.body))
+            elif declared_length is not None and status >= 200 and status != 204:
+                parts.append(b"Content-Length: %s\r\n" % declared_length)
+        elif declared_length is not None:
+            if status >= 200 and status != 204:
+                parts.append(b"Content-Length: %s\r\n" % declared_length)
+        elif not no_body:
+            if req.http_version == "1.1":
+                chunked = True
+                parts.append(b"Transfer-Encoding: chunked\r\n")
+            else:
+                keep_alive = False
+        if status != 101:
+            if not keep_alive:
+                parts.append(b"Connection: close\r\n")
+            elif req.http_version == "1.0":
+                parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        if stream is None:
+            if not no_body and resp.body:
+                parts.append(resp.body)
+            transport.write(b"".join(parts))
+        else:
+            transport.write(b"".join(parts))
+            if no_body:
+                await _close_stream(stream)
+            else:
+                try:
+                    async for chunk in stream:
+                        if not chunk:
+                            continue
+                        if chunked:
+                            transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        else:
+                            transport.write(chunk)
+                        if self._writing_paused:
+                            await self.drain()
+                        elif self._closing:
+                            raise ClientDisconnected("client connection closed")
+                finally:
+                    await _close_stream(stream)
+                if chunked:
+                    transport.write(b"0\r\n\r\n")
+        if resp.on_sent is not None:
+            resp.on_sent()
+        if status == 101 and resp.upgrade is not None:
+            self._spliced = resp.upgrade(self, req.context.get("upgrade_data", b""))
+            keep_alive = True
+            return
+        if not keep_alive:
+            self._closing = True
+            transport.close()
+
+    def _request_done(self, req: Request) -> None:
+        self._active = None
+        self._task = None
+        self._served += 1
+        if self._closing or self._spliced is not None:
+            return
+        if self._pipeline:
+            nxt = self._pipeline.popleft()
+            self.resume_reading()
+            self._start(nxt)
+            return
+        if self.ep.stopping:
+            self._close()
+            return
+        self._arm(self.ep.idle_timeout if self._parsing is None else self.ep.read_timeout)
+        self.resume_reading()
+
+    # -- splicing (Upgrade) ------------------------------------------------
+
+    def write_raw(self, data: bytes) -> None:
+        if self.transport is not None and not self._closing:
+            self.transport.write(data)
+
+    def close_spliced(self) -> None:
+        self._close()
+
+
+_REAL_IP, _PROTO, _PORT, _HOST = 1, 2, 4, 8
+_XFLAG = {
+    b"x-real-ip": _REAL_IP,
+    b"x-forwarded-proto": _PROTO,
+    b"x-forwarded-port": _PORT,
+    b"x-forwarded-host": _HOST,
+}
+
+#: Connection-listed names never removed from the request: managed X headers
+#: (a client must not be able to strip X-Forwarded-For) and framing.
+_HOP_KEEP = frozenset((b"close", b"keep-alive", b"upgrade", b""))
+
+
+def _strip_connection_listed(
+    headers: list[tuple[bytes, bytes]], ltokens: bytes, keep: frozenset[bytes]
+) -> frozenset[bytes]:
+    """Drop the headers a client listed in ``Connection`` (Traefik's forwardedheaders).
+
+    Names in ``keep`` (``forwardedHeaders.connection``) stay for the middlewares;
+    they are returned so the proxy removes them before forwarding, as Go's
+    reverse proxy does with what is still listed in ``Connection``.
+    """
+    listed = {t.strip() for t in ltokens.split(b",")} - _HOP_KEEP
+    listed = {n for n in listed if not is_managed(n)}
+    names = listed - keep
+    if names:
+        headers[:] = [(n, v) for n, v in headers if n.lower() not in names]
+    return frozenset(listed & keep)
+
+
+async def _close_stream(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _valid_escapes(path: str) -> bool:
+    i = path.find("%")
+    n = len(path)
+    while i >= 0:
+        if i + 2 >= n or path[i + 1] not in _HEX or path[i + 2] not in _HEX:
+            return False
+        i = path.find("%", i + 3)
+    return True
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def clean_path(path: str) -> str:
+    """Go's ``path.Clean`` keeping a trailing slash, as Traefik's sanitizePath does."""
+    if not path:
+        return "/"
+    rooted = path.startswith("/")
+    trailing = path.endswith("/") and len(path) > 1
+    out: list[str] = []
+    for seg in path.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(seg)
+    cleaned = ("/" if rooted else "") + "/".join(out)
+    if trailing and not cleaned.endswith("/"):
+        cleaned += "/"
+    return cleaned or "/"

@@ -1,0 +1,58 @@
+"""Status lines and the small canned responses Traefik (Go's net/http) writes."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+
+from edgeway.http.message import Headers, Response
+
+_REASONS: dict[int, bytes] = {s.value: s.phrase.encode() for s in HTTPStatus}
+_REASONS[499] = b"Client Closed Request"
+_STATUS_LINES: dict[int, bytes] = {
+    code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()
+}
+
+
+def reason(status: int) -> bytes:
+    return _REASONS.get(status, b"")
+
+
+def status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))
+    return line
+
+
+def status_text(status: int) -> str:
+    return _REASONS.get(status, b"").decode()
+
+
+_date_cache: tuple[int, bytes] = (0, b"")
+
+
+def http_date() -> bytes:
+    """The current ``Date`` header value, formatted once per second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True).encode())
+    return _date_cache[1]
+
+
+def error_response(status: int) -> Response:
+    """What Traefik's proxy error handler writes: the bare status text."""
+    h = Headers([(b"Content-Type", b"text/plain; charset=utf-8")])
+    return Response(status, h, status_text(status).encode())
+
+
+def not_found() -> Response:
+    """Go's ``http.NotFound``: what Traefik answers when no router matches."""
+    return Response.text(404, "404 page not found")
+
+
+def no_available_server() -> Response:
+    """Traefik's answer for a service with no (healthy) server."""
+    return Response.text(503, "no available server")

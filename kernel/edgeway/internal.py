@@ -1,0 +1,108 @@
+"""The internal provider and the ``x@internal`` services (ping, API, noop).
+
+A built-in plugin like any other: it registers the ``internal`` provider type,
+whose snapshot is derived from the static configuration exactly as Traefik's
+``pkg/provider/traefik/internal.go`` derives it, so the routers it creates
+(``ping@internal``, ``api@internal``) show up in the API with Traefik's names.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import BaseModel
+
+from edgeway import hookimpl
+from edgeway.http.message import Handler, Headers, Request, Response
+from edgeway.http.status import status_text
+from edgeway.registry import ProviderContext, ProviderType
+
+if TYPE_CHECKING:
+    from edgeway.kernel import Kernel
+
+MAX_INT = sys.maxsize  # Go's math.MaxInt on 64-bit
+
+
+class InternalOptions(BaseModel):
+    """The internal provider takes no options; it reads the static configuration."""
+
+
+class InternalProvider:
+    def __init__(self, static: Any) -> None:
+        self.static = static
+
+    def configuration(self) -> dict[str, Any]:
+        routers: dict[str, Any] = {}
+        services: dict[str, Any] = {}
+        api = getattr(self.static, "api", None)
+        ping = getattr(self.static, "ping", None)
+        if api is not None:
+            if api.insecure:
+                base = api.basePath.rstrip("/")
+                routers["api"] = {
+                    "entryPoints": ["traefik"],
+                    "service": "api@internal",
+                    "priority": MAX_INT - 1,
+                    "rule": f"PathPrefix(`{base}/api`)",
+                    "ruleSyntax": "default",
+                }
+            services["api"] = {}
+        if ping is not None:
+            if not ping.manualRouting:
+                routers["ping"] = {
+                    "entryPoints": [ping.entryPoint],
+                    "service": "ping@internal",
+                    "priority": MAX_INT,
+                    "rule": "PathPrefix(`/ping`)",
+                    "ruleSyntax": "default",
+                }
+            services["ping"] = {}
+        services["noop"] = {}
+        return {"http": {"routers": routers, "services": services}}
+
+    async def snapshot(self) -> dict[str, Any]:
+        return self.configuration()
+
+    async def run(self, emit: Any) -> None:
+        emit(self.configuration())
+        await anyio.sleep_forever()
+
+
+@hookimpl
+def register_providers(register: Any) -> None:
+    register(
+        ProviderType(
+            name="internal",
+            config_key="",
+            options_model=InternalOptions,
+            factory=lambda _options, ctx: InternalProvider(ctx.static),
+        )
+    )
+
+
+def internal_services(kernel: Kernel) -> dict[str, Handler]:
+    """Handlers of the ``x@internal`` services for ``kernel``."""
+    from edgeway.api.handler import api_handler
+
+    static = kernel.static
+    ping = static.ping
+    terminating = ping.terminatingStatusCode if ping is not None else 503
+
+    async def ping_handler(req: Request) -> Response:
+        status = terminating if kernel.stopping else (200 if kernel.ready else 503)
+        h = Headers([(b"Content-Type", b"text/plain; charset=utf-8")])
+        return Response(status, h, status_text(status).encode())
+
+    async def noop(req: Request) -> Response:
+        return Response(200)
+
+    return {
+        "ping@internal": ping_handler,
+        "api@internal": api_handler(kernel),
+        "noop@internal": noop,
+    }
+
+
+__all__ = ["InternalProvider", "ProviderContext", "internal_services", "register_providers"]

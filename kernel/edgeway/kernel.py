@@ -1,0 +1,193 @@
+"""The kernel: binds entry points, runs providers, applies configurations, stops gracefully.
+
+anyio owns the lifecycle (task groups, cancellation, signals); the request bytes
+never go through it (see :mod:`edgeway.http.server`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from edgeway.config.dynamic import Configuration
+from edgeway.config.static import StaticConfiguration, default_entrypoints
+from edgeway.entrypoint import EntryPoint
+from edgeway.pipeline.compile import (
+    CompileContext,
+    EntryPointSpec,
+    TransportDefaults,
+    compile_configuration,
+)
+from edgeway.pipeline.merge import merge
+from edgeway.pipeline.runtime import RuntimeConfiguration
+from edgeway.pipeline.watcher import ConfigurationWatcher
+from edgeway.plugins import Plugins
+from edgeway.registry import Provider, ProviderContext
+from edgeway.services.pools import PoolManager
+
+log = logging.getLogger("edgeway")
+
+INTERNAL_PROVIDER = "internal"
+
+
+@dataclass
+class KernelState:
+    """What the API reads: the live runtime and when/what was applied."""
+
+    runtime: RuntimeConfiguration = field(default_factory=RuntimeConfiguration)
+    snapshots: dict[str, Configuration] = field(default_factory=dict)
+    applied_at: float = 0.0
+    reloads: int = 0
+    start_time: float = field(default_factory=time.time)
+
+
+class Kernel:
+    def __init__(self, static: StaticConfiguration, plugins: Plugins, *, workdir: str = ".") -> None:
+        self.static = static
+        self.plugins = plugins
+        self.registry = plugins.registry
+        self.workdir = workdir
+        self.state = KernelState()
+        self.entrypoints: dict[str, EntryPoint] = {}
+        self.pools = PoolManager()
+        self.stopping = False
+        self.ready = False
+        self._stop = anyio.Event()
+        self._started = anyio.Event()
+        self.watcher: ConfigurationWatcher | None = None
+        self.providers: dict[str, Provider] = {}
+
+    # -- providers ---------------------------------------------------------
+
+    def _make_providers(self) -> dict[str, tuple[Provider, float]]:
+        """Instances of the internal provider and of every configured provider."""
+        ctx = ProviderContext(workdir=self.workdir, static=self.static)
+        throttle = self.static.providers.providersThrottleDuration
+        out: dict[str, tuple[Provider, float]] = {}
+        internal = self.registry.providers.get(INTERNAL_PROVIDER)
+        if internal is not None:
+            out[INTERNAL_PROVIDER] = (internal.factory(None, ctx), 0.0)
+        for key, options in self.static.providers.enabled().items():
+            ptype = self.registry.provider_by_key(key)
+            if ptype is None:  # the static model only admits registered keys
+                continue
+            out[ptype.name] = (ptype.factory(options, ctx), throttle)
+        return out
+
+    async def _run_provider(self, name: str, provider: Provider, emit: Any) -> None:
+        """Run a provider; if it fails, log and start it again with backoff."""
+        delay = 1.0
+        while True:
+            try:
+                await provider.run(emit)
+                return
+            except Exception:
+                log.exception("provider %s failed; restarting in %.0fs", name, delay)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    # -- applying ----------------------------------------------------------
+
+    def compile_context(self) -> CompileContext:
+        st = self.static.serversTransport
+        ft = st.forwardingTimeouts
+        from edgeway.internal import internal_services
+
+        return CompileContext(
+            registry=self.registry,
+            pools=self.pools,
+            entrypoints={
+                name: EntryPointSpec(name, tuple(ep.http.middlewares))
+                for name, ep in self.static.entryPoints.items()
+                if ep.protocol == "tcp"
+            },
+            transport_defaults=TransportDefaults(
+                insecure_skip_verify=st.insecureSkipVerify,
+                root_cas=st.rootCAs,
+                max_idle_conns_per_host=st.maxIdleConnsPerHost,
+                dial_timeout=ft.dialTimeout,
+                response_header_timeout=ft.responseHeaderTimeout,
+                idle_conn_timeout=ft.idleConnTimeout,
+            ),
+            internal_services=internal_services(self),
+            workdir=self.workdir,
+        )
+
+    def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
+        merged = merge(snapshots, default_entrypoints(self.static))
+        try:
+            compiled = compile_configuration(merged, self.compile_context())
+        except BaseException:
+            self.pools.discard()
+            raise
+        for name, handler in compiled.handlers.items():
+            ep = self.entrypoints.get(name)
+            if ep is not None:
+                ep.handler = handler
+        self.pools.commit()
+        st = self.state
+        st.runtime = compiled.runtime
+        st.snapshots = dict(snapshots)
+        st.applied_at = time.time()
+        st.reloads += 1
+        self.ready = True
+        for info in (i for t in compiled.runtime.tables() for i in t.values()):
+            if info.errors:
+                log.log(
+                    logging.ERROR if info.status == "disabled" else logging.WARNING,
+                    "%s: %s", info.name, "; ".join(info.errors),
+                )
+        self.plugins.manager.hook.configuration_applied(kernel=self, runtime=compiled.runtime)
+        return compiled.runtime
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until :meth:`stop`; ``task_status.started()`` once every entry point is bound."""
+        for name, cfg in self.static.entryPoints.items():
+            if cfg.protocol != "tcp":
+                raise ValueError(f"entry point {name!r}: UDP entry points are not supported by this version of edgeway yet")
+            ep = EntryPoint(name, cfg)
+            await ep.start()
+            self.entrypoints[name] = ep
+        providers = self._make_providers()
+        self.providers = {name: p for name, (p, _) in providers.items()}
+        first_timeout = max(
+            (t.first_snapshot_timeout for t in self.registry.providers.values()), default=30.0
+        )
+        self.watcher = ConfigurationWatcher(
+            {name: throttle for name, (_, throttle) in providers.items()},
+            self.apply,
+            first_snapshot_timeout=first_timeout,
+        )
+        self.plugins.manager.hook.startup(kernel=self)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.watcher.run)
+                for ep in self.entrypoints.values():
+                    tg.start_soon(ep.sweep)
+                for name, (provider, _) in providers.items():
+                    tg.start_soon(self._run_provider, name, provider, self.watcher.emitter(name))
+                self._started.set()
+                task_status.started()
+                await self._stop.wait()
+                self.stopping = True
+                self.plugins.manager.hook.shutdown(kernel=self)
+                async with anyio.create_task_group() as stops:
+                    for ep in self.entrypoints.values():
+                        stops.start_soon(ep.stop)
+                tg.cancel_scope.cancel()
+        finally:
+            for ep in self.entrypoints.values():
+                if ep.server is not None:
+                    ep.server.close()
+            self.pools.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._stop.set()

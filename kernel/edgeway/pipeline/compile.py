@@ -1,0 +1,480 @@
+"""From the merged configuration to live handlers, one routing table per entry point.
+
+Everything the request path will call is built here, once per applied
+configuration: rule matchers, middleware chains (through the registry),
+balancers and upstream pools. Each object's failure is recorded on that object
+(and on the routers that use it); the rest of the configuration still goes live.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from edgeway.http.message import Handler, Request, Response
+from edgeway.http.proxy import server_handler
+from edgeway.http.status import not_found
+from edgeway.pipeline.merge import Merged
+from edgeway.pipeline.runtime import (
+    DISABLED,
+    MiddlewareInfo,
+    RouterInfo,
+    RuntimeConfiguration,
+    ServiceInfo,
+    qualify,
+)
+from edgeway.registry import BuildContext, Registry
+from edgeway.rules import RuleError, compile_http_rule, default_priority, route_sort_key
+from edgeway.services.pools import PoolKey, PoolManager
+from edgeway.services.wrr import WeightedRoundRobin
+
+log = logging.getLogger("edgeway.config")
+
+MAX_USER_PRIORITY = 2**63 - 1 - 1000  # Traefik's maxUserPriority (MaxInt64 - 1000)
+
+#: Traefik's default ``providers.precedence``: breaks ties between equal priorities.
+DEFAULT_PROVIDERS_PRECEDENCE = (
+    "kubernetesgateway", "kubernetescrd", "kubernetes", "kubernetesingressnginx", "swarm",
+    "docker", "file", "redis", "knative", "consul", "consulcatalog", "nomad", "etcd", "ecs",
+    "http", "zookeeper", "rest",
+)
+
+
+class BuildError(Exception):
+    """An object cannot be built; the message is what its status shows."""
+
+
+@dataclass
+class EntryPointSpec:
+    """What the compiler needs to know of a static entry point."""
+
+    name: str
+    middlewares: Sequence[str] = ()
+
+
+@dataclass
+class TransportDefaults:
+    """The static ``serversTransport``: used by services that name no transport."""
+
+    insecure_skip_verify: bool = False
+    root_cas: Sequence[str] = ()
+    max_idle_conns_per_host: int = 200
+    dial_timeout: float = 30.0
+    response_header_timeout: float = 0.0
+    idle_conn_timeout: float = 90.0
+
+
+@dataclass
+class CompileContext:
+    registry: Registry
+    pools: PoolManager
+    entrypoints: Mapping[str, EntryPointSpec]
+    transport_defaults: TransportDefaults = field(default_factory=TransportDefaults)
+    #: Handlers of ``x@internal`` services (api, ping, dashboard, noop...).
+    internal_services: Mapping[str, Handler] = field(default_factory=dict)
+    providers_precedence: Sequence[str] = DEFAULT_PROVIDERS_PRECEDENCE
+    workdir: str = "."
+
+
+@dataclass
+class Compiled:
+    runtime: RuntimeConfiguration
+    handlers: dict[str, Handler]
+
+
+def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
+    return _Compiler(merged, ctx).run()
+
+
+class _Compiler:
+    def __init__(self, merged: Merged, ctx: CompileContext) -> None:
+        self.m = merged
+        self.ctx = ctx
+        self.rt = RuntimeConfiguration(errors=list(merged.errors))
+        self.service_handlers: dict[str, Handler] = {}
+        self.building_services: list[str] = []
+        self.ssl_contexts: dict[Any, ssl.SSLContext] = {}
+        #: Router handlers are built once and shared by the router's entry points.
+        self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
+        rt = self.rt
+        for q, (p, c) in merged.routers.items():
+            rt.routers[q] = RouterInfo(q, p, c)
+        for q, (p, c) in merged.services.items():
+            rt.services[q] = ServiceInfo(q, p, c)
+        for q, (p, c) in merged.middlewares.items():
+            rt.middlewares[q] = MiddlewareInfo(q, p, c)
+        for q, (p, c) in merged.tcp_routers.items():
+            rt.tcp_routers[q] = RouterInfo(q, p, c)
+        for q, (p, c) in merged.tcp_services.items():
+            rt.tcp_services[q] = ServiceInfo(q, p, c)
+        for q, (p, c) in merged.tcp_middlewares.items():
+            rt.tcp_middlewares[q] = MiddlewareInfo(q, p, c)
+        for q, (p, c) in merged.udp_routers.items():
+            rt.udp_routers[q] = RouterInfo(q, p, c)
+        for q, (p, c) in merged.udp_services.items():
+            rt.udp_services[q] = ServiceInfo(q, p, c)
+
+    def run(self) -> Compiled:
+        rt = self.rt
+        unsupported = "{} are not supported by this version of edgeway yet"
+        for table, what in (
+            (rt.tcp_routers, "TCP routers"),
+            (rt.tcp_services, "TCP services"),
+            (rt.tcp_middlewares, "TCP middlewares"),
+            (rt.udp_routers, "UDP routers"),
+            (rt.udp_services, "UDP services"),
+        ):
+            for info in table.values():
+                info.add_error(unsupported.format(what), True)
+
+        by_ep: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
+        for info in rt.routers.values():
+            cfg = info.config
+            if cfg.tls is not None:
+                info.add_error(unsupported.format("TLS routers"), True)
+                continue
+            if cfg.parentRefs:
+                info.add_error(unsupported.format("child routers (parentRefs)"), True)
+                continue
+            count = 0
+            for ep in cfg.entryPoints or []:
+                if ep not in by_ep:
+                    info.add_error(f'entryPoint "{ep}" doesn\'t exist', False)
+                    continue
+                count += 1
+                if ep not in info.using:
+                    info.using.append(ep)
+                    by_ep[ep].append(info)
+            info.using.sort()
+            if count == 0:
+                info.add_error("no valid entryPoint for this router", True)
+
+        handlers: dict[str, Handler] = {}
+        for ep, routers in by_ep.items():
+            handlers[ep] = self._entrypoint_handler(ep, routers)
+        rt.populate_used_by()
+        return Compiled(rt, handlers)
+
+    # -- routers ------------------------------------------------------------
+
+    def _entrypoint_handler(self, ep: str, routers: list[RouterInfo]) -> Handler:
+        routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
+        built = self.router_handlers
+        for info in sorted(routers, key=lambda i: i.name):
+            if info.status == DISABLED:
+                continue
+            cfg = info.config
+            rule = cfg.rule or ""
+            priority = cfg.priority or default_priority(rule)
+            info.priority = priority
+            if priority > MAX_USER_PRIORITY and not info.name.endswith("@internal"):
+                info.add_error(
+                    f"the router priority {priority} exceeds the max user-defined priority {MAX_USER_PRIORITY}",
+                    True,
+                )
+                continue
+            try:
+                if info.name in built:
+                    matcher, handler = built[info.name]
+                else:
+                    matcher = compile_http_rule(rule)
+                    handler = self._router_handler(info, ep)
+                    built[info.name] = (matcher, handler)
+            except RuleError as exc:
+                info.add_error(f"error while parsing rule {rule}: {exc}", True)
+                continue
+            except BuildError as exc:
+                info.add_error(str(exc), True)
+                continue
+            key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
+            routes.append((key, matcher, handler))
+        routes.sort(key=lambda r: r[0])
+        return _dispatcher([(m, h) for _, m, h in routes])
+
+    def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
+        cfg = info.config
+        if not cfg.service:
+            raise BuildError("router has no service and no child routers")
+        handler = self._service(qualify(cfg.service, info.provider))
+        names = list(self.ctx.entrypoints[ep].middlewares) + list(cfg.middlewares or [])
+        return self._chain(names, info.provider, handler, info.name, [])
+
+    # -- middlewares --------------------------------------------------------
+
+    def _chain(self, names: Sequence[str], provider: str, handler: Handler, owner: str, stack: list[str]) -> Handler:
+        for name in reversed(names):
+            handler = self._middleware(qualify(name, provider), handler, owner, stack)
+        return handler
+
+    def _middleware(self, qname: str, next_: Handler, owner: str, stack: list[str]) -> Handler:
+        info = self.rt.middlewares.get(qname)
+        if info is None:
+            raise BuildError(f'middleware "{qname}" does not exist')
+        if qname in stack:
+            cycle = " -> ".join([*stack[stack.index(qname) :], qname])
+            err = f"recursion detected in chain: {cycle}"
+            info.add_error(err, True)
+            raise BuildError(err)
+        if info.status == DISABLED:
+            raise BuildError(f'middleware "{qname}": {"; ".join(info.errors)}')
+        cfg = info.config
+        kinds = cfg.kinds()
+        try:
+            if len(kinds) != 1:
+                if kinds:
+                    raise BuildError(
+                        "cannot create middleware: multi-types middleware not supported, "
+                        "consider declaring two different pieces of middleware instead"
+                    )
+                raise BuildError(
+                    f'invalid middleware "{qname}" configuration: invalid middleware type or middleware does not exist'
+                )
+            kind = kinds[0]
+            if kind == "chain":
+                return self._chain(cfg.chain.middlewares or [], info.provider, next_, owner, [*stack, qname])
+            if kind == "plugin":
+                return self._plugin_middleware(qname, cfg.plugin, next_, owner)
+            mtype = self.ctx.registry.middlewares.get(kind)
+            if mtype is None or mtype.plugin:
+                raise BuildError(f'middleware type "{kind}" is not available: no installed plugin provides it')
+            return mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
+        except BuildError as exc:
+            if not str(exc).startswith("middleware "):
+                info.add_error(str(exc), True)
+            raise
+        except ValueError as exc:
+            info.add_error(str(exc), True)
+            raise BuildError(f'middleware "{qname}": {exc}') from exc
+
+    def _plugin_middleware(self, qname: str, plugin: Mapping[str, Any], next_: Handler, owner: str) -> Handler:
+        if len(plugin) != 1:
+            raise BuildError("a plugin middleware must name exactly one plugin")
+        (pname, options), = plugin.items()
+        mtype = self.ctx.registry.middlewares.get(pname)
+        if mtype is None or not mtype.plugin:
+            raise BuildError(f'plugin "{pname}" is not installed (pip install the package that provides it)')
+        try:
+            opts = mtype.options_model.model_validate(options or {})
+        except ValidationError as exc:
+            raise BuildError(f"plugin {pname}: {_validation_message(exc)}") from exc
+        return mtype.build(opts, next_, self._build_context(qname, owner))
+
+    def _build_context(self, qname: str, owner: str) -> BuildContext:
+        return BuildContext(name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir)
+
+    # -- services -----------------------------------------------------------
+
+    def _service(self, qname: str) -> Handler:
+        cached = self.service_handlers.get(qname)
+        if cached is not None:
+            return cached
+        internal = self.ctx.internal_services.get(qname)
+        if internal is not None:
+            return internal
+        info = self.rt.services.get(qname)
+        if info is None:
+            raise BuildError(f'the service "{qname}" does not exist')
+        if info.status == DISABLED:
+            raise BuildError("; ".join(info.errors))
+        if qname in self.building_services:
+            err = f"recursion detected in service: {' -> '.join([*self.building_services, qname])}"
+            info.add_error(err, True)
+            raise BuildError(err)
+        self.building_services.append(qname)
+        try:
+            handler = self._build_service(info)
+            if info.config.middlewares:
+                handler = self._chain(info.config.middlewares, info.provider, handler, qname, [])
+        except BuildError as exc:
+            info.add_error(str(exc), True)
+            raise
+        finally:
+            self.building_services.pop()
+        self.service_handlers[qname] = handler
+        return handler
+
+    def _build_service(self, info: ServiceInfo) -> Handler:
+        kinds = info.config.kinds()
+        if len(kinds) > 1:
+            raise BuildError(
+                "cannot create service: multi-types service not supported, "
+                "consider declaring two different pieces of service instead"
+            )
+        if not kinds:
+            raise BuildError(f'the service "{info.name}" does not have any type defined')
+        if kinds[0] != "loadBalancer":
+            raise BuildError(f'"{kinds[0]}" services are not supported by this version of edgeway yet')
+        return self._load_balancer(info, info.config.loadBalancer)
+
+    def _load_balancer(self, info: ServiceInfo, lb: Any) -> Handler:
+        for option in ("sticky", "healthCheck", "passiveHealthCheck"):
+            if getattr(lb, option, None) is not None:
+                raise BuildError(f"loadBalancer.{option} is not supported by this version of edgeway yet")
+        if (lb.strategy or "wrr") != "wrr":
+            raise BuildError(f'load-balancer strategy "{lb.strategy}" is not supported by this version of edgeway yet')
+        transport = self._transport(lb.serversTransport, info.provider)
+        entries: list[tuple[Handler, int]] = []
+        for server in lb.servers or []:
+            url = server.url or ""
+            try:
+                parts = urlsplit(url)
+                port = parts.port
+            except ValueError as exc:
+                raise BuildError(f"error parsing server URL {url}: {exc}") from None
+            scheme = parts.scheme.lower()
+            if scheme not in ("http", "https", "h2c") or not parts.hostname:
+                raise BuildError(f"error parsing server URL {url}: expected http://host[:port] or https://...")
+            if scheme == "h2c":
+                raise BuildError(f"h2c servers are not supported by this version of edgeway yet ({url})")
+            host = parts.hostname
+            port = port or (443 if scheme == "https" else 80)
+            ctx_ssl = self._ssl_context(transport) if scheme == "https" else None
+            key = PoolKey(
+                scheme,
+                host,
+                port,
+                transport["server_name"] if scheme == "https" else "",
+                transport["tls_key"] if scheme == "https" else None,
+                transport["max_idle"],
+                transport["dial_timeout"],
+                transport["idle_timeout"],
+                transport["response_header_timeout"],
+            )
+            pool = self.ctx.pools.get(key, ctx_ssl)
+            netloc = parts.netloc.rpartition("@")[2]
+            h = server_handler(
+                pool,
+                netloc,
+                pass_host_header=lb.passHostHeader is not False,
+                path_prefix=parts.path if server.preservePath else "",
+            )
+            weight = 1 if server.weight is None else server.weight
+            entries.append((h, weight))
+            info.server_status[url] = "UP"
+        return WeightedRoundRobin(entries)
+
+    def _transport(self, name: str | None, provider: str) -> dict[str, Any]:
+        d = self.ctx.transport_defaults
+        out: dict[str, Any] = {
+            "server_name": "",
+            "insecure": d.insecure_skip_verify,
+            "root_cas": tuple(d.root_cas),
+            "min_version": None,
+            "max_version": None,
+            "max_idle": d.max_idle_conns_per_host,
+            "dial_timeout": d.dial_timeout,
+            "idle_timeout": d.idle_conn_timeout,
+            "response_header_timeout": d.response_header_timeout,
+        }
+        if name and qualify(name, provider) != "default@internal":
+            qname = qualify(name, provider)
+            found = self.m.transports.get(qname)
+            if found is None:
+                raise BuildError(f'serversTransport "{qname}" does not exist')
+            t = found[1]
+            for option in ("certificates", "cipherSuites", "peerCertURI", "peerCertSANs", "spiffe"):
+                if getattr(t, option, None):
+                    raise BuildError(
+                        f"serversTransport {qname}: {option} is not supported by this version of edgeway yet"
+                    )
+            out.update(
+                server_name=t.serverName or "",
+                insecure=bool(t.insecureSkipVerify),
+                root_cas=tuple(t.rootCAs or ()),
+                min_version=t.minVersion,
+                max_version=t.maxVersion,
+            )
+            if t.maxIdleConnsPerHost is not None:
+                out["max_idle"] = t.maxIdleConnsPerHost
+            ft = t.forwardingTimeouts
+            if ft is not None:
+                out.update(
+                    dial_timeout=ft.dialTimeout or 0.0,
+                    idle_timeout=ft.idleConnTimeout or 0.0,
+                    response_header_timeout=ft.responseHeaderTimeout or 0.0,
+                )
+        out["tls_key"] = (out["insecure"], out["root_cas"], out["min_version"], out["max_version"])
+        if out["max_idle"] < 0:
+            out["max_idle"] = 0
+        return out
+
+    def _ssl_context(self, t: Mapping[str, Any]) -> ssl.SSLContext:
+        key = t["tls_key"]
+        ctx = self.ssl_contexts.get(key)
+        if ctx is not None:
+            return ctx
+        ctx = ssl.create_default_context()
+        if t["root_cas"]:
+            for ca in t["root_cas"]:
+                try:
+                    if "-----BEGIN" in ca:
+                        ctx.load_verify_locations(cadata=ca)
+                    else:
+                        ctx.load_verify_locations(cafile=_resolve(ca, self.ctx.workdir))
+                except (OSError, ssl.SSLError) as exc:
+                    raise BuildError(f"serversTransport rootCAs: cannot load {ca[:60]!r}: {exc}") from None
+        if t["insecure"]:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        for attr, value in (("minimum_version", t["min_version"]), ("maximum_version", t["max_version"])):
+            if value:
+                version = _TLS_VERSIONS.get(value)
+                if version is None:
+                    raise BuildError(f"serversTransport: unknown TLS version {value!r}")
+                setattr(ctx, attr, version)
+        self.ssl_contexts[key] = ctx
+        return ctx
+
+
+_TLS_VERSIONS = {
+    "VersionTLS10": ssl.TLSVersion.TLSv1,
+    "VersionTLS11": ssl.TLSVersion.TLSv1_1,
+    "VersionTLS12": ssl.TLSVersion.TLSv1_2,
+    "VersionTLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def _resolve(path: str, workdir: str) -> str:
+    import os
+
+    return path if os.path.isabs(path) else os.path.join(workdir, path)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Handler:
+    """The entry point's handler: first matching route, else Go's 404."""
+    if not routes:
+
+        async def nothing(req: Request) -> Response:
+            return not_found()
+
+        return nothing
+
+    if len(routes) == 1:
+        match, only = routes[0]
+
+        async def one(req: Request) -> Response:
+            if match(req):
+                return await only(req)
+            return not_found()
+
+        return one
+
+    async def dispatch(req: Request) -> Response:
+        for match, handler in routes:
+            if match(req):
+                return await handler(req)
+        return not_found()
+
+    return dispatch

@@ -1,0 +1,59 @@
+"""Smooth weighted round robin, the order Traefik's ``wrr`` balancer serves in.
+
+Traefik picks the handler with the earliest deadline and pushes it back by
+``1/weight`` (earliest-deadline-first). Ties go to the one added first, so equal
+weights give plain round robin in configuration order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from edgeway.http.message import Handler, Request, Response
+from edgeway.http.status import no_available_server
+
+
+class WeightedRoundRobin:
+    """Picks among ``(handler, weight)`` pairs; weights ≤ 0 are ignored as in Traefik."""
+
+    __slots__ = ("_heap", "_seq", "_single", "_cycle", "_n", "_i")
+
+    def __init__(self, entries: Sequence[tuple[Handler, int]]) -> None:
+        live = [(h, w) for h, w in entries if w > 0]
+        self._single: Handler | None = live[0][0] if len(live) == 1 else None
+        weights = {w for _, w in live}
+        # Equal weights: a plain rotation gives the same order with less work.
+        self._cycle: list[Handler] | None = [h for h, _ in live] if len(weights) == 1 else None
+        self._n = len(live)
+        self._i = 0
+        self._heap: list[tuple[float, int, float, Handler]] = [
+            (1.0 / w, i, 1.0 / w, h) for i, (h, w) in enumerate(live)
+        ]
+        heapq.heapify(self._heap)
+        self._seq = len(live)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def pick(self) -> Handler | None:
+        if self._single is not None:
+            return self._single
+        cycle = self._cycle
+        if cycle is not None:
+            h = cycle[self._i]
+            self._i = (self._i + 1) % self._n
+            return h
+        heap = self._heap
+        if not heap:
+            return None
+        deadline, seq, step, h = heap[0]
+        self._seq += 1
+        heapq.heapreplace(heap, (deadline + step, self._seq, step, h))
+        return h
+
+    async def __call__(self, req: Request) -> Response:
+        h = self.pick()
+        if h is None:
+            return no_available_server()
+        return await h(req)
