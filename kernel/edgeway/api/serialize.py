@@ -71,5 +71,5 @@ def rawdata(rt: RuntimeConfiguration) -> dict[str, Any]:
         ("udpServices", rt.udp_services, service_json),
     ):
         if table:
-            out[key] = {name: fn(info) for name, info in sorted(table.items())}  # type: ignore[operator]
+            out[key] = {name: fn(info) for name, info in sorted(table.items())}  # type: ignore[operator,arg-type]
     return out

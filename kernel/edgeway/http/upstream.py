@@ -150,7 +150,7 @@ class UpstreamConnection(asyncio.Protocol):
             head = self._head
             if head is not None and not head.done():
                 self._resolve_head(head)
-            elif self._complete:
+            else:
                 self._wake()
 
     # -- parser callbacks ---------------------------------------------------

@@ -19,6 +19,7 @@ import logging
 import os
 
 import anyio
+import anyio.lowlevel
 from edgeway.config.dynamic import Configuration
 from edgeway.registry import Emit, ProviderContext
 from watchfiles import Change, awatch
@@ -96,6 +97,7 @@ class FileProvider:
                 await anyio.sleep(self.retry_interval)
                 continue
             error = await self._watch(roots, emit)
+            await anyio.lowlevel.checkpoint()  # a stop by cancellation is not an error
             tried, warned = True, False
             log.error(
                 "watching %s failed: %s; retrying in %gs", self.path, error, self.retry_interval
