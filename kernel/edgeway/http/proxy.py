@@ -13,6 +13,7 @@ from edgeway.http.upstream import HOP_BY_HOP, ServerPool, UpstreamError
 _SKIP = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
 _SKIP_CHUNKED = _SKIP | {b"content-length"}
 _REPLAYABLE = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+_SKIP_FIRST = frozenset({n[0] for n in _SKIP_CHUNKED})
 
 
 def server_handler(
@@ -49,14 +50,18 @@ def server_handler(
         xff: bytes | None = None
         te_trailers = False
         for n, v in req.headers.raw:
-            ln = n.lower()
-            if ln in skip:
-                if ln == b"x-forwarded-for":
-                    xff = v if xff is None else xff + b", " + v
-                elif ln == b"te" and b"trailers" in v.lower():
-                    te_trailers = True
-                continue
-            parts.append(b"%s: %s\r\n" % (n, v))
+            c = n[0] | 0x20
+            # Only these initials can start a name to skip; of the x- names, only
+            # X-Forwarded-For (15 letters), not the other X-Forwarded-* we forward.
+            if c in _SKIP_FIRST and (c != 0x78 or len(n) == 15):
+                ln = n.lower()
+                if ln in skip:
+                    if ln == b"x-forwarded-for":
+                        xff = v if xff is None else xff + b", " + v
+                    elif ln == b"te" and b"trailers" in v.lower():
+                        te_trailers = True
+                    continue
+            parts += (n, b": ", v, b"\r\n")
         if "omit_xff" not in req.context:
             ip = req.client_ip.encode()
             parts.append(b"X-Forwarded-For: %s\r\n" % (xff + b", " + ip if xff else ip))

@@ -116,6 +116,7 @@ class ServerProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client_ip = ""
         self.client_port = 0
+        self._client_ip_b = b""
         self.trusted = False
         self.tls: Any = None
         # Parse state of the request being read.
@@ -149,12 +150,12 @@ class ServerProtocol(asyncio.Protocol):
     # -- connection -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip, self.client_port = peer[0], peer[1]
         ep = self.ep
+        self._client_ip_b = self.client_ip.split("%", 1)[0].encode()
         self.trusted = ep.insecure or ep.trusted(self.client_ip)
         self.tls = transport.get_extra_info("ssl_object")
         self._started = self.loop.time()
@@ -309,34 +310,39 @@ class ServerProtocol(asyncio.Protocol):
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self.ep.max_header_bytes:
             raise _ParseAbort(431)
-        ln = name.lower()
-        c = ln[0] if ln else 0
-        if c == 0x78 and is_managed(ln):  # 'x': X-Forwarded-*, X-Real-Ip
-            if not self.trusted:
-                return
-            if ln == b"x-forwarded-for":
-                if self._xff is None:
-                    self._xff = []
-                self._xff.append(value)
-                return
-            if value:
-                self._xflags |= _XFLAG.get(ln, 0)
-                if ln == b"x-forwarded-proto":
-                    self._host_proto = value
-        elif c == 0x68 and ln == b"host":
-            self._host = value
-        elif c == 0x63:
-            if ln == b"connection":
-                self._conn_tokens = value if self._conn_tokens is None else self._conn_tokens + b"," + value
-            elif ln == b"content-length":
-                self._clen = int(value) if value.strip().isdigit() else -1
-        elif c == 0x74 and ln == b"transfer-encoding":
-            self._chunked = True
-        elif c == 0x65 and ln == b"expect":
-            if value.lower() == b"100-continue":
-                self._expect = True
-        elif c == 0x75 and ln == b"upgrade":
-            self._upgrade = value
+        c = name[0] | 0x20 if name else 0
+        if c in _SPECIAL_FIRST:  # only these initials can name a header we act on
+            ln = name.lower()
+            if c == 0x78:  # 'x': X-Forwarded-*, X-Real-Ip
+                if is_managed(ln):
+                    if not self.trusted:
+                        return
+                    if ln == b"x-forwarded-for":
+                        if self._xff is None:
+                            self._xff = []
+                        self._xff.append(value)
+                        return
+                    if value:
+                        self._xflags |= _XFLAG.get(ln, 0)
+                        if ln == b"x-forwarded-proto":
+                            self._host_proto = value
+            elif c == 0x68:
+                if ln == b"host":
+                    self._host = value
+                    return  # like Go, the Host header lives in the request, not its headers
+            elif c == 0x63:
+                if ln == b"connection":
+                    self._conn_tokens = value if self._conn_tokens is None else self._conn_tokens + b"," + value
+                elif ln == b"content-length":
+                    self._clen = int(value) if value.strip().isdigit() else -1
+            elif c == 0x74:
+                if ln == b"transfer-encoding":
+                    self._chunked = True
+            elif c == 0x65:
+                if ln == b"expect" and value.lower() == b"100-continue":
+                    self._expect = True
+            elif ln == b"upgrade":
+                self._upgrade = value
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -391,8 +397,8 @@ class ServerProtocol(asyncio.Protocol):
             dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
         # X-Forwarded-* as Traefik's forwardedheaders middleware sets them.
         flags = self._xflags
-        if not flags & _REAL_IP and self.client_ip:
-            headers.append((b"X-Real-Ip", self.client_ip.split("%", 1)[0].encode()))
+        if not flags & _REAL_IP and self._client_ip_b:
+            headers.append((b"X-Real-Ip", self._client_ip_b))
         if flags & _PROTO:
             proto = self._host_proto
         else:
@@ -473,7 +479,10 @@ class ServerProtocol(asyncio.Protocol):
             except Exception:
                 log.exception("handler failed for %r", req)
                 resp = error_response(500)
-            await self._send(req, resp)
+            if resp.stream is None and resp.status != 101:
+                self._send_whole(req, resp)
+            else:
+                await self._send_stream(req, resp)
         except (ClientDisconnected, ConnectionError):
             self._close()
             return
@@ -490,23 +499,19 @@ class ServerProtocol(asyncio.Protocol):
         if self.transport is not None and not self._closing:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-    async def _send(self, req: Request, resp: Response) -> None:
-        transport = self.transport
-        if transport is None or self._closing:
+    def _head(self, req: Request, resp: Response) -> tuple[list[bytes], bool, bool, bool]:
+        """The response head, and whether to keep the connection, chunk, send a body."""
+        if self.transport is None or self._closing:
             raise ClientDisconnected("client connection closed")
         status = resp.status
-        keep_alive = req.context["keep_alive"] and not self.ep.stopping
         ep = self.ep
+        keep_alive = req.context["keep_alive"] and not ep.stopping
         if ep.keep_alive_max_requests and self._served + 1 >= ep.keep_alive_max_requests:
             keep_alive = False
         if ep.keep_alive_max_time and self.loop.time() - self._started >= ep.keep_alive_max_time:
             keep_alive = False
         body = req.body
-        if (
-            isinstance(body, StreamBody)
-            and status != 101
-            and (body.expect_continue or not body.done)
-        ):
+        if body is not None and status != 101 and isinstance(body, StreamBody) and (body.expect_continue or not body.done):
             # The handler did not read the whole request body: the connection
             # cannot be reused unless the rest is already here.
             keep_alive = False
@@ -515,37 +520,34 @@ class ServerProtocol(asyncio.Protocol):
         declared_length: bytes | None = None
         for n, v in resp.headers.raw:
             c = n[0] | 0x20
-            if c == 0x63:  # 'c'
+            if c in _FRAMING_FIRST:
                 ln = n.lower()
                 if ln == b"content-length":
                     declared_length = v
                     continue
-                if ln == b"connection":
+                if ln == b"connection" or ln == b"transfer-encoding":
                     continue
-            elif c == 0x74 and n.lower() == b"transfer-encoding":  # 't'
-                continue
-            elif c == 0x64 and n.lower() == b"date":  # 'd'
-                has_date = True
-            parts.append(b"%s: %s\r\n" % (n, v))
+                if ln == b"date":
+                    has_date = True
+            parts += (n, b": ", v, b"\r\n")
         if not has_date:
-            parts.append(b"Date: %s\r\n" % http_date())
-        no_body = req.method == "HEAD" or status < 200 or status in (204, 304)
-        stream = resp.stream
+            parts += (b"Date: ", http_date(), b"\r\n")
+        no_body = req.method == "HEAD" or status < 200 or status == 204 or status == 304
         chunked = False
         if status == 101:
             parts.append(b"Connection: Upgrade\r\n")
         elif req.upgrade is not None:
             keep_alive = False  # the parser is past an Upgrade: no more requests here
-        if status == 101 or (stream is None and no_body and declared_length is None):
-            pass
-        elif stream is None:
+        if resp.stream is None:
             if not no_body:
-                parts.append(b"Content-Length: %d\r\n" % len(resp.body))
+                parts += (b"Content-Length: ", b"%d" % len(resp.body), b"\r\n")
             elif declared_length is not None and status >= 200 and status != 204:
-                parts.append(b"Content-Length: %s\r\n" % declared_length)
+                parts += (b"Content-Length: ", declared_length, b"\r\n")
+        elif status == 101:
+            pass
         elif declared_length is not None:
             if status >= 200 and status != 204:
-                parts.append(b"Content-Length: %s\r\n" % declared_length)
+                parts += (b"Content-Length: ", declared_length, b"\r\n")
         elif not no_body:
             if req.http_version == "1.1":
                 chunked = True
@@ -558,12 +560,30 @@ class ServerProtocol(asyncio.Protocol):
             elif req.http_version == "1.0":
                 parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
-        if stream is None:
-            if not no_body and resp.body:
-                parts.append(resp.body)
-            transport.write(b"".join(parts))
-        else:
-            transport.write(b"".join(parts))
+        return parts, keep_alive, chunked, no_body
+
+    def _send_whole(self, req: Request, resp: Response) -> None:
+        """A response whose body is in memory: one write."""
+        parts, keep_alive, _, no_body = self._head(req, resp)
+        if not no_body and resp.body:
+            parts.append(resp.body)
+        transport = self.transport
+        assert transport is not None
+        transport.write(b"".join(parts))
+        if resp.on_sent is not None:
+            resp.on_sent()
+        if not keep_alive:
+            self._closing = True
+            transport.close()
+
+    async def _send_stream(self, req: Request, resp: Response) -> None:
+        """A streamed response (or a 101 to splice): head, then chunks as they come."""
+        parts, keep_alive, chunked, no_body = self._head(req, resp)
+        transport = self.transport
+        assert transport is not None
+        transport.write(b"".join(parts))
+        stream = resp.stream
+        if stream is not None:
             if no_body:
                 await _close_stream(stream)
             else:
@@ -585,9 +605,8 @@ class ServerProtocol(asyncio.Protocol):
                     transport.write(b"0\r\n\r\n")
         if resp.on_sent is not None:
             resp.on_sent()
-        if status == 101 and resp.upgrade is not None:
+        if resp.status == 101 and resp.upgrade is not None:
             self._spliced = resp.upgrade(self, req.context.get("upgrade_data", b""))
-            keep_alive = True
             return
         if not keep_alive:
             self._closing = True
@@ -620,6 +639,8 @@ class ServerProtocol(asyncio.Protocol):
         self._close()
 
 
+_SPECIAL_FIRST = frozenset(b"xhcteu")
+_FRAMING_FIRST = frozenset(b"ctd")
 _REAL_IP, _PROTO, _PORT, _HOST = 1, 2, 4, 8
 _XFLAG = {
     b"x-real-ip": _REAL_IP,

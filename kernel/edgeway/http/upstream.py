@@ -38,6 +38,9 @@ HOP_BY_HOP = frozenset(
 )
 
 
+_HOP_FIRST = frozenset(n[0] for n in HOP_BY_HOP)
+
+
 class UpstreamError(Exception):
     """The exchange with the server failed; ``status`` is what the client gets."""
 
@@ -89,8 +92,7 @@ class UpstreamConnection(asyncio.Protocol):
     # -- transport callbacks ---------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -156,15 +158,18 @@ class UpstreamConnection(asyncio.Protocol):
     # -- parser callbacks ---------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        ln = name.lower()
-        if ln in HOP_BY_HOP:
-            if ln == b"connection":
-                if self._conn_drop is None:
-                    self._conn_drop = []
-                self._conn_drop.extend(t.strip().lower() for t in value.split(b","))
-            elif ln == b"upgrade":
-                self._upgrade_header = (name, value)  # forwarded on a 101 only
-            return
+        if (name[0] | 0x20) in _HOP_FIRST:
+            ln = name.lower()
+            if ln in HOP_BY_HOP:
+                if ln == b"connection":
+                    tokens = value.lower()
+                    if tokens not in (b"keep-alive", b"close"):
+                        if self._conn_drop is None:
+                            self._conn_drop = []
+                        self._conn_drop.extend(t.strip() for t in tokens.split(b","))
+                elif ln == b"upgrade":
+                    self._upgrade_header = (name, value)  # forwarded on a 101 only
+                return
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:

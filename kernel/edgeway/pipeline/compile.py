@@ -357,6 +357,9 @@ class _Compiler:
             weight = 1 if server.weight is None else server.weight
             entries.append((h, weight))
             info.server_status[url] = "UP"
+        live = [h for h, w in entries if w > 0]
+        if len(live) == 1:
+            return live[0]  # nothing to balance: one less hop per request
         return WeightedRoundRobin(entries)
 
     def _transport(self, name: str | None, provider: str) -> dict[str, Any]:

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Loopback benchmark: a backend, edgeway (and optionally Traefik) and wrk, on 127.0.0.1.
+
+Prints requests/s, latency p50/p99 and the ratio to the backend alone, from
+interleaved rounds (the host is noisy: compare ratios, not absolute numbers).
+Needs ``wrk`` and ``nginx`` (Debian packages: ``apt-get install wrk nginx``);
+not part of the test suite. Every load run is bounded by wrk's ``-d``.
+
+    python bench/run.py                      # edgeway vs the backend
+    python bench/run.py --traefik --runs 5   # and real Traefik (one core) in the same rounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+NGINX = """worker_processes 1;
+daemon off; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;
+  uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;
+  server {{ listen {host}:{port} backlog=4096;
+    location = / {{ default_type text/plain; return 200 "hello world\\n"; }} }}
+}}
+"""
+
+DYNAMIC = """http:
+  routers:
+    bench: {{rule: "PathPrefix(`/`)", service: bench}}
+  services:
+    bench:
+      loadBalancer:
+        servers: [{{url: "http://{backend}"}}]
+"""
+
+STATIC = """entryPoints:
+  web: {{address: "{host}:{port}"}}
+log: {{level: ERROR}}
+providers:
+  file: {{filename: "{dynamic}", watch: false}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_ok(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"nothing answered 200 on port {port} within {timeout}s")
+
+
+def start(cmd: list[str], **kw: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (from /proc), in seconds."""
+    total = 0.0
+    tck = os.sysconf("SC_CLK_TCK")
+    for task in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tck
+        except OSError:
+            pass
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def wrk(port: int, duration: int, conns: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", f"http://{HOST}:{port}/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
+    errors = sum(int(x) for x in re.findall(r"(?:Non-2xx or 3xx responses|Socket errors:.*?):?\s+(\d+)", out))
+    return {"rps": rps, "p50": lat.get("50", 0.0), "p99": lat.get("99", 0.0), "errors": errors}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--traefik", action="store_true", help="also measure real Traefik (GOMAXPROCS=1)")
+    ap.add_argument("--static", default="", help="extra static configuration (YAML) appended for edgeway")
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install wrk nginx")
+
+    tmp = Path(tempfile.mkdtemp(prefix="edgeway-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        bport = free_port()
+        (tmp / "nginx.conf").write_text(NGINX.format(d=tmp, host=HOST, port=bport))
+        procs.append(start(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]))
+        wait_ok(bport)
+        (tmp / "dynamic.yml").write_text(DYNAMIC.format(backend=f"{HOST}:{bport}"))
+        targets: dict[str, tuple[int, int | None]] = {"direct": (bport, None)}
+
+        eport = free_port()
+        (tmp / "edgeway.yml").write_text(STATIC.format(host=HOST, port=eport, dynamic=tmp / "dynamic.yml") + args.static)
+        ew = start([str(BIN / "edgeway"), f"--configFile={tmp / 'edgeway.yml'}"], cwd=tmp)
+        procs.append(ew)
+        wait_ok(eport)
+        targets["edgeway"] = (eport, ew.pid)
+
+        traefik = shutil.which("traefik", path=str(BIN)) or shutil.which("traefik")
+        if args.traefik and traefik:
+            tport = free_port()
+            (tmp / "traefik.yml").write_text(STATIC.format(host=HOST, port=tport, dynamic=tmp / "dynamic.yml"))
+            tp = start([traefik, f"--configFile={tmp / 'traefik.yml'}"], env={**os.environ, "GOMAXPROCS": "1"})
+            procs.append(tp)
+            wait_ok(tport)
+            targets["traefik-p1"] = (tport, tp.pid)
+
+        results: dict[str, list[dict[str, float]]] = {t: [] for t in targets}
+        for name, (port, _) in targets.items():
+            wrk(port, 2, args.conns)  # warm-up
+        for _ in range(args.runs):
+            for name, (port, pid) in targets.items():
+                before = cpu_seconds(pid) if pid else 0.0
+                r = wrk(port, args.duration, args.conns)
+                if pid:
+                    r["cpu_us"] = (cpu_seconds(pid) - before) / max(1.0, r["rps"] * args.duration) * 1e6
+                results[name].append(r)
+
+        print(f"wrk -t1 -c{args.conns} -d{args.duration}s x{args.runs}, GET / (12-byte body), one router, no middleware\n")
+        print("| target | rps (median) | p50 ms | p99 ms | ratio to direct | ratio to edgeway | CPU us/req | errors |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, runs in results.items():
+            rps = statistics.median(r["rps"] for r in runs)
+            ratio = statistics.median(r["rps"] / d["rps"] for r, d in zip(runs, results["direct"], strict=True))
+            vs_ew = statistics.median(r["rps"] / e["rps"] for r, e in zip(runs, results["edgeway"], strict=True))
+            cpu = statistics.median(r.get("cpu_us", 0.0) for r in runs)
+            mid = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+            errors = sum(int(r["errors"]) for r in runs)
+            print(
+                f"| {name} | {rps:,.0f} | {mid['p50']:.2f} | {mid['p99']:.2f} | {ratio:.2f} | {vs_ew:.2f} | "
+                f"{cpu:.1f} | {errors} |"
+            )
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
