@@ -332,11 +332,14 @@ class Edgeway:
 
 
 @asynccontextmanager
-async def edgeway(tmp: Path, dynamic: str, static: str | None = None, **static_overrides: Any) -> AsyncIterator[Edgeway]:
+async def edgeway(
+    tmp: Path, dynamic: str, static: str | None = None, *, plugins: dict[str, Any] | None = None, **static_overrides: Any
+) -> AsyncIterator[Edgeway]:
     """Run edgeway in-process on ports chosen by the OS, with a file provider.
 
     ``static`` is YAML; by default one entry point ``web`` on 127.0.0.1:0 and
-    the file provider watching ``dynamic.yml`` with no throttling.
+    the file provider watching ``dynamic.yml`` with no throttling. ``plugins``
+    are registered in addition to the installed ones.
     """
     (tmp / "dynamic.yml").write_text(textwrap.dedent(dynamic))
     doc = yaml.safe_load(textwrap.dedent(static)) if static else {}
@@ -344,9 +347,9 @@ async def edgeway(tmp: Path, dynamic: str, static: str | None = None, **static_o
     doc.setdefault("providers", {"providersThrottleDuration": "0s", "file": {"filename": str(tmp / "dynamic.yml")}})
     doc.update(static_overrides)
     (tmp / "edgeway.yml").write_text(yaml.safe_dump(doc))
-    plugins = load_plugins()
-    loaded = load_static_configuration([f"--configFile={tmp / 'edgeway.yml'}"], {}, tmp, plugins.registry)
-    kernel = Kernel(effective_configuration(loaded.configuration), plugins, workdir=str(tmp))
+    loaded_plugins = load_plugins(extra=plugins)
+    loaded = load_static_configuration([f"--configFile={tmp / 'edgeway.yml'}"], {}, tmp, loaded_plugins.registry)
+    kernel = Kernel(effective_configuration(loaded.configuration), loaded_plugins, workdir=str(tmp))
     async with anyio.create_task_group() as tg:
         await tg.start(kernel.run)
         assert kernel.watcher is not None

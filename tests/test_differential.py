@@ -89,69 +89,27 @@ INTENDED_SCENARIOS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
 #: Differences that are edgeway bugs, to be fixed in the engine: id -> description.
 #: Their tests are ``xfail(strict=True)``: fixing a bug makes its test pass, and fail
 #: here until it is removed from this table.
-KNOWN_BUGS: dict[str, str] = {
+#: Requests edgeway refuses on purpose where Traefik serves them (xfail, strict).
+REFUSED_ON_PURPOSE: dict[str, str] = {
+    "content-length-and-chunked": (
+        "both Content-Length and Transfer-Encoding: chunked is how request smuggling starts; "
+        "RFC 9112 §6.3 allows rejecting it and edgeway's parser (llhttp) answers 400, where "
+        "Go drops Content-Length and reads the chunked body"
+    ),
     "method-lowercase": (
-        "method `put` (any token is a valid method): Traefik routes it (Method(`PUT`) does "
-        "not match, PathPrefix(`/method`) does) and forwards `put /method`; edgeway's parser "
-        "rejects it: 400 `400 Bad Request` (or a reset while the body is sent)"
+        "llhttp, edgeway's parser, accepts only the registered methods (GET, PUT, PROPFIND, "
+        "... 34 of them) spelled in upper case; `put` gets 400 where Go accepts any token"
     ),
     "unknown-method": (
-        "extension method `FOO /any/x`: Traefik forwards it to the backend (200); edgeway "
-        "answers 400 `400 Bad Request` (httptools only knows registered methods)"
+        "llhttp accepts only registered methods; the extension method `FOO` gets 400 where "
+        "Go forwards any token"
     ),
-    "404-head": (
-        "HEAD on no route: Traefik answers 404 with `Content-Length: 19` (the length of "
-        "`404 page not found\\n`, no body); edgeway sends no Content-Length"
-    ),
-    "502": (
-        "502 from an unreachable server: Traefik's answer has no Content-Type "
-        "(`Content-Length: 11`, body `Bad Gateway`); edgeway adds "
-        "`Content-Type: text/plain; charset=utf-8`"
-    ),
-    "504": (
-        "504 from responseHeaderTimeout: Traefik's answer has no Content-Type "
-        "(`Content-Length: 15`, body `Gateway Timeout`); edgeway adds "
-        "`Content-Type: text/plain; charset=utf-8`"
-    ),
-    "stripprefix-exact": (
-        "router `strip` (stripPrefix [/strip]), GET /strip: Traefik forwards `GET /` with "
-        "`X-Forwarded-Prefix: /strip`; edgeway answers 502 Bad Gateway and the backend "
-        "receives nothing (the stripped path is empty and is not turned into `/`)"
-    ),
-    "forwarded-trusted": (
-        "trusted entry point, client sends `X-Forwarded-Server: evil`: Traefik always "
-        "replaces X-Forwarded-Server with its hostname; edgeway forwards `evil` (it keeps "
-        "the trusted client's value instead of setting its own)"
-    ),
-    "encoded-unreserved": (
-        "GET /any/%7Euser/%41: Traefik normalizes percent-encoded unreserved characters "
-        "and forwards `/any/~user/A`; edgeway forwards `/any/%7Euser/%41` unchanged"
-    ),
-    "query-empty": (
-        "GET /any/s? (empty query): Traefik forwards `/any/s?`; edgeway drops the `?` and "
-        "forwards `/any/s`"
-    ),
-    "no-host-http11": (
-        "HTTP/1.1 request without Host: both 400, but Traefik's body is "
-        "`400 Bad Request: missing required Host header`; edgeway's is `400 Bad Request`"
-    ),
+}
+
+KNOWN_BUGS: dict[str, str] = {
     "space-before-colon": (
         "header `X-Bad : 1`: both 400, but Traefik's body is "
         "`400 Bad Request: invalid header name`; edgeway's is `400 Bad Request`"
-    ),
-    "two-host-headers": (
-        "two Host headers (a.test, b.test): Traefik answers 400 `400 Bad Request`; edgeway "
-        "routes and forwards the request with the last one (`Host: b.test`, 200)"
-    ),
-    "content-length-and-chunked": (
-        "POST with both `Content-Length: 3` and `Transfer-Encoding: chunked`: Traefik (Go) "
-        "drops Content-Length, reads the chunked body and forwards it chunked (200, backend "
-        "gets `hello`); edgeway answers 400. Rejecting is allowed by RFC 9112 6.3: if this "
-        "is intended, move it to INTENDED_SCENARIOS"
-    ),
-    "options-asterisk": (
-        "`OPTIONS * HTTP/1.1`: Traefik (Go's server) answers 200 with `Content-Length: 0` "
-        "itself; edgeway answers 404 `404 page not found`"
     ),
 }
 
@@ -170,7 +128,8 @@ def check(scenario_id: str, traefik: dict[str, Any], edgeway: dict[str, Any]) ->
 
 
 def param(case_id: str, *values: Any) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case_id])] if case_id in KNOWN_BUGS else []
+    reason = KNOWN_BUGS.get(case_id) or REFUSED_ON_PURPOSE.get(case_id)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
     return pytest.param(*(values or (case_id,)), id=case_id, marks=marks)
 
 

@@ -39,12 +39,14 @@ def server_handler(
         drop = req.context.get("connection_drop")
         if drop:
             skip = skip | drop
-        target = req.raw_path
+        target = req.raw_path or "/"
         if path_prefix:
             target = _join_path(path_prefix, target)
         query = req.query
         if query:
             target = f"{target}?{query.replace(';', '&') if ';' in query else query}"
+        elif "force_query" in req.context:
+            target += "?"
         host = req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
         parts = [f"{req.method} {target} HTTP/1.1\r\nHost: ".encode("latin-1"), host, b"\r\n"]
         xff: bytes | None = None

@@ -40,8 +40,9 @@ class ClientDisconnected(Exception):
 class _ParseAbort(Exception):
     """Raised from a parser callback to stop parsing with an HTTP error status."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, detail: bytes = b"") -> None:
         self.status = status
+        self.detail = detail
 
 
 class StreamBody(Body):
@@ -124,6 +125,7 @@ class ServerProtocol(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
         self._host = b""
+        self._host_seen = False
         self._xflags = 0
         self._xff: list[bytes] | None = None
         self._host_proto = b""
@@ -261,14 +263,18 @@ class ServerProtocol(asyncio.Protocol):
             self.pause_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            status = cause.status if isinstance(cause, _ParseAbort) else 400
-            self._fail_parse(status)
+            if isinstance(cause, _ParseAbort):
+                self._fail_parse(cause.status, cause.detail)
+            else:
+                self._fail_parse(400)
         except httptools.HttpParserError:
             self._fail_parse(400)
 
-    def _fail_parse(self, status: int) -> None:
+    def _fail_parse(self, status: int, detail: bytes = b"") -> None:
         """Answer a malformed request the way Go's server does, then close."""
         text = b"%d %s" % (status, status_line(status)[13:-2])
+        if detail:
+            text += b": " + detail
         if self._active is None:
             self._write_and_close(
                 status_line(status)
@@ -291,6 +297,7 @@ class ServerProtocol(asyncio.Protocol):
         self._headers = []
         self._header_bytes = 0
         self._host = b""
+        self._host_seen = False
         self._xflags = 0
         self._xff = None
         self._conn_tokens = None
@@ -315,8 +322,8 @@ class ServerProtocol(asyncio.Protocol):
             ln = name.lower()
             if c == 0x78:  # 'x': X-Forwarded-*, X-Real-Ip
                 if is_managed(ln):
-                    if not self.trusted:
-                        return
+                    if not self.trusted or ln == b"x-forwarded-server":
+                        return  # X-Forwarded-Server is always ours
                     if ln == b"x-forwarded-for":
                         if self._xff is None:
                             self._xff = []
@@ -328,6 +335,9 @@ class ServerProtocol(asyncio.Protocol):
                             self._host_proto = value
             elif c == 0x68:
                 if ln == b"host":
+                    if self._host_seen:
+                        raise _ParseAbort(400)  # two Host headers: ambiguous, as Go refuses
+                    self._host_seen = True
                     self._host = value
                     return  # like Go, the Host header lives in the request, not its headers
             elif c == 0x63:
@@ -349,12 +359,14 @@ class ServerProtocol(asyncio.Protocol):
         ep = self.ep
         parser = self.parser
         url = self._url
+        force_query = False
         if url[:1] == b"/":
             q = url.find(b"?")
             if q < 0:
                 raw_path, query = url, b""
             else:
                 raw_path, query = url[:q], url[q + 1 :]
+                force_query = not query
             frag = raw_path.find(b"#")
             if frag >= 0:
                 raw_path = raw_path[:frag]
@@ -374,13 +386,15 @@ class ServerProtocol(asyncio.Protocol):
             raise _ParseAbort(400)
         headers = self._headers
         path = raw_path.decode("latin-1")
-        if "%" in path and not _valid_escapes(path):
-            raise _ParseAbort(400)
+        if "%" in path:
+            if not _valid_escapes(path):
+                raise _ParseAbort(400)
+            path = normalize_escapes(path)
         if ep.sanitize_path and ("/." in path or "//" in path):
             path = clean_path(path)
         version = parser.get_http_version()
-        if version == "1.1" and not self._host:
-            raise _ParseAbort(400)  # RFC 9112 §3.2: Host is mandatory in HTTP/1.1
+        if version == "1.1" and not self._host_seen:
+            raise _ParseAbort(400, b"missing required Host header")  # RFC 9112 §3.2
         authority = self._host.decode("latin-1")
         tls = self.tls is not None
         websocket = False
@@ -439,6 +453,8 @@ class ServerProtocol(asyncio.Protocol):
                 req.upgrade = self._upgrade
             if dropped:
                 req.context["connection_drop"] = dropped
+        if force_query:
+            req.context["force_query"] = True
         req.context["keep_alive"] = parser.should_keep_alive()
         self._parsing = req
         if self._active is None:
@@ -472,7 +488,10 @@ class ServerProtocol(asyncio.Protocol):
     async def _run(self, req: Request) -> None:
         try:
             try:
-                resp = await self.ep.handler(req)
+                if req.raw_path == "*" and req.method == "OPTIONS":
+                    resp = Response(200)  # answered by the server itself, as Go's does
+                else:
+                    resp = await self.ep.handler(req)
             except ClientDisconnected:
                 self._close()
                 return
@@ -541,8 +560,11 @@ class ServerProtocol(asyncio.Protocol):
         if resp.stream is None:
             if not no_body:
                 parts += (b"Content-Length: ", b"%d" % len(resp.body), b"\r\n")
-            elif declared_length is not None and status >= 200 and status != 204:
-                parts += (b"Content-Length: ", declared_length, b"\r\n")
+            elif status >= 200 and status != 204:
+                if declared_length is not None:
+                    parts += (b"Content-Length: ", declared_length, b"\r\n")
+                elif resp.body:  # HEAD: the length of the body a GET would get, as Go
+                    parts += (b"Content-Length: ", b"%d" % len(resp.body), b"\r\n")
         elif status == 101:
             pass
         elif declared_length is not None:
@@ -675,6 +697,25 @@ async def _close_stream(stream: Any) -> None:
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def normalize_escapes(path: str) -> str:
+    """Traefik's ``normalizePath``: escaped unreserved characters are decoded, other
+    escapes upper-cased (``/%7Euser/%2f`` -> ``/~user/%2F``)."""
+    out: list[str] = []
+    i = path.find("%")
+    start = 0
+    while i >= 0:
+        out.append(path[start:i])
+        ch = chr(int(path[i + 1 : i + 3], 16))
+        out.append(ch if ch in _UNRESERVED else path[i : i + 3].upper())
+        start = i + 3
+        i = path.find("%", start)
+    out.append(path[start:])
+    return "".join(out)
 
 
 def _valid_escapes(path: str) -> bool:

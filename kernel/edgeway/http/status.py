@@ -43,9 +43,8 @@ def http_date() -> bytes:
 
 
 def error_response(status: int) -> Response:
-    """What Traefik's proxy error handler writes: the bare status text."""
-    h = Headers([(b"Content-Type", b"text/plain; charset=utf-8")])
-    return Response(status, h, status_text(status).encode())
+    """What Traefik's proxy error handler writes: the bare status text, no Content-Type."""
+    return Response(status, Headers(), status_text(status).encode())
 
 
 def not_found() -> Response:
