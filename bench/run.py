@@ -165,7 +165,7 @@ def main() -> None:
             targets["traefik-p1"] = (tport, tp.pid)
 
         results: dict[str, list[dict[str, float]]] = {t: [] for t in targets}
-        for name, (port, _) in targets.items():
+        for port, _ in targets.values():
             wrk(port, 2, args.conns)  # warm-up
         for _ in range(args.runs):
             for name, (port, pid) in targets.items():

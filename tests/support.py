@@ -86,9 +86,8 @@ class Backend:
                 if event is h11.NEED_DATA:
                     data = await reader.read(65536)
                     conn.receive_data(data)
-                    if not data and conn.their_state is not h11.MUST_CLOSE:
-                        if conn.their_state in (h11.IDLE, h11.DONE):
-                            break
+                    if not data and conn.their_state in (h11.IDLE, h11.DONE):
+                        break
                     continue
                 if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                     break

@@ -8,13 +8,12 @@ from typing import Any
 
 import anyio
 import pytest
-from pydantic import BaseModel
-from support import Client, backends, edgeway, get
-
 from edgeway import hookimpl
 from edgeway.config.dynamic import parse_configuration
 from edgeway.pipeline.watcher import ConfigurationWatcher
 from edgeway.registry import ProviderType
+from pydantic import BaseModel
+from support import Client, backends, edgeway, get
 
 pytestmark = pytest.mark.anyio
 
@@ -132,37 +131,36 @@ async def test_one_broken_object_never_takes_the_others_down(tmp_path: Path) -> 
 
 
 async def test_reload_applies_changes_and_an_invalid_file_keeps_the_last_good(tmp_path: Path) -> None:
-    async with backends("a", "b") as (a, b):
-        async with edgeway(tmp_path, f"""
+    async with backends("a", "b") as (a, b), edgeway(tmp_path, f"""
         http:
           routers:
             r: {{rule: "PathPrefix(`/`)", service: s}}
           services:
             s: {{loadBalancer: {{servers: [{{url: "{a.url}"}}]}}}}
         """) as ew:
-            client = await Client.connect(ew.port())
-            assert (await client.request()).json()["server"] == "a"
-            n = ew.kernel.state.reloads
-            ew.write_dynamic(f"""
+        client = await Client.connect(ew.port())
+        assert (await client.request()).json()["server"] == "a"
+        n = ew.kernel.state.reloads
+        ew.write_dynamic(f"""
             http:
               routers:
                 r: {{rule: "PathPrefix(`/`)", service: s}}
               services:
                 s: {{loadBalancer: {{servers: [{{url: "{b.url}"}}]}}}}
             """)
-            await ew.wait_applied(n)
-            # The same client connection now reaches the new backend.
-            assert (await client.request()).json()["server"] == "b"
-            n = ew.kernel.state.reloads
-            ew.write_dynamic("http:\n  routers:\n    r: {rule: [broken\n")
-            provider = ew.kernel.providers["file"]
-            with anyio.fail_after(10):
-                while getattr(provider, "last_error", None) is None:
-                    await anyio.sleep(0.01)
-            assert "dynamic.yml:4:1: invalid YAML" in provider.last_error  # type: ignore[attr-defined]
-            assert ew.kernel.state.reloads == n
-            assert (await client.request()).json()["server"] == "b"
-            await client.close()
+        await ew.wait_applied(n)
+        # The same client connection now reaches the new backend.
+        assert (await client.request()).json()["server"] == "b"
+        n = ew.kernel.state.reloads
+        ew.write_dynamic("http:\n  routers:\n    r: {rule: [broken\n")
+        provider = ew.kernel.providers["file"]
+        with anyio.fail_after(10):
+            while getattr(provider, "last_error", None) is None:
+                await anyio.sleep(0.01)
+        assert "dynamic.yml:4:1: invalid YAML" in provider.last_error  # type: ignore[attr-defined]
+        assert ew.kernel.state.reloads == n
+        assert (await client.request()).json()["server"] == "b"
+        await client.close()
 
 
 async def test_pools_and_their_connections_survive_a_reload(tmp_path: Path) -> None:
@@ -279,11 +277,12 @@ async def test_ping_is_503_until_every_provider_delivered_then_200(tmp_path: Pat
     ping: {{}}
     """
     (tmp_path / "dynamic.yml").write_text("http: {}\n")
+    import textwrap
+
     from edgeway.config.loader import load_static_configuration
     from edgeway.config.static import effective_configuration
     from edgeway.kernel import Kernel
     from edgeway.plugins import load_plugins
-    import textwrap
 
     (tmp_path / "edgeway.yml").write_text(textwrap.dedent(static))
     plugins = load_plugins(extra={"memory": plugin})

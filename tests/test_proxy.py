@@ -7,26 +7,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-
-from support import Backend, Client, backends, edgeway, free_port, get, raw_exchange
+from support import Client, backends, edgeway, free_port, get, raw_exchange
 
 pytestmark = pytest.mark.anyio
-
-
-def lb(*urls: str, extra: str = "") -> str:
-    servers = "\n".join(f"          - url: {u}" for u in urls)
-    return f"""
-    http:
-      routers:
-        app:
-          rule: "PathPrefix(`/`)"
-          service: app
-      services:
-        app:
-          loadBalancer:
-{extra}            servers:
-{servers}
-    """.replace("\n            servers:", "\n            servers:")
 
 
 def simple(url: str) -> str:
@@ -277,47 +260,27 @@ async def test_error_statuses(tmp_path: Path) -> None:
 
 
 async def test_client_gone_cancels_the_upstream_request(tmp_path: Path) -> None:
-    closed = anyio.Event()
-    started = anyio.Event()
+    """A client that hangs up mid-request makes edgeway close the upstream exchange."""
+    started, upstream_closed = anyio.Event(), anyio.Event()
 
-    async def hang(rec: object) -> tuple[int, list, bytes]:
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
         started.set()
-        await anyio.sleep(30)
-        return 200, [], b""
+        if await reader.read() == b"":  # edgeway closed its side
+            upstream_closed.set()
+        writer.close()
 
-    backend = await Backend(name="hang").start()
-    backend.respond = hang
-    original = backend._serve
-
-    async def watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-
-        async def on_eof() -> None:
-            await started.wait()
-            data = await reader.read()  # edgeway closing its upstream connection
-            if data == b"":
-                closed.set()
-                task.cancel()
-
-        asyncio.ensure_future(on_eof())
-        try:
-            await original(reader, writer)
-        except asyncio.CancelledError:
-            pass
-
-    backend._serve = watch  # type: ignore[method-assign]
-    await backend.stop()
-    backend._server = await asyncio.start_server(watch, "127.0.0.1", backend.port)
-    async with edgeway(tmp_path, simple(backend.url)) as ew:
+    server = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with edgeway(tmp_path, simple(f"http://127.0.0.1:{port}")) as ew:
         reader, writer = await asyncio.open_connection("127.0.0.1", ew.port())
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         with anyio.fail_after(5):
             await started.wait()
         writer.close()
         with anyio.fail_after(5):
-            await closed.wait()
-    await backend.stop()
+            await upstream_closed.wait()
+    server.close()
 
 
 async def test_stale_pooled_connection_is_retried_for_idempotent_requests(tmp_path: Path) -> None:
@@ -361,14 +324,16 @@ async def test_websocket_upgrade_is_spliced(tmp_path: Path) -> None:
 
     async with websockets.serve(echo, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        async with edgeway(tmp_path, simple(f"http://127.0.0.1:{port}")) as ew:
-            async with websockets.connect(f"ws://127.0.0.1:{ew.port()}/ws") as ws:
-                for i in range(3):
-                    await ws.send(f"m{i}")
-                    assert await ws.recv() == f"echo:m{i}"
-                big = "x" * 300_000
-                await ws.send(big)
-                assert await ws.recv() == "echo:" + big
+        async with (
+            edgeway(tmp_path, simple(f"http://127.0.0.1:{port}")) as ew,
+            websockets.connect(f"ws://127.0.0.1:{ew.port()}/ws") as ws,
+        ):
+            for i in range(3):
+                await ws.send(f"m{i}")
+                assert await ws.recv() == f"echo:m{i}"
+            big = "x" * 300_000
+            await ws.send(big)
+            assert await ws.recv() == "echo:" + big
 
 
 async def test_head_and_no_body_responses(tmp_path: Path) -> None:

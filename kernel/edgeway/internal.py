@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from edgeway import hookimpl
 from edgeway.http.message import Handler, Headers, Request, Response
 from edgeway.http.status import status_text
-from edgeway.registry import ProviderContext, ProviderType
+from edgeway.registry import ProviderType
 
 if TYPE_CHECKING:
     from edgeway.kernel import Kernel
@@ -104,5 +104,3 @@ def internal_services(kernel: Kernel) -> dict[str, Handler]:
         "noop@internal": noop,
     }
 
-
-__all__ = ["InternalProvider", "ProviderContext", "internal_services", "register_providers"]

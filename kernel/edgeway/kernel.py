@@ -17,6 +17,7 @@ import anyio
 from edgeway.config.dynamic import Configuration
 from edgeway.config.static import StaticConfiguration, default_entrypoints
 from edgeway.entrypoint import EntryPoint
+from edgeway.internal import internal_services
 from edgeway.pipeline.compile import (
     CompileContext,
     EntryPointSpec,
@@ -96,8 +97,6 @@ class Kernel:
     def compile_context(self) -> CompileContext:
         st = self.static.serversTransport
         ft = st.forwardingTimeouts
-        from edgeway.internal import internal_services
-
         return CompileContext(
             registry=self.registry,
             pools=self.pools,

@@ -145,6 +145,7 @@ class Request:
         "entrypoint",
         "upgrade",
         "tls",
+        "keep_alive",
         "context",
         "_query_args",
     )
@@ -155,7 +156,6 @@ class Request:
         raw_path: str,
         query: str,
         headers: Headers,
-        *,
         authority: str = "",
         scheme: str = "http",
         http_version: str = "1.1",
@@ -182,6 +182,8 @@ class Request:
         self.entrypoint = entrypoint
         self.upgrade: bytes | None = None
         self.tls = tls
+        #: Whether the client allows the connection to be reused after this request.
+        self.keep_alive = http_version == "1.1"
         self.context: dict[str, Any] = {}
         self._query_args: dict[str, list[str]] | None = None
 

@@ -430,24 +430,26 @@ class ServerProtocol(asyncio.Protocol):
             headers.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
         headers.append((b"X-Forwarded-Server", ep.server_name))
 
+        method = parser.get_method()
         has_body = self._chunked or (self._clen is not None and self._clen > 0)
         body = StreamBody(self, self._expect and version == "1.1") if has_body else None
         self._body = body
         req = Request(
-            parser.get_method().decode("latin-1"),
+            _METHODS.get(method) or method.decode("latin-1"),
             path,
-            query.decode("latin-1"),
+            query.decode("latin-1") if query else "",
             Headers(headers),
-            authority=authority,
-            scheme="https" if tls else "http",
-            http_version=version,
-            client_ip=self.client_ip,
-            client_port=self.client_port,
-            body=body,
-            content_length=self._clen,
-            entrypoint=ep.name,
-            tls=self.tls,
+            authority,
+            "https" if tls else "http",
+            version,
+            self.client_ip,
+            self.client_port,
+            body,
+            self._clen,
+            ep.name,
+            self.tls,
         )
+        req.keep_alive = parser.should_keep_alive()
         if conn_tokens is not None:
             if b"upgrade" in ltoks and self._upgrade:
                 req.upgrade = self._upgrade
@@ -455,7 +457,6 @@ class ServerProtocol(asyncio.Protocol):
                 req.context["connection_drop"] = dropped
         if force_query:
             req.context["force_query"] = True
-        req.context["keep_alive"] = parser.should_keep_alive()
         self._parsing = req
         if self._active is None:
             self._start(req)
@@ -524,7 +525,7 @@ class ServerProtocol(asyncio.Protocol):
             raise ClientDisconnected("client connection closed")
         status = resp.status
         ep = self.ep
-        keep_alive = req.context["keep_alive"] and not ep.stopping
+        keep_alive = req.keep_alive and not ep.stopping
         if ep.keep_alive_max_requests and self._served + 1 >= ep.keep_alive_max_requests:
             keep_alive = False
         if ep.keep_alive_max_time and self.loop.time() - self._started >= ep.keep_alive_max_time:
@@ -661,6 +662,7 @@ class ServerProtocol(asyncio.Protocol):
         self._close()
 
 
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 _SPECIAL_FIRST = frozenset(b"xhcteu")
 _FRAMING_FIRST = frozenset(b"ctd")
 _REAL_IP, _PROTO, _PORT, _HOST = 1, 2, 4, 8

@@ -395,7 +395,7 @@ class UpstreamConnection(asyncio.Protocol):
                 self._waiter = None
 
     def _make_splice(self, client: Any, client_data: bytes) -> Splice:
-        self.pool.detach(self)
+        """After a 101 the connection is never returned to the pool: it is spliced."""
         return Splice(client, self, client_data, self._upgrade_data)
 
 
@@ -497,7 +497,6 @@ class ServerPool:
         self.idle_timeout = idle_timeout
         self.response_header_timeout = response_header_timeout
         self.idle: list[UpstreamConnection] = []
-        self.busy: set[UpstreamConnection] = set()
         self.retired = False
 
     async def connect(self) -> UpstreamConnection:
@@ -514,7 +513,6 @@ class ServerPool:
             raise UpstreamError(504, f"dial {self.address}: timeout") from None
         except OSError as exc:
             raise UpstreamError(502, f"dial {self.address}: {exc.strerror or exc}") from None
-        self.busy.add(proto)
         return proto
 
     def acquire_idle(self) -> UpstreamConnection | None:
@@ -528,12 +526,10 @@ class ServerPool:
                 conn.close()
                 continue
             conn.reused = True
-            self.busy.add(conn)
             return conn
         return None
 
     def release(self, conn: UpstreamConnection) -> None:
-        self.busy.discard(conn)
         if self.retired or len(self.idle) >= self.max_idle or conn.closed:
             conn.close()
             return
@@ -541,13 +537,8 @@ class ServerPool:
         self.idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
-        self.busy.discard(conn)
         if conn in self.idle:
             self.idle.remove(conn)
-
-    def detach(self, conn: UpstreamConnection) -> None:
-        """The connection leaves the pool for good (spliced after an Upgrade)."""
-        self.busy.discard(conn)
 
     def retire(self) -> None:
         """No new exchanges: idle connections close now, busy ones when released."""

@@ -9,6 +9,7 @@ balancers and upstream pools. Each object's failure is recorded on that object
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -444,8 +445,6 @@ _TLS_VERSIONS = {
 
 
 def _resolve(path: str, workdir: str) -> str:
-    import os
-
     return path if os.path.isabs(path) else os.path.join(workdir, path)
 
 
