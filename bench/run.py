@@ -78,8 +78,11 @@ def wait_ok(port: int, timeout: float = 20.0) -> None:
     raise SystemExit(f"nothing answered 200 on port {port} within {timeout}s")
 
 
-def start(cmd: list[str], **kw: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+PIN: dict[str, list[str]] = {"load": [], "proxy": []}
+
+
+def start(cmd: list[str], role: str = "proxy", **kw: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(PIN[role] + cmd, start_new_session=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -110,7 +113,7 @@ def _children(pid: int) -> list[int]:
 
 def wrk(port: int, duration: int, conns: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", f"http://{HOST}:{port}/"],
+        [*PIN["load"], "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", f"http://{HOST}:{port}/"],
         capture_output=True,
         text=True,
         check=True,
@@ -133,17 +136,24 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--traefik", action="store_true", help="also measure real Traefik (GOMAXPROCS=1)")
     ap.add_argument("--static", default="", help="extra static configuration (YAML) appended for edgeway")
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="taskset: backend and wrk on CPU 0, each proxy alone on CPU 1 (steadier figures)",
+    )
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is needed: apt-get install wrk nginx")
 
+    if args.pin:
+        PIN.update(load=["taskset", "-c", "0"], proxy=["taskset", "-c", "1"])
     tmp = Path(tempfile.mkdtemp(prefix="edgeway-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         bport = free_port()
         (tmp / "nginx.conf").write_text(NGINX.format(d=tmp, host=HOST, port=bport))
-        procs.append(start(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]))
+        procs.append(start(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)], role="load"))
         wait_ok(bport)
         (tmp / "dynamic.yml").write_text(DYNAMIC.format(backend=f"{HOST}:{bport}"))
         targets: dict[str, tuple[int, int | None]] = {"direct": (bport, None)}
@@ -175,7 +185,11 @@ def main() -> None:
                     r["cpu_us"] = (cpu_seconds(pid) - before) / max(1.0, r["rps"] * args.duration) * 1e6
                 results[name].append(r)
 
-        print(f"wrk -t1 -c{args.conns} -d{args.duration}s x{args.runs}, GET / (12-byte body), one router, no middleware\n")
+        pinned = ", pinned: backend+wrk on CPU 0, proxy on CPU 1" if args.pin else ""
+        print(
+            f"wrk -t1 -c{args.conns} -d{args.duration}s x{args.runs}, GET / (12-byte body), "
+            f"one router, no middleware{pinned}\n"
+        )
         print("| target | rps (median) | p50 ms | p99 ms | ratio to direct | ratio to edgeway | CPU us/req | errors |")
         print("|---|---|---|---|---|---|---|---|")
         for name, runs in results.items():

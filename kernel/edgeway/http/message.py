@@ -165,14 +165,16 @@ class Request:
         content_length: int | None = None,
         entrypoint: str = "",
         tls: Any = None,
+        host: str | None = None,
     ) -> None:
+        """``host`` is the normalized ``authority``, when the caller already has it."""
         self.method = method
         self.raw_path = raw_path
         self.path = routing_path(raw_path)
         self.query = query
         self.headers = headers
         self.authority = authority
-        self.host = normalize_host(authority)
+        self.host = normalize_host(authority) if host is None else host
         self.scheme = scheme
         self.http_version = http_version
         self.client_ip = client_ip

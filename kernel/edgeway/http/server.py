@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from edgeway.http.forwarded import forwarded_port, is_managed
-from edgeway.http.message import Body, Headers, Request, Response
+from edgeway.http.message import Body, Headers, Request, Response, normalize_host
 from edgeway.http.status import error_response, http_date, status_line
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class ServerProtocol(asyncio.Protocol):
         self.client_ip = ""
         self.client_port = 0
         self._client_ip_b = b""
+        self._host_cache: tuple[bytes, str, str, dict[bytes, bytes]] = (b"\x00", "", "", {})
         self.trusted = False
         self.tls: Any = None
         # Parse state of the request being read.
@@ -395,7 +396,12 @@ class ServerProtocol(asyncio.Protocol):
         version = parser.get_http_version()
         if version == "1.1" and not self._host_seen:
             raise _ParseAbort(400, b"missing required Host header")  # RFC 9112 §3.2
-        authority = self._host.decode("latin-1")
+        host_b = self._host
+        cached = self._host_cache
+        if cached[0] != host_b:  # a new Host on this connection (keep-alive repeats it)
+            authority = host_b.decode("latin-1")
+            cached = self._host_cache = (host_b, authority, normalize_host(authority), {})
+        authority = cached[1]
         tls = self.tls is not None
         websocket = False
         ltoks = b""
@@ -422,7 +428,10 @@ class ServerProtocol(asyncio.Protocol):
                 proto = b"https" if tls else b"http"
             headers.append((b"X-Forwarded-Proto", proto))
         if not flags & _PORT:
-            headers.append((b"X-Forwarded-Port", forwarded_port(authority, proto)))
+            port = cached[3].get(proto)
+            if port is None:
+                port = cached[3][proto] = forwarded_port(authority, proto)
+            headers.append((b"X-Forwarded-Port", port))
         if not flags & _HOST and authority:
             headers.append((b"X-Forwarded-Host", self._host))
         xff = self._xff
@@ -448,6 +457,7 @@ class ServerProtocol(asyncio.Protocol):
             self._clen,
             ep.name,
             self.tls,
+            cached[2],
         )
         req.keep_alive = parser.should_keep_alive()
         if conn_tokens is not None:

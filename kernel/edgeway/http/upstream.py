@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl as _ssl
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 import httptools
@@ -280,8 +281,14 @@ class UpstreamConnection(asyncio.Protocol):
         chunked: bool,
         expect_continue: bool,
         is_head: bool,
+        replayable: bool = False,
     ) -> Response:
-        """Send one request and wait for the response head."""
+        """Send one request and wait for the response head.
+
+        A pooled connection the server closed while idle fails before any
+        response byte; a replayable request (idempotent, no body) is then sent
+        again once on a fresh connection, as Go's transport does.
+        """
         transport = self.transport
         assert transport is not None
         self._reset(is_head)
@@ -300,10 +307,13 @@ class UpstreamConnection(asyncio.Protocol):
             sender = self.loop.create_task(self._send_body(body, chunked))
         try:
             resp = await fut
-        except BaseException:
+        except BaseException as exc:
             if sender is not None:
                 sender.cancel()
             self.close()
+            if replayable and isinstance(exc, UpstreamError) and exc.retryable:
+                fresh = await self.pool.connect()
+                return await fresh.exchange(head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head)
             raise
         if sender is not None and not sender.done():
             if resp.stream is None:
@@ -547,7 +557,7 @@ class ServerPool:
             conn.close()
         self.idle.clear()
 
-    async def exchange(
+    def exchange(
         self,
         head: bytes,
         body: Body | None,
@@ -556,23 +566,21 @@ class ServerPool:
         expect_continue: bool = False,
         is_head: bool = False,
         replayable: bool = False,
-    ) -> Response:
-        """Send a request on a pooled (or new) connection and return the response.
+    ) -> Awaitable[Response]:
+        """Send a request on a pooled connection, or a new one, and return the response.
 
-        A pooled connection the server closed while idle fails before any
-        response byte; replayable requests (idempotent, no body) are then sent
-        again once on a fresh connection, as Go's transport does.
+        Not a coroutine itself: with a pooled connection at hand it returns that
+        connection's exchange directly, one frame less on the request path.
         """
         conn = self.acquire_idle()
         if conn is not None:
-            try:
-                return await conn.exchange(
-                    head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head
-                )
-            except UpstreamError as exc:
-                if not (exc.retryable and replayable):
-                    raise
+            return conn.exchange(
+                head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head, replayable=replayable
+            )
+        return self._exchange_new(head, body, chunked, expect_continue, is_head)
+
+    async def _exchange_new(
+        self, head: bytes, body: Body | None, chunked: bool, expect_continue: bool, is_head: bool
+    ) -> Response:
         conn = await self.connect()
-        return await conn.exchange(
-            head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head
-        )
+        return await conn.exchange(head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head)

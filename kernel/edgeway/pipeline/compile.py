@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -454,29 +454,21 @@ def _validation_message(exc: ValidationError) -> str:
     )
 
 
+async def _not_found(req: Request) -> Response:
+    return not_found()
+
+
 def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Handler:
-    """The entry point's handler: first matching route, else Go's 404."""
-    if not routes:
+    """The entry point's handler: first matching route, else Go's 404.
 
-        async def nothing(req: Request) -> Response:
-            return not_found()
+    A plain function returning the route's awaitable, not a coroutine of its
+    own: one frame less per request.
+    """
 
-        return nothing
-
-    if len(routes) == 1:
-        match, only = routes[0]
-
-        async def one(req: Request) -> Response:
-            if match(req):
-                return await only(req)
-            return not_found()
-
-        return one
-
-    async def dispatch(req: Request) -> Response:
+    def dispatch(req: Request) -> Awaitable[Response]:
         for match, handler in routes:
             if match(req):
-                return await handler(req)
-        return not_found()
+                return handler(req)
+        return _not_found(req)
 
     return dispatch

@@ -8,7 +8,7 @@ weights give plain round robin in configuration order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import no_available_server
@@ -52,8 +52,12 @@ class WeightedRoundRobin:
         heapq.heapreplace(heap, (deadline + step, self._seq, step, h))
         return h
 
-    async def __call__(self, req: Request) -> Response:
+    def __call__(self, req: Request) -> Awaitable[Response]:
         h = self.pick()
         if h is None:
-            return no_available_server()
-        return await h(req)
+            return _no_server(req)
+        return h(req)
+
+
+async def _no_server(req: Request) -> Response:
+    return no_available_server()
