@@ -121,7 +121,7 @@ class ServerProtocol(asyncio.Protocol):
         self._host_cache: tuple[bytes, str, str, dict[bytes, bytes]] = (b"\x00", "", "", {})
         self.trusted = False
         self.tls: Any = None
-        # Parse state of the request being read.
+        # Parse state of the request being read (reset by _new_message).
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
@@ -140,6 +140,7 @@ class ServerProtocol(asyncio.Protocol):
         # Dispatch state.
         self._active: Request | None = None
         self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
         self._pipeline: deque[Request] = deque()
         self._reading_paused = False
         self._writing_paused = False
@@ -293,7 +294,9 @@ class ServerProtocol(asyncio.Protocol):
             self.transport.write(data)
             self._close()
 
-    def on_message_begin(self) -> None:
+    def _new_message(self) -> None:
+        """Parse state for the next request (httptools' on_message_begin, without its
+        callback: this runs once the previous request's head is taken)."""
         self._url = b""
         self._headers = []
         self._header_bytes = 0
@@ -306,10 +309,10 @@ class ServerProtocol(asyncio.Protocol):
         self._expect = False
         self._clen = None
         self._chunked = False
-        if self._active is None:
-            self._arm(self.ep.read_timeout)
 
     def on_url(self, url: bytes) -> None:
+        if not self._url and self._active is None:
+            self._arm(self.ep.read_timeout)  # a new request begins: it must arrive in time
         self._url += url
         if len(self._url) > self.ep.max_header_bytes:
             raise _ParseAbort(414)
@@ -468,6 +471,7 @@ class ServerProtocol(asyncio.Protocol):
         if force_query:
             req.context["force_query"] = True
         self._parsing = req
+        self._new_message()
         if self._active is None:
             self._start(req)
         else:
@@ -494,9 +498,34 @@ class ServerProtocol(asyncio.Protocol):
 
     def _start(self, req: Request) -> None:
         self._active = req
-        self._task = self.loop.create_task(self._run(req))
+        if self._task is None:
+            self._task = self.loop.create_task(self._serve())
+        else:
+            w = self._wakeup
+            if w is not None and not w.done():
+                w.set_result(None)
 
-    async def _run(self, req: Request) -> None:
+    async def _serve(self) -> None:
+        """The connection's worker task: its requests, one after the other.
+
+        HTTP/1.1 answers in order, so one task per connection runs each request
+        through the handler chain in turn; a request costs a coroutine call, not
+        a task. (HTTP/2 streams will get a task each.)
+        """
+        while True:
+            req = self._active
+            if req is None:
+                self._wakeup = self.loop.create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
+                continue
+            if not await self._run(req):
+                return
+
+    async def _run(self, req: Request) -> bool:
+        """Handle one request; False when the connection is done for."""
         try:
             try:
                 if req.raw_path == "*" and req.method == "OPTIONS":
@@ -505,7 +534,7 @@ class ServerProtocol(asyncio.Protocol):
                     resp = await self.ep.handler(req)
             except ClientDisconnected:
                 self._close()
-                return
+                return False
             except Exception:
                 log.exception("handler failed for %r", req)
                 resp = error_response(500)
@@ -515,15 +544,16 @@ class ServerProtocol(asyncio.Protocol):
                 await self._send_stream(req, resp)
         except (ClientDisconnected, ConnectionError):
             self._close()
-            return
+            return False
         except asyncio.CancelledError:
             self._close()
             raise
         except Exception:
             log.exception("failed to send the response for %r", req)
             self._close()
-            return
+            return False
         self._request_done(req)
+        return True
 
     def send_continue(self) -> None:
         if self.transport is not None and not self._closing:
@@ -647,7 +677,6 @@ class ServerProtocol(asyncio.Protocol):
 
     def _request_done(self, req: Request) -> None:
         self._active = None
-        self._task = None
         self._served += 1
         if self._closing or self._spliced is not None:
             return
