@@ -372,3 +372,23 @@ async def test_graceful_stop_finishes_in_flight_and_refuses_new(tmp_path: Path) 
             with pytest.raises(OSError):
                 await asyncio.open_connection("127.0.0.1", port)
             await client.close()
+
+
+async def test_garbage_pipelined_after_a_request_ends_the_connection_after_its_answer(tmp_path: Path) -> None:
+    async with backends("a") as (a,):
+        async with edgeway(tmp_path, simple(a.url)) as ew:
+            out = await raw_exchange(ew.port(), b"GET /slow/100 HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n")
+            assert out.startswith(b"HTTP/1.1 200 OK")
+            assert b"Connection: close" in out and out.endswith(b"slow")
+
+
+async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
+    async with backends("a") as (a,):
+        async with edgeway(tmp_path, simple(a.url)) as ew:
+            reqs = b"".join(
+                b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in (b"slow/150", b"first", b"second")
+            ) + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            out = await raw_exchange(ew.port(), reqs)
+            assert out.count(b"HTTP/1.1 200 OK") == 4
+            order = [out.find(t) for t in (b"slow", b'"/first"', b'"/second"', b'"/last"')]
+            assert order == sorted(order) and -1 not in order

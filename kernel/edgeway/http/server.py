@@ -146,6 +146,7 @@ class ServerProtocol(asyncio.Protocol):
         self._writing_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closing = False
+        self._last_request = False
         self._served = 0
         self._started = 0.0
         self._spliced: Any = None
@@ -284,8 +285,11 @@ class ServerProtocol(asyncio.Protocol):
                 + text
             )
         else:
-            # A response is in flight: we cannot answer out of order; just stop.
-            self._closing = True
+            # A response is in flight: answer it, then close (nothing after the
+            # malformed request can be trusted, and answers must stay in order).
+            self._last_request = True
+            self._pipeline.clear()
+            self.pause_reading()
             if self._body is not None:
                 self._body.fail(ClientDisconnected("malformed request"))
 
@@ -565,7 +569,7 @@ class ServerProtocol(asyncio.Protocol):
             raise ClientDisconnected("client connection closed")
         status = resp.status
         ep = self.ep
-        keep_alive = req.keep_alive and not ep.stopping
+        keep_alive = req.keep_alive and not ep.stopping and not self._last_request
         if ep.keep_alive_max_requests and self._served + 1 >= ep.keep_alive_max_requests:
             keep_alive = False
         if ep.keep_alive_max_time and self.loop.time() - self._started >= ep.keep_alive_max_time:

@@ -104,22 +104,19 @@ class _Compiler:
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
         rt = self.rt
-        for q, (p, c) in merged.routers.items():
-            rt.routers[q] = RouterInfo(q, p, c)
-        for q, (p, c) in merged.services.items():
-            rt.services[q] = ServiceInfo(q, p, c)
-        for q, (p, c) in merged.middlewares.items():
-            rt.middlewares[q] = MiddlewareInfo(q, p, c)
-        for q, (p, c) in merged.tcp_routers.items():
-            rt.tcp_routers[q] = RouterInfo(q, p, c)
-        for q, (p, c) in merged.tcp_services.items():
-            rt.tcp_services[q] = ServiceInfo(q, p, c)
-        for q, (p, c) in merged.tcp_middlewares.items():
-            rt.tcp_middlewares[q] = MiddlewareInfo(q, p, c)
-        for q, (p, c) in merged.udp_routers.items():
-            rt.udp_routers[q] = RouterInfo(q, p, c)
-        for q, (p, c) in merged.udp_services.items():
-            rt.udp_services[q] = ServiceInfo(q, p, c)
+        info_tables: list[tuple[Mapping[str, tuple[str, Any]], dict[str, Any], type]] = [
+            (merged.routers, rt.routers, RouterInfo),
+            (merged.services, rt.services, ServiceInfo),
+            (merged.middlewares, rt.middlewares, MiddlewareInfo),
+            (merged.tcp_routers, rt.tcp_routers, RouterInfo),
+            (merged.tcp_services, rt.tcp_services, ServiceInfo),
+            (merged.tcp_middlewares, rt.tcp_middlewares, MiddlewareInfo),
+            (merged.udp_routers, rt.udp_routers, RouterInfo),
+            (merged.udp_services, rt.udp_services, ServiceInfo),
+        ]
+        for source, target, info_type in info_tables:
+            for qname, (provider, config) in source.items():
+                target[qname] = info_type(qname, provider, config)
 
     def run(self) -> Compiled:
         rt = self.rt

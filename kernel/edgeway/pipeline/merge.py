@@ -52,18 +52,18 @@ def merge(snapshots: Mapping[str, Configuration], default_entrypoints: Sequence[
             _add(out.middlewares, cfg.http.middlewares, provider)
             _add(out.transports, cfg.http.serversTransports, provider)
         if cfg.tcp is not None:
-            for name, router in (cfg.tcp.routers or {}).items():
-                if not router.entryPoints:
-                    router = router.model_copy(update={"entryPoints": defaults})
-                out.tcp_routers[f"{name}@{provider}"] = (provider, router)
+            for name, tcp_router in (cfg.tcp.routers or {}).items():
+                if not tcp_router.entryPoints:
+                    tcp_router = tcp_router.model_copy(update={"entryPoints": defaults})
+                out.tcp_routers[f"{name}@{provider}"] = (provider, tcp_router)
             _add(out.tcp_services, cfg.tcp.services, provider)
             _add(out.tcp_middlewares, cfg.tcp.middlewares, provider)
             _add(out.tcp_transports, cfg.tcp.serversTransports, provider)
         if cfg.udp is not None:
-            for name, router in (cfg.udp.routers or {}).items():
-                if not router.entryPoints:
-                    router = router.model_copy(update={"entryPoints": defaults})
-                out.udp_routers[f"{name}@{provider}"] = (provider, router)
+            for name, udp_router in (cfg.udp.routers or {}).items():
+                if not udp_router.entryPoints:
+                    udp_router = udp_router.model_copy(update={"entryPoints": defaults})
+                out.udp_routers[f"{name}@{provider}"] = (provider, udp_router)
             _add(out.udp_services, cfg.udp.services, provider)
         if cfg.tls is not None:
             out.tls_certificates.extend((provider, c) for c in cfg.tls.certificates or [])

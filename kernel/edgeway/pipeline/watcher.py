@@ -36,7 +36,7 @@ class ConfigurationWatcher:
     def __init__(
         self,
         providers: Mapping[str, float],
-        apply: Callable[[dict[str, Configuration]], None],
+        apply: Callable[[dict[str, Configuration]], object],
         *,
         first_snapshot_timeout: float = 30.0,
     ) -> None:
