@@ -162,6 +162,8 @@ def test_static_errors_name_the_key_path(tmp_path: Path) -> None:
     assert "entryPoints.web.adress" in out.stderr
     out = run(cwd=tmp_path, env={"EDGEWAY_LOG_LEVEL": "LOUD"})
     assert out.returncode == 2 and "log.level" in out.stderr
+    out = run("--api.debug=true", cwd=tmp_path)
+    assert out.returncode == 2 and "api.debug" in out.stderr and "not supported" in out.stderr
 
 
 def _get(url: str) -> int:

@@ -392,3 +392,45 @@ async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
             assert out.count(b"HTTP/1.1 200 OK") == 4
             order = [out.find(t) for t in (b"slow", b'"/first"', b'"/second"', b'"/last"')]
             assert order == sorted(order) and -1 not in order
+
+
+async def test_entrypoint_http_and_transport_options(tmp_path: Path) -> None:
+    """keepAliveMaxRequests, writeTimeout, encodeQuerySemicolons, forwardedHeaders.connection."""
+    async with backends("a") as (a,):
+        dyn = f"""
+        http:
+          routers:
+            kept: {{rule: "Header(`X-Keep`, `1`)", service: s, priority: 100}}
+            all: {{rule: "PathPrefix(`/`)", service: s}}
+          services:
+            s: {{loadBalancer: {{servers: [{{url: "{a.url}"}}]}}}}
+        """
+        static = """
+        entryPoints:
+          web:
+            address: "127.0.0.1:0"
+            forwardedHeaders: {connection: [X-Keep]}
+            http: {encodeQuerySemicolons: true}
+            transport:
+              keepAliveMaxRequests: 2
+              respondingTimeouts: {writeTimeout: 300ms}
+        """
+        async with edgeway(tmp_path, dyn, static) as ew:
+            client = await Client.connect(ew.port())
+            r1 = await client.request("GET", "/q?a=1;b=2")
+            assert r1.header("Connection") is None
+            assert a.received[-1].target == "/q?a=1%3Bb=2"
+            r2 = await client.request("GET", "/")
+            assert r2.header("Connection") == "close"  # the second request was the last
+            await client.close()
+            # A header listed in Connection and in forwardedHeaders.connection is seen
+            # by routing, then removed before forwarding.
+            await get(ew.port(), "/", headers=[("Connection", "X-Keep"), ("X-Keep", "1")])
+            assert ew.runtime.routers["kept@file"].status == "enabled"
+            assert a.received[-1].header("X-Keep") is None
+            # A response slower than writeTimeout: the connection is closed.
+            reader, writer = await asyncio.open_connection("127.0.0.1", ew.port())
+            writer.write(b"GET /slow/2000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            with anyio.fail_after(5):
+                assert await reader.read() == b""
+            writer.close()

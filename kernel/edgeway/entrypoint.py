@@ -40,6 +40,8 @@ class EntryPoint:
         timeouts = config.transport.respondingTimeouts
         self.read_timeout = timeouts.readTimeout
         self.idle_timeout = timeouts.idleTimeout
+        self.write_timeout = timeouts.writeTimeout
+        self.encode_query_semicolons = config.http.encodeQuerySemicolons
         self.max_header_bytes = config.http.maxHeaderBytes or (1 << 20)
         self.sanitize_path = config.http.sanitizePath
         fh = config.forwardedHeaders
@@ -80,7 +82,7 @@ class EntryPoint:
 
     async def sweep(self) -> None:
         """Close connections whose read or idle timeout has passed."""
-        shortest = min(t for t in (self.read_timeout, self.idle_timeout, 4.0) if t > 0)
+        shortest = min(t for t in (self.read_timeout, self.idle_timeout, self.write_timeout, 4.0) if t > 0)
         interval = max(0.05, min(1.0, shortest / 4))
         while True:
             await anyio.sleep(interval)

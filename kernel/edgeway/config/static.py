@@ -260,8 +260,16 @@ _BASE_PATH = re.compile(r"^/[a-zA-Z0-9/_.:~-]*$")  # Traefik's validBasePath
 class API(_Section):
     insecure: bool = False
     dashboard: bool = True
+    #: Go's /debug/pprof endpoints have no Python equivalent here: refused, not ignored.
     debug: bool = False
     basePath: str = "/"
+
+    @field_validator("debug")
+    @classmethod
+    def _no_debug(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("api.debug (Go's pprof endpoints) is not supported by edgeway")
+        return value
 
     @field_validator("basePath")
     @classmethod

@@ -37,8 +37,11 @@ def server_handler(
         chunked = body is not None and req.content_length is None
         skip = _SKIP_CHUNKED if chunked else _SKIP
         drop = req.context.get("connection_drop")
-        if drop:
+        if drop:  # rare: names the client listed in Connection (forwardedHeaders.connection)
             skip = skip | drop
+            first = _SKIP_FIRST | {n[0] for n in drop}
+        else:
+            first = _SKIP_FIRST
         target = req.raw_path or "/"
         if path_prefix:
             target = _join_path(path_prefix, target)
@@ -55,7 +58,7 @@ def server_handler(
             c = n[0] | 0x20
             # Only these initials can start a name to skip; of the x- names, only
             # X-Forwarded-For (15 letters), not the other X-Forwarded-* we forward.
-            if c in _SKIP_FIRST and (c != 0x78 or len(n) == 15):
+            if c in first and (c != 0x78 or len(n) == 15 or drop):
                 ln = n.lower()
                 if ln in skip:
                     if ln == b"x-forwarded-for":

@@ -151,6 +151,7 @@ class ServerProtocol(asyncio.Protocol):
         self._started = 0.0
         self._spliced: Any = None
         self.deadline = 0.0
+        self._write_deadline = 0.0
 
     # -- connection -------------------------------------------------------
 
@@ -192,7 +193,9 @@ class ServerProtocol(asyncio.Protocol):
         self.deadline = self.loop.time() + timeout if timeout > 0 else 0.0
 
     def on_deadline(self) -> None:
-        """Called by the entry point's sweeper once ``deadline`` has passed."""
+        """Called by the entry point's sweeper once ``deadline`` has passed: the
+        connection is idle too long, or a request took too long to arrive (read
+        timeout) or to be answered (write timeout). Go closes the connection."""
         self.deadline = 0.0
         if self._spliced is not None:
             return
@@ -393,6 +396,8 @@ class ServerProtocol(asyncio.Protocol):
         if self._clen == -1:
             raise _ParseAbort(400)
         headers = self._headers
+        if ep.encode_query_semicolons and b";" in query:
+            query = query.replace(b";", b"%3B")  # kept as data, not turned into '&'
         path = raw_path.decode("latin-1")
         if "%" in path:
             if not _valid_escapes(path):
@@ -495,13 +500,17 @@ class ServerProtocol(asyncio.Protocol):
     def _finish_parsing(self) -> None:
         self._body = None
         self._parsing = None
-        if self._active is not None and self.deadline:
-            self.deadline = 0.0  # the request is read; the read timeout no longer applies
+        if self._active is not None:
+            # The request is read: the read timeout no longer applies, the write
+            # timeout (Go's WriteTimeout, from the end of the head) may.
+            self.deadline = self._write_deadline
 
     # -- dispatch -----------------------------------------------------------
 
     def _start(self, req: Request) -> None:
         self._active = req
+        if self.ep.write_timeout > 0:
+            self._write_deadline = self.loop.time() + self.ep.write_timeout
         if self._task is None:
             self._task = self.loop.create_task(self._serve())
         else:
