@@ -496,8 +496,8 @@ def test_section_false_leaves_it_unset(load):
 
 
 def test_bare_boolean_does_not_take_the_next_argument(load):
-    static = load(["--api.insecure", "--api.debug", "--entryPoints.a.address", ":1"]).configuration
-    assert static.api.insecure and static.api.debug
+    static = load(["--api.insecure", "--api.dashboard", "--entryPoints.a.address", ":1"]).configuration
+    assert static.api.insecure and static.api.dashboard
     assert static.entryPoints["a"].address == ":1"
 
 
