@@ -592,8 +592,7 @@ class ServerProtocol(asyncio.Protocol):
         has_date = False
         declared_length: bytes | None = None
         for n, v in resp.headers.raw:
-            c = n[0] | 0x20
-            if c in _FRAMING_FIRST:
+            if len(n) in _FRAMING_LENGTHS:
                 ln = n.lower()
                 if ln == b"content-length":
                     declared_length = v
@@ -716,7 +715,8 @@ class ServerProtocol(asyncio.Protocol):
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 _SPECIAL_FIRST = frozenset(b"xhcteu")
-_FRAMING_FIRST = frozenset(b"ctd")
+#: Lengths of the response headers the server writes itself (a test before lower()).
+_FRAMING_LENGTHS = frozenset(len(n) for n in (b"content-length", b"connection", b"transfer-encoding", b"date"))
 _REAL_IP, _PROTO, _PORT, _HOST = 1, 2, 4, 8
 _XFLAG = {
     b"x-real-ip": _REAL_IP,

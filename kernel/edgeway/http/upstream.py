@@ -39,7 +39,8 @@ HOP_BY_HOP = frozenset(
 )
 
 
-_HOP_FIRST = frozenset(n[0] for n in HOP_BY_HOP)
+#: Lengths of the hop-by-hop names: a cheap test before lower-casing a name.
+_HOP_LENGTHS = frozenset(len(n) for n in HOP_BY_HOP)
 
 
 class UpstreamError(Exception):
@@ -159,7 +160,7 @@ class UpstreamConnection(asyncio.Protocol):
     # -- parser callbacks ---------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if (name[0] | 0x20) in _HOP_FIRST:
+        if len(name) in _HOP_LENGTHS:
             ln = name.lower()
             if ln in HOP_BY_HOP:
                 if ln == b"connection":
