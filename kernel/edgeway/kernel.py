@@ -18,18 +18,14 @@ from edgeway.config.dynamic import Configuration
 from edgeway.config.static import StaticConfiguration, default_entrypoints
 from edgeway.entrypoint import EntryPoint
 from edgeway.internal import internal_services
-from edgeway.pipeline.compile import (
-    CompileContext,
-    EntryPointSpec,
-    TransportDefaults,
-    compile_configuration,
-)
+from edgeway.pipeline.compile import CompileContext, EntryPointSpec, compile_configuration
 from edgeway.pipeline.merge import merge
 from edgeway.pipeline.runtime import RuntimeConfiguration
 from edgeway.pipeline.watcher import ConfigurationWatcher
 from edgeway.plugins import Plugins
 from edgeway.registry import Provider, ProviderContext
 from edgeway.services.pools import PoolManager
+from edgeway.services.transports import TransportDefaults
 
 log = logging.getLogger("edgeway")
 
@@ -62,6 +58,8 @@ class Kernel:
         self._started = anyio.Event()
         self.watcher: ConfigurationWatcher | None = None
         self.providers: dict[str, Provider] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._config_scope: anyio.CancelScope | None = None
 
     # -- providers ---------------------------------------------------------
 
@@ -129,6 +127,7 @@ class Kernel:
             if ep is not None:
                 ep.handler = handler
         self.pools.commit()
+        self._start_config_tasks(compiled.tasks)
         st = self.state
         st.runtime = compiled.runtime
         st.snapshots = dict(snapshots)
@@ -143,6 +142,29 @@ class Kernel:
                 )
         self.plugins.manager.hook.configuration_applied(kernel=self, runtime=compiled.runtime)
         return compiled.runtime
+
+    def _start_config_tasks(self, tasks: list[Any]) -> None:
+        """Run the live configuration's background work; stop the previous one's."""
+        if self._config_scope is not None:
+            self._config_scope.cancel()
+            self._config_scope = None
+        if not tasks or self._tg is None:
+            return  # `render` runs no background work
+        scope = self._config_scope = anyio.CancelScope()
+
+        async def guarded(task: Any) -> None:
+            try:
+                await task()
+            except Exception:
+                log.exception("background task %r of the configuration failed", task)
+
+        async def run_all() -> None:
+            with scope:
+                async with anyio.create_task_group() as tg:
+                    for task in tasks:
+                        tg.start_soon(guarded, task)
+
+        self._tg.start_soon(run_all)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -167,6 +189,7 @@ class Kernel:
         self.plugins.manager.hook.startup(kernel=self)
         try:
             async with anyio.create_task_group() as tg:
+                self._tg = tg
                 tg.start_soon(self.watcher.run)
                 for ep in self.entrypoints.values():
                     tg.start_soon(ep.sweep)

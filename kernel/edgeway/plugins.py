@@ -22,8 +22,12 @@ from edgeway.registry import Registry
 
 #: Built-in plugins, registered through the same hooks as installed ones.
 BUILTINS = {
-    "builtin-middlewares": "edgeway.middlewares.builtin",
     "internal": "edgeway.internal",
+    "builtin-middlewares": "edgeway.middlewares.builtin",
+    "middlewares-paths": "edgeway.middlewares.paths",
+    "middlewares-auth": "edgeway.middlewares.auth",
+    "middlewares-content": "edgeway.middlewares.content",
+    "middlewares-traffic": "edgeway.middlewares.traffic",
 }
 
 

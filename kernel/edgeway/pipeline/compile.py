@@ -9,17 +9,13 @@ balancers and upstream pools. Each object's failure is recorded on that object
 from __future__ import annotations
 
 import logging
-import os
-import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from edgeway.http.message import Handler, Request, Response
-from edgeway.http.proxy import server_handler
 from edgeway.http.status import not_found
 from edgeway.pipeline.merge import Merged
 from edgeway.pipeline.runtime import (
@@ -32,8 +28,9 @@ from edgeway.pipeline.runtime import (
 )
 from edgeway.registry import BuildContext, Registry
 from edgeway.rules import RuleError, compile_http_rule, default_priority, route_sort_key
-from edgeway.services.pools import PoolKey, PoolManager
-from edgeway.services.wrr import WeightedRoundRobin
+from edgeway.services import SERVICE_BUILDERS, BuildError, ServiceContext
+from edgeway.services.pools import PoolManager
+from edgeway.services.transports import TransportDefaults, Transports
 
 log = logging.getLogger("edgeway.config")
 
@@ -47,28 +44,12 @@ DEFAULT_PROVIDERS_PRECEDENCE = (
 )
 
 
-class BuildError(Exception):
-    """An object cannot be built; the message is what its status shows."""
-
-
 @dataclass
 class EntryPointSpec:
     """What the compiler needs to know of a static entry point."""
 
     name: str
     middlewares: Sequence[str] = ()
-
-
-@dataclass
-class TransportDefaults:
-    """The static ``serversTransport``: used by services that name no transport."""
-
-    insecure_skip_verify: bool = False
-    root_cas: Sequence[str] = ()
-    max_idle_conns_per_host: int = 200
-    dial_timeout: float = 30.0
-    response_header_timeout: float = 0.0
-    idle_conn_timeout: float = 90.0
 
 
 @dataclass
@@ -87,6 +68,9 @@ class CompileContext:
 class Compiled:
     runtime: RuntimeConfiguration
     handlers: dict[str, Handler]
+    #: Background work of this configuration (active health checks...): the
+    #: kernel runs each while the configuration is live and cancels it after.
+    tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
@@ -100,7 +84,14 @@ class _Compiler:
         self.rt = RuntimeConfiguration(errors=list(merged.errors))
         self.service_handlers: dict[str, Handler] = {}
         self.building_services: list[str] = []
-        self.ssl_contexts: dict[Any, ssl.SSLContext] = {}
+        self.tasks: list[Callable[[], Awaitable[None]]] = []
+        self.services = ServiceContext(
+            service=self._service,
+            pools=ctx.pools,
+            transports=Transports(merged.transports, ctx.transport_defaults, ctx.workdir),
+            add_task=self.tasks.append,
+            runtime=self.rt,
+        )
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
         rt = self.rt
@@ -157,7 +148,7 @@ class _Compiler:
         for ep, routers in by_ep.items():
             handlers[ep] = self._entrypoint_handler(ep, routers)
         rt.populate_used_by()
-        return Compiled(rt, handlers)
+        return Compiled(rt, handlers, self.tasks)
 
     # -- routers ------------------------------------------------------------
 
@@ -306,144 +297,10 @@ class _Compiler:
             )
         if not kinds:
             raise BuildError(f'the service "{info.name}" does not have any type defined')
-        if kinds[0] != "loadBalancer":
+        builder = SERVICE_BUILDERS.get(kinds[0])
+        if builder is None:
             raise BuildError(f'"{kinds[0]}" services are not supported by this version of edgeway yet')
-        return self._load_balancer(info, info.config.loadBalancer)
-
-    def _load_balancer(self, info: ServiceInfo, lb: Any) -> Handler:
-        for option in ("sticky", "healthCheck", "passiveHealthCheck"):
-            if getattr(lb, option, None) is not None:
-                raise BuildError(f"loadBalancer.{option} is not supported by this version of edgeway yet")
-        if (lb.strategy or "wrr") != "wrr":
-            raise BuildError(f'load-balancer strategy "{lb.strategy}" is not supported by this version of edgeway yet')
-        transport = self._transport(lb.serversTransport, info.provider)
-        entries: list[tuple[Handler, int]] = []
-        for server in lb.servers or []:
-            url = server.url or ""
-            try:
-                parts = urlsplit(url)
-                port = parts.port
-            except ValueError as exc:
-                raise BuildError(f"error parsing server URL {url}: {exc}") from None
-            scheme = parts.scheme.lower()
-            if scheme not in ("http", "https", "h2c") or not parts.hostname:
-                raise BuildError(f"error parsing server URL {url}: expected http://host[:port] or https://...")
-            if scheme == "h2c":
-                raise BuildError(f"h2c servers are not supported by this version of edgeway yet ({url})")
-            host = parts.hostname
-            port = port or (443 if scheme == "https" else 80)
-            ctx_ssl = self._ssl_context(transport) if scheme == "https" else None
-            key = PoolKey(
-                scheme,
-                host,
-                port,
-                transport["server_name"] if scheme == "https" else "",
-                transport["tls_key"] if scheme == "https" else None,
-                transport["max_idle"],
-                transport["dial_timeout"],
-                transport["idle_timeout"],
-                transport["response_header_timeout"],
-            )
-            pool = self.ctx.pools.get(key, ctx_ssl)
-            netloc = parts.netloc.rpartition("@")[2]
-            h = server_handler(
-                pool,
-                netloc,
-                pass_host_header=lb.passHostHeader is not False,
-                path_prefix=parts.path if server.preservePath else "",
-            )
-            weight = 1 if server.weight is None else server.weight
-            entries.append((h, weight))
-            info.server_status[url] = "UP"
-        live = [h for h, w in entries if w > 0]
-        if len(live) == 1:
-            return live[0]  # nothing to balance: one less hop per request
-        return WeightedRoundRobin(entries)
-
-    def _transport(self, name: str | None, provider: str) -> dict[str, Any]:
-        d = self.ctx.transport_defaults
-        out: dict[str, Any] = {
-            "server_name": "",
-            "insecure": d.insecure_skip_verify,
-            "root_cas": tuple(d.root_cas),
-            "min_version": None,
-            "max_version": None,
-            "max_idle": d.max_idle_conns_per_host,
-            "dial_timeout": d.dial_timeout,
-            "idle_timeout": d.idle_conn_timeout,
-            "response_header_timeout": d.response_header_timeout,
-        }
-        if name and qualify(name, provider) != "default@internal":
-            qname = qualify(name, provider)
-            found = self.m.transports.get(qname)
-            if found is None:
-                raise BuildError(f'serversTransport "{qname}" does not exist')
-            t = found[1]
-            for option in ("certificates", "cipherSuites", "peerCertURI", "peerCertSANs", "spiffe"):
-                if getattr(t, option, None):
-                    raise BuildError(
-                        f"serversTransport {qname}: {option} is not supported by this version of edgeway yet"
-                    )
-            out.update(
-                server_name=t.serverName or "",
-                insecure=bool(t.insecureSkipVerify),
-                root_cas=tuple(t.rootCAs or ()),
-                min_version=t.minVersion,
-                max_version=t.maxVersion,
-            )
-            if t.maxIdleConnsPerHost is not None:
-                out["max_idle"] = t.maxIdleConnsPerHost
-            ft = t.forwardingTimeouts
-            if ft is not None:
-                out.update(
-                    dial_timeout=ft.dialTimeout or 0.0,
-                    idle_timeout=ft.idleConnTimeout or 0.0,
-                    response_header_timeout=ft.responseHeaderTimeout or 0.0,
-                )
-        out["tls_key"] = (out["insecure"], out["root_cas"], out["min_version"], out["max_version"])
-        if out["max_idle"] < 0:
-            out["max_idle"] = 0
-        return out
-
-    def _ssl_context(self, t: Mapping[str, Any]) -> ssl.SSLContext:
-        key = t["tls_key"]
-        ctx = self.ssl_contexts.get(key)
-        if ctx is not None:
-            return ctx
-        ctx = ssl.create_default_context()
-        if t["root_cas"]:
-            for ca in t["root_cas"]:
-                try:
-                    if "-----BEGIN" in ca:
-                        ctx.load_verify_locations(cadata=ca)
-                    else:
-                        ctx.load_verify_locations(cafile=_resolve(ca, self.ctx.workdir))
-                except (OSError, ssl.SSLError) as exc:
-                    raise BuildError(f"serversTransport rootCAs: cannot load {ca[:60]!r}: {exc}") from None
-        if t["insecure"]:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        for attr, value in (("minimum_version", t["min_version"]), ("maximum_version", t["max_version"])):
-            if value:
-                version = _TLS_VERSIONS.get(value)
-                if version is None:
-                    raise BuildError(f"serversTransport: unknown TLS version {value!r}")
-                setattr(ctx, attr, version)
-        self.ssl_contexts[key] = ctx
-        return ctx
-
-
-_TLS_VERSIONS = {
-    "VersionTLS10": ssl.TLSVersion.TLSv1,
-    "VersionTLS11": ssl.TLSVersion.TLSv1_1,
-    "VersionTLS12": ssl.TLSVersion.TLSv1_2,
-    "VersionTLS13": ssl.TLSVersion.TLSv1_3,
-}
-
-
-def _resolve(path: str, workdir: str) -> str:
-    return path if os.path.isabs(path) else os.path.join(workdir, path)
-
+        return builder(info, getattr(info.config, kinds[0]), self.services)
 
 def _validation_message(exc: ValidationError) -> str:
     return "; ".join(
