@@ -17,6 +17,7 @@ run: install
 	$(PY) examples/demo/run.py
 
 test: install
+	sh scripts/test-deps.sh
 	$(PY) -m pytest -q
 
 lint: install

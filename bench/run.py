@@ -44,11 +44,18 @@ http {{
 
 DYNAMIC = """http:
   routers:
-    bench: {{rule: "PathPrefix(`/`)", service: bench}}
+    bench: {{rule: "PathPrefix(`/`)", service: bench{middlewares}}}
   services:
     bench:
       loadBalancer:
         servers: [{{url: "http://{backend}"}}]
+"""
+
+#: ``--chain``: the three middlewares of the services/middlewares issue's figure.
+CHAIN = """  middlewares:
+    hdr: {{headers: {{customRequestHeaders: {{X-Bench: "1"}}, customResponseHeaders: {{X-Proxy: "bench"}}}}}}
+    strip: {{stripPrefix: {{prefixes: ["/api"]}}}}
+    limit: {{rateLimit: {{average: 100000000, burst: 100000000}}}}
 """
 
 STATIC = """entryPoints:
@@ -135,6 +142,9 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--traefik", action="store_true", help="also measure real Traefik (GOMAXPROCS=1)")
+    ap.add_argument(
+        "--chain", action="store_true", help="route through headers, stripPrefix and rateLimit middlewares"
+    )
     ap.add_argument("--static", default="", help="extra static configuration (YAML) appended for edgeway")
     ap.add_argument(
         "--pin",
@@ -155,7 +165,10 @@ def main() -> None:
         (tmp / "nginx.conf").write_text(NGINX.format(d=tmp, host=HOST, port=bport))
         procs.append(start(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)], role="load"))
         wait_ok(bport)
-        (tmp / "dynamic.yml").write_text(DYNAMIC.format(backend=f"{HOST}:{bport}"))
+        dynamic = DYNAMIC.format(
+            backend=f"{HOST}:{bport}", middlewares=", middlewares: [hdr, strip, limit]" if args.chain else ""
+        )
+        (tmp / "dynamic.yml").write_text(dynamic + (CHAIN.format() if args.chain else ""))
         targets: dict[str, tuple[int, int | None]] = {"direct": (bport, None)}
 
         eport = free_port()
@@ -186,9 +199,10 @@ def main() -> None:
                 results[name].append(r)
 
         pinned = ", pinned: backend+wrk on CPU 0, proxy on CPU 1" if args.pin else ""
+        chain = "headers+stripPrefix+rateLimit" if args.chain else "no middleware"
         print(
             f"wrk -t1 -c{args.conns} -d{args.duration}s x{args.runs}, GET / (12-byte body), "
-            f"one router, no middleware{pinned}\n"
+            f"one router, {chain}{pinned}\n"
         )
         print("| target | rps (median) | p50 ms | p99 ms | ratio to direct | ratio to edgeway | CPU us/req | errors |")
         print("|---|---|---|---|---|---|---|---|")

@@ -81,7 +81,7 @@ INTENDED_SCENARIOS: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {
         "and answers 431; edgeway tells the URI apart and answers 414 URI Too Long",
         {
             "response.status": (431, 414),
-            "response.body": (b"431 Request Header Fields Too Large", b"414 Request-URI Too Long"),
+            "response.body": (b"431 Request Header Fields Too Large", b"414 Request URI Too Long"),
         },
     ),
 }

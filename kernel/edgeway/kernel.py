@@ -140,7 +140,10 @@ class Kernel:
                     logging.ERROR if info.status == "disabled" else logging.WARNING,
                     "%s: %s", info.name, "; ".join(info.errors),
                 )
-        self.plugins.manager.hook.configuration_applied(kernel=self, runtime=compiled.runtime)
+        try:
+            self.plugins.manager.hook.configuration_applied(kernel=self, runtime=compiled.runtime)
+        except Exception:  # a plugin's observer must not make a live configuration look failed
+            log.exception("a configuration_applied hook failed (the configuration is live)")
         return compiled.runtime
 
     def _start_config_tasks(self, tasks: list[Any]) -> None:

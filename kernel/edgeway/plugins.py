@@ -28,6 +28,7 @@ BUILTINS = {
     "middlewares-auth": "edgeway.middlewares.auth",
     "middlewares-content": "edgeway.middlewares.content",
     "middlewares-traffic": "edgeway.middlewares.traffic",
+    "middlewares-grpcweb": "edgeway.middlewares.grpcweb",
 }
 
 

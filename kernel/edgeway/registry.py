@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from edgeway.http.message import Handler
+
+if TYPE_CHECKING:
+    from edgeway.services.pools import PoolManager
 
 __all__ = [
     "BuildContext",
@@ -88,6 +91,9 @@ class BuildContext:
     service_handler: Callable[[str], Handler] | None = None
     #: Where relative file paths in options are resolved.
     workdir: str = "."
+    #: Upstream connection pools, for middlewares that call servers themselves
+    #: (forward auth): pools are reused across reloads like services' pools.
+    pools: PoolManager | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from edgeway.http.upstream import HOP_BY_HOP, ServerPool, UpstreamError
 _SKIP = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
 _SKIP_CHUNKED = _SKIP | {b"content-length"}
 _REPLAYABLE = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _SKIP_FIRST = frozenset({n[0] for n in _SKIP_CHUNKED})
 
 
@@ -76,6 +77,8 @@ def server_handler(
             parts.append(b"Te: trailers\r\n")
         if chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
+        elif body is None and req.content_length is None and req.method in _BODY_METHODS:
+            parts.append(b"Content-Length: 0\r\n")  # as Go's transport writes it
         parts.append(b"\r\n")
         try:
             return await exchange(

@@ -9,7 +9,8 @@ from http import HTTPStatus
 from edgeway.http.message import Headers, Response
 
 _REASONS: dict[int, bytes] = {s.value: s.phrase.encode() for s in HTTPStatus}
-_REASONS[499] = b"Client Closed Request"
+# Where Go's http.StatusText (what Traefik writes) differs from Python's phrases.
+_REASONS.update({414: b"Request URI Too Long", 418: b"I'm a teapot", 499: b"Client Closed Request"})
 _STATUS_LINES: dict[int, bytes] = {
     code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()
 }

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
+from edgeway.pipeline.isolation import guard_plugin
 from edgeway.pipeline.merge import Merged
 from edgeway.pipeline.runtime import (
     DISABLED,
@@ -252,10 +253,12 @@ class _Compiler:
             opts = mtype.options_model.model_validate(options or {})
         except ValidationError as exc:
             raise BuildError(f"plugin {pname}: {_validation_message(exc)}") from exc
-        return mtype.build(opts, next_, self._build_context(qname, owner))
+        return guard_plugin(mtype, opts, next_, self._build_context(qname, owner), self.rt)
 
     def _build_context(self, qname: str, owner: str) -> BuildContext:
-        return BuildContext(name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir)
+        return BuildContext(
+            name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir, pools=self.ctx.pools
+        )
 
     # -- services -----------------------------------------------------------
 

@@ -1,16 +1,24 @@
 """One server URL of a load balancer -> the handler that forwards to it.
 
-``http``/``https`` servers go through edgeway's own HTTP/1.1 keep-alive pools
-(the fast path); the scheme, the transport settings and the URL decide the
-pool. Kept apart from the balancers so each side can grow on its own.
+As Traefik's proxy builder and smart round tripper decide
+(pkg/proxy/smart_builder.go, pkg/server/service/smart_roundtripper.go):
+
+- ``http://``: HTTP/1.1 through edgeway's own keep-alive pools (the fast path);
+- ``https://`` with ``disableHTTP2``: the same, over TLS without ALPN;
+- ``https://``: each new connection offers ``h2`` and ``http/1.1`` by ALPN; the
+  server's choice decides (HTTP/2 client, or the HTTP/1.1 pool takes the connection);
+- ``h2c://``: HTTP/2 cleartext with prior knowledge;
+- Upgrade requests (WebSocket...) always go over HTTP/1.1, as in Traefik.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from edgeway.http.h2upstream import h2_pool_for, h2_server_handler
 from edgeway.http.message import Handler
 from edgeway.http.proxy import server_handler
+from edgeway.http.upstream import ServerPool
 from edgeway.services import BuildError, ServiceContext
 from edgeway.services.pools import PoolKey
 from edgeway.services.transports import TransportSettings
@@ -32,25 +40,49 @@ def server_handler_for(
         raise BuildError(f"error parsing server URL {url}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https", "h2c") or not parts.hostname:
-        raise BuildError(f"error parsing server URL {url}: expected http://host[:port] or https://...")
-    if scheme == "h2c":
-        raise BuildError(f"h2c servers are not supported by this version of edgeway yet ({url})")
+        raise BuildError(
+            f"error parsing server URL {url}: expected http://host[:port], https://... or h2c://..."
+        )
     tls = scheme == "https"
-    key = PoolKey(
-        scheme,
-        parts.hostname,
-        port or (443 if tls else 80),
-        transport.server_name if tls else "",
-        transport.tls_key if tls else None,
-        transport.max_idle,
-        transport.dial_timeout,
-        transport.idle_timeout,
-        transport.response_header_timeout,
+    host = parts.hostname
+    port = port or (443 if tls else 80)
+    url_host = parts.netloc.rpartition("@")[2]
+    path_prefix = parts.path if preserve_path else ""
+
+    def pool(kind: str, *, http2: bool = False) -> ServerPool:
+        key = PoolKey(
+            kind,
+            host,
+            port,
+            transport.server_name if tls else "",
+            transport.tls_key if tls else None,
+            transport.max_idle,
+            transport.dial_timeout,
+            transport.idle_timeout,
+            transport.response_header_timeout,
+        )
+        return ctx.pools.get(
+            key, ctx.transports.ssl_context(transport, http2=http2) if tls else None
+        )
+
+    h1_pool = pool("https" if tls else "http")
+    http1 = server_handler(
+        h1_pool, url_host, pass_host_header=pass_host_header, path_prefix=path_prefix
     )
-    pool = ctx.pools.get(key, ctx.transports.ssl_context(transport) if tls else None)
-    return server_handler(
-        pool,
-        parts.netloc.rpartition("@")[2],
+    if scheme == "http" or transport.disable_http2:
+        if scheme == "h2c":
+            raise BuildError(f"h2c server {url} with a serversTransport that disables HTTP/2")
+        return http1
+    # HTTP/2 pools ride on a pool of their own kind, so reloads keep them like any pool.
+    base = pool("https+h2" if tls else "h2c", http2=tls)
+    h2 = h2_pool_for(
+        base, h1_pool if tls else None, transport.read_idle_timeout, transport.ping_timeout
+    )
+    return h2_server_handler(
+        h2,
+        url_host,
+        tls=tls,
+        http1=http1,
         pass_host_header=pass_host_header,
-        path_prefix=parts.path if preserve_path else "",
+        path_prefix=path_prefix,
     )

@@ -1,0 +1,95 @@
+"""The token bucket of golang.org/x/time/rate and the bounded TTL map of Traefik's ratelimiter.
+
+Only what Traefik's in-memory limiter uses: ``Reserve()`` (always granted, maybe
+in the future) and cancelling a reservation at once when its delay is too long.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+__all__ = ["INF_DURATION", "TTLMap", "TokenBucket", "duration_from_tokens"]
+
+#: Go's ``rate.InfDuration`` (``math.MaxInt64`` nanoseconds).
+INF_DURATION = (1 << 63) - 1
+
+
+def duration_from_tokens(limit: float, tokens: float) -> int:
+    """``Limit.durationFromTokens``: nanoseconds to accumulate ``tokens``."""
+    if limit <= 0:
+        return INF_DURATION
+    ns = tokens / limit * 1e9
+    return INF_DURATION if ns > INF_DURATION else int(ns)
+
+
+class TokenBucket:
+    """``rate.Limiter`` with ``limit`` tokens per second (``math.inf``: no limit) and ``burst``.
+
+    A new bucket is full. Times are monotonic nanoseconds.
+    """
+
+    __slots__ = ("limit", "burst", "tokens", "last")
+
+    def __init__(self, limit: float, burst: int) -> None:
+        self.limit = limit
+        self.burst = burst
+        self.tokens = 0.0
+        self.last: int | None = None
+
+    def _advance(self, now: int) -> float:
+        if self.last is None:
+            return float(self.burst)
+        elapsed = max(0, now - self.last)
+        return min(self.tokens + elapsed / 1e9 * self.limit, float(self.burst))
+
+    def reserve(self, now: int, max_delay: int) -> int:
+        """Take a token; the delay (ns) until it is really there.
+
+        A reservation whose delay exceeds ``max_delay`` is cancelled at once
+        (``Reservation.Cancel``): the token is given back.
+        """
+        if self.limit == math.inf:
+            return 0
+        tokens = self._advance(now) - 1
+        delay = duration_from_tokens(self.limit, -tokens) if tokens < 0 else 0
+        self.last = now
+        self.tokens = tokens
+        if delay > max_delay:
+            self.tokens = min(tokens + 1, float(self.burst))
+        return delay
+
+
+class TTLMap:
+    """``ttlmap.Map``: at most ``capacity`` buckets, each expiring ``ttl`` seconds after its last use.
+
+    Expired entries go lazily (on look-up); when full, the entry closest to
+    expiry is evicted. With one ``ttl`` per map that is the least recently set
+    one, so an ordered dict replaces Go's heap. Expiries are whole Unix seconds.
+    """
+
+    __slots__ = ("capacity", "_items")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, tuple[TokenBucket, int]] = OrderedDict()
+
+    def get(self, key: str, now: int) -> TokenBucket | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[1] <= now:
+            del self._items[key]
+            return None
+        return item[0]
+
+    def set(self, key: str, bucket: TokenBucket, ttl: int, now: int) -> None:
+        items = self._items
+        if key in items:
+            items.move_to_end(key)
+        elif len(items) >= self.capacity:
+            items.popitem(last=False)
+        items[key] = (bucket, now + ttl)
+
+    def __len__(self) -> int:
+        return len(self._items)
