@@ -434,3 +434,22 @@ async def test_entrypoint_http_and_transport_options(tmp_path: Path) -> None:
             with anyio.fail_after(5):
                 assert await reader.read() == b""
             writer.close()
+
+
+async def test_an_unread_small_body_is_dropped_and_the_connection_kept(tmp_path: Path) -> None:
+    """A 404 for a POST whose body nobody reads: Go's server drops up to 256 KiB and
+    keeps the connection; larger: it closes it."""
+    async with edgeway(tmp_path, "http: {}\n") as ew:
+        reader, writer = await asyncio.open_connection("127.0.0.1", ew.port())
+        writer.write(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        with anyio.fail_after(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 404") and b"Connection: close" not in head
+        await reader.readexactly(19)
+        writer.write(b"x" * 100000 + b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        with anyio.fail_after(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 404")
+        writer.close()
+        out = await raw_exchange(ew.port(), b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 404") and b"Connection: close" in out

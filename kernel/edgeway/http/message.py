@@ -269,14 +269,14 @@ def normalize_host(authority: str) -> str:
             host = split
         elif host[0] == "[" and host[-1] == "]":
             host = host[1:-1]
-    host = host.strip(_GO_SPACE)
+    host = host.strip(GO_SPACE)
     if host.isascii():
         return host.lower()
     return "".join(lo if len(lo := c.lower()) == 1 else "i" if c == "\u0130" else c for c in host)
 
 
 # unicode.IsSpace, which strings.TrimSpace uses (str.strip() would also drop \x1c-\x1f).
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def _split_host_port(hostport: str) -> str | None:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edgeway.http")
 
-_HIGH_WATER = 256 * 1024  # buffered request body before we stop reading the socket
+_HIGH_WATER = 256 * 1024
+_DISCARD_LIMIT = 256 * 1024  # Go's maxPostHandlerReadBytes  # buffered request body before we stop reading the socket
 _LOW_WATER = 64 * 1024
 _MAX_PIPELINE = 32
 
@@ -48,7 +49,9 @@ class _ParseAbort(Exception):
 class StreamBody(Body):
     """A request body fed by the protocol, with flow control on the socket."""
 
-    __slots__ = ("_proto", "_chunks", "_size", "done", "_waiter", "_error", "expect_continue")
+    __slots__ = (
+        "_proto", "_chunks", "_size", "done", "_waiter", "_error", "expect_continue", "received", "_discarding"
+    )
 
     def __init__(self, proto: ServerProtocol, expect_continue: bool) -> None:
         self._proto = proto
@@ -58,8 +61,20 @@ class StreamBody(Body):
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self.expect_continue = expect_continue
+        self.received = 0
+        self._discarding = False
+
+    def discard(self) -> None:
+        """Nobody will read the rest: drop it as it arrives (the connection stays usable)."""
+        self._discarding = True
+        self._chunks.clear()
+        self._size = 0
+        self._proto.resume_reading()
 
     def feed(self, data: bytes) -> None:
+        self.received += len(data)
+        if self._discarding:
+            return
         self._chunks.append(data)
         self._size += len(data)
         if self._size > _HIGH_WATER:
@@ -584,10 +599,15 @@ class ServerProtocol(asyncio.Protocol):
         if ep.keep_alive_max_time and self.loop.time() - self._started >= ep.keep_alive_max_time:
             keep_alive = False
         body = req.body
-        if body is not None and status != 101 and isinstance(body, StreamBody) and (body.expect_continue or not body.done):
-            # The handler did not read the whole request body: the connection
-            # cannot be reused unless the rest is already here.
-            keep_alive = False
+        if body is not None and status != 101 and isinstance(body, StreamBody) and not body.done:
+            # The handler did not read the whole request body. Like Go's server,
+            # keep the connection when at most 256 KiB are left (read and dropped);
+            # a client still waiting for 100 Continue or a larger rest: close.
+            left = (req.content_length or 0) - body.received
+            if body.expect_continue or req.content_length is None or left > _DISCARD_LIMIT:
+                keep_alive = False
+            else:
+                body.discard()
         parts = [status_line(status)]
         has_date = False
         declared_length: bytes | None = None

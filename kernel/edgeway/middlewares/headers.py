@@ -125,6 +125,7 @@ def _build_header(o: HeadersOptions, next_: Handler, cors: bool) -> Handler:
     max_age = b"%d" % o.accessControlMaxAge if o.accessControlMaxAge is not None else None
     add_vary = bool(o.addVaryHeader)
     match_origin = _origin_matcher(origins, regexes, credentials)
+    cors_response = bool(origins or regexes or credentials or expose_value is not None or add_vary)
 
     def preflight(req: Request, method: bytes, origin: str) -> Response:
         h = Headers()
@@ -167,6 +168,15 @@ def _build_header(o: HeadersOptions, next_: Handler, cors: bool) -> Handler:
         if host is not None:
             req.authority = host
             req.host = normalize_host(host)
+        if not cors_response:  # custom headers only: the common, cheap case
+            resp = await next_(req)
+            rh = resp.headers
+            for name, value in resp_ops:
+                if value:
+                    rh.set(name, value)
+                else:
+                    rh.remove(name)
+            return resp
         origin_b = h.get(b"origin") or b""
         resp = await next_(req)
         rh = resp.headers

@@ -25,7 +25,7 @@ from edgeway.config.dynamic import (
     StripPrefix,
     StripPrefixRegex,
 )
-from edgeway.http.message import _GO_SPACE, Handler, Request, Response
+from edgeway.http.message import GO_SPACE, Handler, Request, Response
 from edgeway.middlewares.contenttype import build_content_type
 from edgeway.middlewares.goregexp import compile_capturing
 from edgeway.middlewares.gourl import (
@@ -91,7 +91,7 @@ def build_add_prefix(options: AddPrefix, next_: Handler, ctx: BuildContext) -> H
 
 def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) -> Handler:
     """Remove the first matching prefix (even an empty one, as Traefik does)."""
-    prefixes = [to_bstr(p.strip(_GO_SPACE)) for p in options.prefixes or []]
+    prefixes = [to_bstr(p.strip(GO_SPACE)) for p in options.prefixes or []]
     force_slash = bool(options.forceSlash)
 
     def stripped(rest: str) -> str:
@@ -112,7 +112,7 @@ def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) 
 
 
 def build_strip_prefix_regex(options: StripPrefixRegex, next_: Handler, ctx: BuildContext) -> Handler:
-    expressions = [compile_go_regexp(exp.strip(_GO_SPACE)) for exp in options.regex or []]
+    expressions = [compile_go_regexp(exp.strip(GO_SPACE)) for exp in options.regex or []]
 
     async def strip_prefix_regex(req: Request) -> Response:
         path, raw = path_of(req)
@@ -156,10 +156,10 @@ def build_replace_path(options: ReplacePath, next_: Handler, ctx: BuildContext) 
 
 def build_replace_path_regex(options: ReplacePathRegex, next_: Handler, ctx: BuildContext) -> Handler:
     try:
-        exp = compile_capturing((options.regex or "").strip(_GO_SPACE))
+        exp = compile_capturing((options.regex or "").strip(GO_SPACE))
     except ValueError as exc:
         raise ValueError(f"error compiling regular expression {options.regex}: {exc}") from exc
-    replacement = (options.replacement or "").strip(_GO_SPACE)
+    replacement = (options.replacement or "").strip(GO_SPACE)
 
     async def replace_path_regex(req: Request) -> Response:
         path, raw = path_of(req)
