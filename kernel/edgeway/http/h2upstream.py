@@ -31,7 +31,13 @@ import h2.settings
 from edgeway.http.message import Body, Handler, Headers, Request, Response, canonical_header_name
 from edgeway.http.proxy import _join_path
 from edgeway.http.status import error_response
-from edgeway.http.upstream import HOP_BY_HOP, ServerPool, UpstreamConnection, UpstreamError
+from edgeway.http.upstream import (
+    HOP_BY_HOP,
+    ServerPool,
+    UpstreamConnection,
+    UpstreamError,
+    tls_error_status,
+)
 
 __all__ = ["H2Pool", "H2ResponseStream", "h2_server_handler", "h2_pool_for"]
 
@@ -39,22 +45,6 @@ _STREAM_WINDOW = 1 << 20  # per-stream receive window (Go: 4 MiB)
 _CONN_WINDOW = 1 << 24  # connection receive window (Go: 1 GiB)
 _SKIP = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
-
-
-def tls_error_status(exc: BaseException) -> int:
-    """The status Traefik's ``ComputeStatusCode`` gives a failed TLS handshake.
-
-    An alert from the server arrives as a ``net.OpError`` (502); Go's own
-    verdicts (unverifiable certificate, no matching SAN, plain-text server)
-    are not ``net.Error``\\ s and end as 500.
-    """
-    reason = getattr(exc, "reason", None) or ""
-    if isinstance(exc, ssl.SSLCertVerificationError) or "PROTOCOL_VERSION" in reason:
-        # (Go checks the version the server picked itself: a local verdict too.)
-        return 500
-    if "ALERT" in reason or isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return 502
-    return 500
 
 
 class H2Pool:
@@ -116,11 +106,11 @@ class H2Pool:
                     server_hostname=base.server_hostname if base.ssl else None,
                 )
         except TimeoutError:
-            raise UpstreamError(504, f"dial {base.address}: timeout") from None
+            raise UpstreamError(504, f"dial {base.address}: timeout", reached=False) from None
         except ssl.SSLError as exc:
-            raise UpstreamError(tls_error_status(exc), f"dial {base.address}: {exc}") from None
+            raise UpstreamError(tls_error_status(exc), f"dial {base.address}: {exc}", reached=False) from None
         except OSError as exc:
-            raise UpstreamError(502, f"dial {base.address}: {exc.strerror or exc}") from None
+            raise UpstreamError(502, f"dial {base.address}: {exc.strerror or exc}", reached=False) from None
         if conn.http1:
             if self.h1 is None:
                 transport.close()
@@ -723,6 +713,8 @@ def h2_server_handler(
             raise AssertionError("unreachable")
         except UpstreamError as exc:
             req.context["upstream_error"] = str(exc)
+            if not exc.reached:
+                req.context["upstream_unreached"] = True
             return error_response(exc.status)
 
     return forward

@@ -91,6 +91,8 @@ def server_handler(
             )
         except UpstreamError as exc:
             req.context["upstream_error"] = str(exc)
+            if not exc.reached:
+                req.context["upstream_unreached"] = True
             return error_response(exc.status)
 
     return forward

@@ -10,7 +10,7 @@ with flow control in both directions.
 from __future__ import annotations
 
 import asyncio
-import ssl as _ssl
+import ssl
 from collections import deque
 from collections.abc import Awaitable
 from typing import Any
@@ -43,13 +43,33 @@ HOP_BY_HOP = frozenset(
 _HOP_LENGTHS = frozenset(len(n) for n in HOP_BY_HOP)
 
 
-class UpstreamError(Exception):
-    """The exchange with the server failed; ``status`` is what the client gets."""
+def tls_error_status(exc: BaseException) -> int:
+    """The status Traefik's ``ComputeStatusCode`` gives a failed TLS handshake.
 
-    def __init__(self, status: int, message: str, *, retryable: bool = False) -> None:
+    An alert from the server arrives as a ``net.OpError`` (502); Go's own
+    verdicts (unverifiable certificate, no matching SAN, wrong version) are not
+    ``net.Error``\\ s and end as 500.
+    """
+    reason = getattr(exc, "reason", None) or ""
+    if isinstance(exc, ssl.SSLCertVerificationError) or "PROTOCOL_VERSION" in reason:
+        return 500
+    if "ALERT" in reason or isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return 502
+    return 500
+
+
+class UpstreamError(Exception):
+    """The exchange with the server failed; ``status`` is what the client gets.
+
+    ``reached`` is False when the request never got to the server (the dial
+    failed): retry middlewares may then resend even non-idempotent requests.
+    """
+
+    def __init__(self, status: int, message: str, *, retryable: bool = False, reached: bool = True) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.reached = reached
 
 
 class _HeadDone(Exception):
@@ -490,7 +510,7 @@ class ServerPool:
         host: str,
         port: int,
         *,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
         max_idle: int = 200,
         dial_timeout: float = 30.0,
@@ -521,9 +541,11 @@ class ServerPool:
                     server_hostname=self.server_hostname if self.ssl else None,
                 )
         except TimeoutError:
-            raise UpstreamError(504, f"dial {self.address}: timeout") from None
+            raise UpstreamError(504, f"dial {self.address}: timeout", reached=False) from None
+        except ssl.SSLError as exc:
+            raise UpstreamError(tls_error_status(exc), f"TLS handshake with {self.address}: {exc}", reached=False) from None
         except OSError as exc:
-            raise UpstreamError(502, f"dial {self.address}: {exc.strerror or exc}") from None
+            raise UpstreamError(502, f"dial {self.address}: {exc.strerror or exc}", reached=False) from None
         return proto
 
     def acquire_idle(self) -> UpstreamConnection | None:

@@ -100,8 +100,7 @@ def _clone(req: Request, body: Body | None) -> Request:
 def _unsent(req: Request) -> bool:
     """The attempt reached a server proxy whose connection failed before the request was sent
     (Traefik's ``proxyReached && !wroteRequest``): the proxy records a dial error."""
-    error = req.context.get("upstream_error")
-    return isinstance(error, str) and error.startswith("dial ")
+    return "upstream_unreached" in req.context
 
 
 async def _discard(resp: Response) -> None:
