@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from edgeway.rules.regexp import RegexpError, _Translator
+from edgeway.rules.regexp import RegexpError, Translator
 
 __all__ = ["GoRegexp", "compile_capturing"]
 
@@ -30,7 +30,7 @@ class _CaptureOut(list[str]):
         super().__setitem__(index, value)
 
 
-class _CapturingTranslator(_Translator):
+class _CapturingTranslator(Translator):
     def __init__(self, pattern: str) -> None:
         super().__init__(pattern)
         self.out = _CaptureOut()

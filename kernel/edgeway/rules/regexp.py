@@ -94,7 +94,13 @@ class _Frame:
         self.size = 1  # largest nested {n,m} product inside (Go's repeatIsValid)
 
 
-class _Translator:
+class Translator:
+    """Go regexp syntax -> Python ``re`` source, group by group.
+
+    Groups come out non-capturing (rules only need a match); the rewrite
+    middlewares subclass it to keep captures (``middlewares/goregexp.py``).
+    """
+
     def __init__(self, pattern: str) -> None:
         self.p = pattern
         self.i = 0
@@ -451,7 +457,7 @@ def _is_hex(s: str) -> bool:
 
 def translate(pattern: str) -> str:
     """The Python ``re`` source equivalent to Go ``pattern`` (raises RegexpError)."""
-    t = _Translator(pattern)
+    t = Translator(pattern)
     return t.run()
 
 
