@@ -454,11 +454,6 @@ async def test_unhealthy_interval_governs_the_checks_of_down_servers(tmp_path: P
         await a.stop()
 
 
-async def test_grpc_health_check_is_rejected(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, dynamic({"app": lb(a.url, healthCheck={"mode": "grpc"})})) as ew:
-        assert errors_of(ew, "app@file") == ['healthCheck mode "grpc" is not supported by this version of edgeway yet']
-
-
 async def test_health_checks_stop_with_their_configuration(tmp_path: Path) -> None:
     (a,), (ha,) = health_backends("a")
     await a.start()

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
+from typing import TYPE_CHECKING
 
 import h2.config
 import h2.connection
@@ -39,7 +40,10 @@ from edgeway.http.upstream import (
     tls_error_status,
 )
 
-__all__ = ["H2Pool", "H2ResponseStream", "h2_server_handler", "h2_pool_for"]
+if TYPE_CHECKING:
+    from edgeway.services.pools import PoolKey
+
+__all__ = ["H2Pool", "H2ResponseStream", "h2_pool", "h2_server_handler"]
 
 _STREAM_WINDOW = 1 << 20  # per-stream receive window (Go: 4 MiB)
 _CONN_WINDOW = 1 << 24  # connection receive window (Go: 1 GiB)
@@ -48,26 +52,41 @@ _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 
 
 class H2Pool:
-    """HTTP/2 connections to one server; ``base`` holds address, TLS context and timeouts.
+    """HTTP/2 connections to one server, multiplexing streams.
 
-    ``h1`` is the HTTP/1.1 pool of the same server: TLS connections whose
+    Made by the PoolManager (:func:`h2_pool`) and retired by it like an HTTP/1.1
+    pool. ``h1`` is the HTTP/1.1 pool of the same server: TLS connections whose
     server declines ``h2`` go there.
     """
 
     def __init__(
         self,
-        base: ServerPool,
+        host: str,
+        port: int,
         *,
-        h1: ServerPool | None,
+        ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        dial_timeout: float = 30.0,
+        idle_timeout: float = 90.0,
+        response_header_timeout: float = 0.0,
         read_idle_timeout: float = 0.0,
         ping_timeout: float = 15.0,
+        h1: ServerPool | None = None,
     ) -> None:
-        self.base = base
-        self.h1 = h1
-        self.loop = base.loop
+        self.loop = asyncio.get_running_loop()
+        self.host = host
+        self.port = port
+        self.address = f"{host}:{port}"
+        self.ssl = ssl
+        self.server_hostname = server_hostname
+        self.dial_timeout = dial_timeout
+        self.idle_timeout = idle_timeout
+        self.response_header_timeout = response_header_timeout
         self.read_idle_timeout = read_idle_timeout
         self.ping_timeout = ping_timeout
+        self.h1 = h1
         self.conns: list[H2ClientConnection] = []
+        self.retired = False
         self._dialing: asyncio.Future[H2ClientConnection | None] | None = None
 
     def ready(self) -> H2ClientConnection | None:
@@ -95,26 +114,25 @@ class H2Pool:
                 return conn
 
     async def _dial(self) -> H2ClientConnection | None:
-        base = self.base
         try:
-            async with asyncio.timeout(base.dial_timeout if base.dial_timeout > 0 else None):
+            async with asyncio.timeout(self.dial_timeout if self.dial_timeout > 0 else None):
                 transport, conn = await self.loop.create_connection(
                     lambda: H2ClientConnection(self),
-                    base.host,
-                    base.port,
-                    ssl=base.ssl,
-                    server_hostname=base.server_hostname if base.ssl else None,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.server_hostname if self.ssl else None,
                 )
         except TimeoutError:
-            raise UpstreamError(504, f"dial {base.address}: timeout", reached=False) from None
+            raise UpstreamError(504, f"dial {self.address}: timeout", reached=False) from None
         except ssl.SSLError as exc:
-            raise UpstreamError(tls_error_status(exc), f"dial {base.address}: {exc}", reached=False) from None
+            raise UpstreamError(tls_error_status(exc), f"dial {self.address}: {exc}", reached=False) from None
         except OSError as exc:
-            raise UpstreamError(502, f"dial {base.address}: {exc.strerror or exc}", reached=False) from None
+            raise UpstreamError(502, f"dial {self.address}: {exc.strerror or exc}", reached=False) from None
         if conn.http1:
             if self.h1 is None:
                 transport.close()
-                raise UpstreamError(502, f"{base.address} did not negotiate h2")
+                raise UpstreamError(502, f"{self.address} did not negotiate h2")
             h1conn = UpstreamConnection(self.h1)
             transport.set_protocol(h1conn)
             h1conn.connection_made(transport)
@@ -127,18 +145,28 @@ class H2Pool:
         if conn in self.conns:
             self.conns.remove(conn)
 
+    def retire(self) -> None:
+        """No new exchanges: idle connections close now (GOAWAY), busy ones after
+        their last stream (``H2ClientConnection.stream_done``)."""
+        self.retired = True
+        for conn in list(self.conns):
+            if not conn.streams:
+                conn.close()
 
-def h2_pool_for(
-    base: ServerPool, h1: ServerPool | None, read_idle_timeout: float, ping_timeout: float
-) -> H2Pool:
-    """The H2Pool riding on ``base`` (created once: ``base`` is shared across reloads
-    by the PoolManager, and so is the pool's HTTP/2 state)."""
-    pool: H2Pool | None = getattr(base, "h2", None)
-    if pool is None:
-        pool = H2Pool(base, h1=h1, read_idle_timeout=read_idle_timeout, ping_timeout=ping_timeout)
-        base.h2 = pool  # type: ignore[attr-defined]
-    pool.h1 = h1
-    return pool
+
+def h2_pool(key: PoolKey, ssl_context: ssl.SSLContext | None) -> H2Pool:
+    """The PoolManager factory of HTTP/2 pools (keys of kind ``h2c`` or ``https+h2``)."""
+    return H2Pool(
+        key.host,
+        key.port,
+        ssl=ssl_context,
+        server_hostname=key.server_name or key.host,
+        dial_timeout=key.dial_timeout,
+        idle_timeout=key.idle_timeout,
+        response_header_timeout=key.response_header_timeout,
+        read_idle_timeout=key.read_idle_timeout,
+        ping_timeout=key.ping_timeout,
+    )
 
 
 class H2ClientConnection(asyncio.Protocol):
@@ -147,7 +175,7 @@ class H2ClientConnection(asyncio.Protocol):
     def __init__(self, pool: H2Pool) -> None:
         self.pool = pool
         self.loop = pool.loop
-        self.address = pool.base.address
+        self.address = pool.address
         self.h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(
                 client_side=True, header_encoding=None, validate_inbound_headers=False
@@ -283,7 +311,7 @@ class H2ClientConnection(asyncio.Protocol):
         if self.streams.pop(stream.sid, None) is None:
             return
         if not self.streams:
-            if self.goaway or self.pool.base.retired:
+            if self.goaway or self.pool.retired:
                 self.close()
             else:
                 self._arm_idle()
@@ -315,12 +343,10 @@ class H2ClientConnection(asyncio.Protocol):
     # -- timers ---------------------------------------------------------------
 
     def _arm_idle(self) -> None:
-        timeout = self.pool.base.idle_timeout
+        timeout = self.pool.idle_timeout
         if self.streams or self.closed:
             return
-        if self.pool.base.retired:
-            self.close()
-        elif timeout > 0:
+        if timeout > 0:
             self._idle_timer = self.loop.call_later(timeout, self._on_idle)
 
     def _on_idle(self) -> None:
@@ -625,7 +651,7 @@ def h2_server_handler(
     """
     scheme = b"https" if tls else b"http"
     url_host_b = url_host.encode("latin-1")
-    timeout = pool.base.response_header_timeout
+    timeout = pool.response_header_timeout
 
     def build_headers(req: Request) -> list[tuple[bytes, bytes]]:
         target = req.raw_path or "/"
@@ -708,7 +734,7 @@ def h2_server_handler(
                     # connection): a request without body is sent once more.
                     if attempt == 2:
                         raise UpstreamError(
-                            502, f"{pool.base.address} refused the stream"
+                            502, f"{pool.address} refused the stream"
                         ) from None
             raise AssertionError("unreachable")
         except UpstreamError as exc:

@@ -5,7 +5,8 @@ A background task of the configuration checks the servers that are up every
 sets the server's status in the balancer (which tells its parents when the
 service as a whole goes up or down) and in the ``serverStatus`` the API shows.
 The checks are control-plane traffic: they go through httpcore, with the TLS
-settings of the service's ``serversTransport``.
+settings of the service's ``serversTransport``; ``mode: grpc`` calls the gRPC
+health service instead (:mod:`edgeway.services.grpchealth`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ import httpcore
 
 from edgeway.http.message import canonical_header_name
 from edgeway.pipeline.runtime import ServiceInfo
-from edgeway.services import BuildError
 from edgeway.services.balancer import Balancer
+from edgeway.services.grpchealth import (
+    NO_TRANSPORT_SECURITY,
+    GrpcHealthError,
+    check_grpc_health,
+    grpc_address,
+)
 
 log = logging.getLogger("edgeway.healthcheck")
 
@@ -39,6 +45,8 @@ class Target:
     url: str  # what is checked; "" when the configured path is unusable
     error: str = ""
     auth: bytes = b""  # Authorization from the URL's user:password
+    host: str = ""  # mode grpc: where to dial
+    port: int = 0
 
 
 class HealthChecker:
@@ -51,8 +59,7 @@ class HealthChecker:
         ssl_context: ssl.SSLContext | None,
         server_name: str = "",
     ) -> None:
-        if cfg.mode == "grpc":
-            raise BuildError('healthCheck mode "grpc" is not supported by this version of edgeway yet')
+        self.grpc = cfg.mode == "grpc"  # Traefik: any other mode is HTTP
         self.balancer = balancer
         self.info = info
         interval = cfg.interval or 0.0
@@ -70,7 +77,8 @@ class HealthChecker:
         self.headers = [(canonical_header_name(k), v.encode("latin-1")) for k, v in (cfg.headers or {}).items()]
         self.ssl_context = ssl_context
         self.server_name = server_name
-        self.healthy = [_target(cfg, url) for url in dict.fromkeys(servers)]
+        make = _grpc_target if self.grpc else _target
+        self.healthy = [make(cfg, url) for url in dict.fromkeys(servers)]
         self.unhealthy: list[Target] = []
 
     async def run(self) -> None:
@@ -103,6 +111,16 @@ class HealthChecker:
         """None when the server is healthy, else why not."""
         if target.error:
             return target.error
+        if self.grpc:
+            try:
+                await check_grpc_health(target.host, target.port, target.url, self.timeout)
+            except GrpcHealthError as exc:
+                return f"checking gRPC health: {exc}"
+            return None
+        error = await self._check_http(http, target)
+        return None if error is None else f"checking HTTP health: {error}"
+
+    async def _check_http(self, http: httpcore.AsyncConnectionPool, target: Target) -> str | None:
         try:
             with anyio.fail_after(self.timeout):
                 status = await self._exchange(http, target.url, target.auth)
@@ -167,7 +185,7 @@ def _target(cfg: Any, server_url: str) -> Target:
     path = cfg.path or ""
     ref = urlsplit(path)
     if ref.scheme or ref.netloc:
-        return Target(server_url, "", f"create HTTP request: health check path must be a relative URL, got: \"{path}\"")
+        return Target(server_url, "", f"checking HTTP health: create HTTP request: health check path must be a relative URL, got: \"{path}\"")
     parts = urlsplit(urljoin(server_url, path))
     scheme = cfg.scheme or parts.scheme
     userinfo, _, netloc = parts.netloc.rpartition("@")
@@ -179,6 +197,16 @@ def _target(cfg: Any, server_url: str) -> Target:
         user, _, password = userinfo.partition(":")
         auth = b"Basic " + base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode())
     return Target(server_url, urlunsplit((scheme, netloc, parts.path or "/", parts.query, "")), auth=auth)
+
+
+def _grpc_target(cfg: Any, server_url: str) -> Target:
+    """Traefik's ``checkHealthGRPC`` dials the URL's host and port (``port`` wins),
+    in cleartext; another ``scheme`` leaves grpc-go without credentials."""
+    host, port, address = grpc_address(server_url, cfg.port)
+    target = Target(server_url, address, host=host, port=port)
+    if (cfg.scheme or "") not in ("http", "h2c", ""):
+        target.error = f"checking gRPC health: fail to connect to {address}: {NO_TRANSPORT_SECURITY}"
+    return target
 
 
 def uses_tls(cfg: Any, servers: list[str]) -> bool:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from edgeway.http.h2upstream import h2_pool_for, h2_server_handler
+from edgeway.http.h2upstream import h2_pool, h2_server_handler
 from edgeway.http.message import Handler
 from edgeway.http.proxy import server_handler
-from edgeway.http.upstream import ServerPool
 from edgeway.services import BuildError, ServiceContext
 from edgeway.services.pools import PoolKey
 from edgeway.services.transports import TransportSettings
@@ -49,8 +48,8 @@ def server_handler_for(
     url_host = parts.netloc.rpartition("@")[2]
     path_prefix = parts.path if preserve_path else ""
 
-    def pool(kind: str, *, http2: bool = False) -> ServerPool:
-        key = PoolKey(
+    def key(kind: str, *, http2: bool = False) -> PoolKey:
+        return PoolKey(
             kind,
             host,
             port,
@@ -60,12 +59,12 @@ def server_handler_for(
             transport.dial_timeout,
             transport.idle_timeout,
             transport.response_header_timeout,
-        )
-        return ctx.pools.get(
-            key, ctx.transports.ssl_context(transport, http2=http2) if tls else None
+            transport.read_idle_timeout if http2 else 0.0,
+            transport.ping_timeout if http2 else 0.0,
         )
 
-    h1_pool = pool("https" if tls else "http")
+    ssl_h1 = ctx.transports.ssl_context(transport) if tls else None
+    h1_pool = ctx.pools.get(key("https" if tls else "http"), ssl_h1)
     http1 = server_handler(
         h1_pool, url_host, pass_host_header=pass_host_header, path_prefix=path_prefix
     )
@@ -73,11 +72,9 @@ def server_handler_for(
         if scheme == "h2c":
             raise BuildError(f"h2c server {url} with a serversTransport that disables HTTP/2")
         return http1
-    # HTTP/2 pools ride on a pool of their own kind, so reloads keep them like any pool.
-    base = pool("https+h2" if tls else "h2c", http2=tls)
-    h2 = h2_pool_for(
-        base, h1_pool if tls else None, transport.read_idle_timeout, transport.ping_timeout
-    )
+    ssl_h2 = ctx.transports.ssl_context(transport, http2=True) if tls else None
+    h2 = ctx.pools.get(key("https+h2" if tls else "h2c", http2=True), ssl_h2, h2_pool)
+    h2.h1 = h1_pool if tls else None  # TLS servers that decline h2 (same settings, same life)
     return h2_server_handler(
         h2,
         url_host,
