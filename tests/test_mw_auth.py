@@ -19,7 +19,6 @@ import trustme
 import yaml
 from edgeway.middlewares.auth_cookies import parse_set_cookie
 from edgeway.middlewares.auth_passwords import check_secret, md5_crypt
-from edgeway.registry import BuildContext
 from support import Backend, Client, Received, backends, edgeway, free_port, get
 
 pytestmark = pytest.mark.anyio
@@ -566,8 +565,6 @@ async def test_forward_auth_tls(tmp_path: Path) -> None:
 
 
 async def test_forward_auth_pool_reused_across_reloads(tmp_path: Path) -> None:
-    if "pools" not in BuildContext.__dataclass_fields__:
-        pytest.skip("BuildContext has no PoolManager yet: forwardAuth pools are private to each build")
     mws = {"fa": {"forwardAuth": {"address": "AUTH/auth/ok"}}}
     async with forward_setup(tmp_path, mws) as (ew, b, auth):
         assert (await get(ew.port(), host="fa.test")).status == 200

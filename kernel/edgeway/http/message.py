@@ -7,6 +7,7 @@ middlewares, routers and services receive. Header names and values stay bytes
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -76,7 +77,7 @@ class Headers:
         return f"Headers({self.raw!r})"
 
 
-class Body:
+class Body(abc.ABC):
     """A request body arriving from the client, read chunk by chunk.
 
     The protocol layer feeds it; ``read()`` returns the next chunk or ``b""`` at
@@ -85,8 +86,9 @@ class Body:
 
     __slots__ = ()
 
-    async def read(self) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """The next chunk, or ``b""`` at the end."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:

@@ -14,6 +14,7 @@ decide, and each chunk is compressed and flushed on its own.
 
 from __future__ import annotations
 
+import abc
 import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -175,21 +176,24 @@ def _gzip_q(header: bytes) -> float:
 # --------------------------------------------------------------------------- decisions
 
 
-class _Decider:
+class _Decider(abc.ABC):
     """Decides, from the headers and the first bytes, whether to compress.
 
     ``write(size)`` and ``flush()`` return True (compress), False (send as is) or
     None (not yet); ``close()`` returns a final answer.
     """
 
-    def write(self, buffered: bytes) -> bool | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, buffered: bytes) -> bool | None:
+        """Implemented by each kind."""
 
-    def flush(self, buffered: bytes) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def flush(self, buffered: bytes) -> bool:
+        """Implemented by each kind."""
 
-    def close(self, buffered: bytes) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self, buffered: bytes) -> bool:
+        """Implemented by each kind."""
 
     def start(self, headers: Headers, encoding: str) -> None:
         headers.remove(b"content-length")

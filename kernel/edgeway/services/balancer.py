@@ -8,6 +8,7 @@ choose the next child.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ class Child:
         self.inflight = 0
 
 
-class Balancer:
+class Balancer(abc.ABC):
     """Status, parents and sticky cookie of a balancer; ``next_server`` picks among the up children."""
 
     #: How Traefik names the balancer in "healthCheck not enabled in config for this ... service".
@@ -76,8 +77,9 @@ class Balancer:
             raise BuildError(f"healthCheck not enabled in config for this {self.kind} service")
         self._updaters.append(fn)
 
-    def next_server(self, req: Request) -> Child | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def next_server(self, req: Request) -> Child | None:
+        """Implemented by each kind."""
 
     def serve(self, child: Child, req: Request) -> Awaitable[Response]:
         return child.handler(req)
