@@ -216,6 +216,22 @@ class Proxy:
             self.proc.wait(5)
 
 
+@contextlib.contextmanager
+def traefik_and_edgeway(
+    tmp: Path, traefik_bin: str, config: dict[str, Any], probes: Sequence[tuple[str, str, str, int]]
+) -> Iterator[tuple[Proxy, Proxy]]:
+    """Both proxies on one dynamic ``config``, running and ready (every probe answered)."""
+    dynamic = tmp / "dynamic.yml"
+    dynamic.write_text(yaml.safe_dump(config, sort_keys=False))
+    traefik = make_proxy("traefik", traefik_bin, tmp / "traefik", dynamic)
+    edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
+    with running([traefik, edgeway]):
+        deadline = time.monotonic() + 20
+        for proxy in (traefik, edgeway):
+            proxy.wait_ready(probes, deadline)
+        yield traefik, edgeway
+
+
 def static_config(ports: dict[str, int], dynamic_file: Path) -> dict[str, Any]:
     return {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},

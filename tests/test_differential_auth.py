@@ -13,26 +13,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import bcrypt
 import pytest
-import yaml
 from differential_support import (
     BackendPool,
     Proxy,
     Reply,
     differences,
     digest,
-    edgeway_binary,
     exchange,
     header_multiset,
-    make_proxy,
     require_traefik,
-    running,
+    traefik_and_edgeway,
 )
 from support import Received, free_port
 
@@ -123,14 +119,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             service = "cookies" if name == "fa-cookies" else "backend"
             routers[name] = {"rule": f"Host(`{name}.test`)", "service": service, "middlewares": [name]}
         services = {n: {"loadBalancer": {"servers": [{"url": b.url}]}} for n, b in (("backend", backend), ("cookies", cookies))}
-        dynamic = tmp / "dynamic.yml"
-        dynamic.write_text(yaml.safe_dump({"http": {"routers": routers, "services": services, "middlewares": mws}}))
-        traefik = make_proxy("traefik", TRAEFIK, tmp / "traefik", dynamic)
-        edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
-        with running([traefik, edgeway]):
-            deadline = time.monotonic() + 20
-            for proxy in (traefik, edgeway):
-                proxy.wait_ready([("traefik", "localhost", "/ping", 200), ("web", "ready.test", "/__ready", 200)], deadline)
+        config = {"http": {"routers": routers, "services": services, "middlewares": mws}}
+        probes = [("traefik", "localhost", "/ping", 200), ("web", "ready.test", "/__ready", 200)]
+        with traefik_and_edgeway(tmp, TRAEFIK, config, probes) as (traefik, edgeway):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()

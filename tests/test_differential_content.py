@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import gzip
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import brotli
 import pytest
-import yaml
 import zstandard
 from differential_support import (
     BackendPool,
@@ -26,12 +24,10 @@ from differential_support import (
     Reply,
     differences,
     digest,
-    edgeway_binary,
     exchange,
     header_multiset,
-    make_proxy,
     require_traefik,
-    running,
+    traefik_and_edgeway,
 )
 from support import Received
 
@@ -153,20 +149,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     tmp = tmp_path_factory.mktemp("differential-content")
     pool = BackendPool()
     try:
-        dynamic = tmp / "dynamic.yml"
-        dynamic.write_text(
-            yaml.safe_dump(dynamic_configuration(pool, free_port()), sort_keys=False)
-        )
-        traefik = make_proxy("traefik", TRAEFIK, tmp / "traefik", dynamic)
-        edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
-        with running([traefik, edgeway]):
-            deadline = time.monotonic() + 20
-            probes = [
-                ("traefik", "localhost", "/ping", 200),
-                ("web", "ready.test", "/__ready", 200),
-            ]
-            for proxy in (traefik, edgeway):
-                proxy.wait_ready(probes, deadline)
+        probes = [("traefik", "localhost", "/ping", 200), ("web", "ready.test", "/__ready", 200)]
+        config = dynamic_configuration(pool, free_port())
+        with traefik_and_edgeway(tmp, TRAEFIK, config, probes) as (traefik, edgeway):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()

@@ -21,19 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 from differential_support import (
     BackendPool,
     Proxy,
     Reply,
     differences,
     digest,
-    edgeway_binary,
     exchange,
     header_multiset,
-    make_proxy,
     require_traefik,
-    running,
+    traefik_and_edgeway,
 )
 from support import Received
 
@@ -124,21 +121,14 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     tmp = tmp_path_factory.mktemp("differential-services")
     pool = BackendPool()
     try:
-        dynamic = tmp / "dynamic.yml"
-        dynamic.write_text(yaml.safe_dump(dynamic_configuration(pool), sort_keys=False))
-        traefik = make_proxy("traefik", TRAEFIK, tmp / "traefik", dynamic)
-        edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
-        with running([traefik, edgeway]):
-            deadline = time.monotonic() + 20
-            probes = [
-                ("traefik", "localhost", "/ping", 200),
-                ("web", "ready.test", "/", 200),
-                # The health checks have run: the sick servers are out.
-                ("web", "down.test", "/", 503),
-                ("web", "failboth.test", "/", 503),
-            ]
-            for proxy in (traefik, edgeway):
-                proxy.wait_ready(probes, deadline)
+        probes = [
+            ("traefik", "localhost", "/ping", 200),
+            ("web", "ready.test", "/", 200),
+            # The health checks have run: the sick servers are out.
+            ("web", "down.test", "/", 503),
+            ("web", "failboth.test", "/", 503),
+        ]
+        with traefik_and_edgeway(tmp, TRAEFIK, dynamic_configuration(pool), probes) as (traefik, edgeway):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()

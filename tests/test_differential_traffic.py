@@ -9,23 +9,19 @@ retry, and a circuit breaker tripping on a deterministic expression.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 from differential_support import (
     BackendPool,
     Proxy,
     Reply,
-    edgeway_binary,
     exchange,
     header_multiset,
-    make_proxy,
     require_traefik,
-    running,
+    traefik_and_edgeway,
 )
 from support import Received, free_port
 
@@ -125,16 +121,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         }
         for name, (mw, service) in ROUTES.items():
             routers[name] = {"rule": f"PathPrefix(`/{name}/`)", "service": service, "middlewares": [mw]}
-        dynamic = tmp / "dynamic.yml"
         config = {"http": {"routers": routers, "services": services, "middlewares": MIDDLEWARES}}
-        dynamic.write_text(yaml.safe_dump(config, sort_keys=False))
-        traefik = make_proxy("traefik", TRAEFIK, tmp / "traefik", dynamic)
-        edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
-        with running([traefik, edgeway]):
-            deadline = time.monotonic() + 20
-            probes = [("web", "ready.test", "/__ready", 200), ("trusted", "ready.test", "/__ready", 200)]
-            for proxy in (traefik, edgeway):
-                proxy.wait_ready(probes, deadline)
+        probes = [("web", "ready.test", "/__ready", 200), ("trusted", "ready.test", "/__ready", 200)]
+        with traefik_and_edgeway(tmp, TRAEFIK, config, probes) as (traefik, edgeway):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()
