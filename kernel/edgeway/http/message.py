@@ -47,22 +47,25 @@ class Headers:
     def set(self, name: bytes, value: bytes) -> None:
         """Replace every value of ``name`` by ``value`` (kept at the first position)."""
         lname = name.lower()
-        out: list[tuple[bytes, bytes]] = []
-        placed = False
-        for n, v in self.raw:
+        raw = self.raw
+        first = -1
+        for i, (n, _) in enumerate(raw):
             if n.lower() == lname:
-                if not placed:
-                    out.append((n, value))
-                    placed = True
-            else:
-                out.append((n, v))
-        if not placed:
-            out.append((name, value))
-        self.raw = out
+                if first >= 0:  # more than one: rebuild without the others
+                    keep = raw[first][0]
+                    self.raw = [(n2, v2) for n2, v2 in raw if n2.lower() != lname]
+                    self.raw.insert(first, (keep, value))
+                    return
+                first = i
+        if first < 0:
+            raw.append((name, value))
+        else:
+            raw[first] = (raw[first][0], value)
 
     def remove(self, name: bytes) -> None:
         lname = name.lower()
-        self.raw = [(n, v) for n, v in self.raw if n.lower() != lname]
+        if any(n.lower() == lname for n, _ in self.raw):
+            self.raw = [(n, v) for n, v in self.raw if n.lower() != lname]
 
     def copy(self) -> Headers:
         return Headers(list(self.raw))

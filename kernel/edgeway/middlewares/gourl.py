@@ -9,6 +9,7 @@ path with ``URL.JoinPath()``'s. Strings here are Go strings: bytes held in a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from edgeway.http.message import Request
@@ -115,8 +116,12 @@ def valid_encoded(s: str, mode: int) -> bool:
 # --- Path and RawPath --------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def set_path(p: str) -> tuple[str, str]:
-    """Go's ``URL.setPath``: (Path, RawPath) for the escaped ``p``."""
+    """Go's ``URL.setPath``: (Path, RawPath) for the escaped ``p``.
+
+    Cached: path middlewares call it for every request, mostly on a few paths.
+    """
     path = unescape(p)
     return path, ("" if escape(path, PATH) == p else p)
 

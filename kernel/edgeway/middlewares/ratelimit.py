@@ -39,6 +39,10 @@ class MemoryLimiter:
         self.buckets = TTLMap(capacity)
 
     async def allow(self, source: str) -> int | None:
+        return self.allow_now(source)
+
+    def allow_now(self, source: str) -> int | None:
+        """``allow`` without a coroutine: the in-memory bucket never waits for I/O."""
         now_s = int(time.time())
         bucket = self.buckets.get(source, now_s)
         if bucket is None:
@@ -82,9 +86,14 @@ def build_rate_limit(options: RateLimit, next_: Handler, ctx: BuildContext) -> H
         limiter = MemoryLimiter(rate, burst, max_delay, ttl)
     prefix = ctx.name + ":"
 
+    allow_now = limiter.allow_now if isinstance(limiter, MemoryLimiter) else None
+
     async def rate_limit(req: Request) -> Response:
         try:
-            delay = await limiter.allow(prefix + source(req))
+            if allow_now is not None:
+                delay = allow_now(prefix + source(req))
+            else:
+                delay = await limiter.allow(prefix + source(req))
         except RedisLimiterError:
             return Response.text(500, "Could not insert/update bucket")
         if delay is None:
