@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import textwrap
 from collections.abc import AsyncIterator, Callable
@@ -299,10 +300,28 @@ async def raw_exchange(port: int, data: bytes, *, until_close: bool = True, time
     return out
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port on 127.0.0.1 for a server the test starts later.
+
+    Chosen below Linux's ephemeral range (32768+), where the OS also picks the
+    source ports of outgoing connections and ports for binds to port 0: a port
+    from there can be taken by someone else before the server binds it.
+    """
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 @dataclass

@@ -223,6 +223,7 @@ def test_a_port_in_use_is_a_clear_start_up_error(tmp_path: Path) -> None:
         out = run(f"--entryPoints.web.address=127.0.0.1:{port}", "--providers.file.filename=x.yml", cwd=tmp_path)
     assert out.returncode == 1
     assert f"entry point 'web': cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr  # one clear line, not a stack
 
 
 def test_pip_install_of_the_two_distributions_gives_a_working_command(tmp_path: Path) -> None:

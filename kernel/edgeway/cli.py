@@ -119,10 +119,24 @@ def run_cmd(ctx: click.Context) -> None:
 
     try:
         anyio.run(serve, backend="asyncio", backend_options={"use_uvloop": _has_uvloop()})
-    except OSError as exc:
-        _fail(str(exc.strerror or exc), 1)
-    except ValueError as exc:
-        _fail(str(exc), 1)
+    except (OSError, ValueError, BaseExceptionGroup) as exc:
+        # Start-up errors (a port in use, an unsupported entry point) arrive
+        # wrapped in the task group's exception group: say them in one line.
+        err = _start_up_error(exc)
+        if err is None:
+            raise
+        _fail(str(err.strerror if isinstance(err, OSError) and err.strerror else err), 1)
+
+
+def _start_up_error(exc: BaseException) -> BaseException | None:
+    if isinstance(exc, OSError | ValueError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _start_up_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _has_uvloop() -> bool:
