@@ -216,6 +216,15 @@ class Proxy:
             self.proc.wait(5)
 
 
+@dataclass
+class Pair:
+    """Traefik and edgeway on the same configuration, and their backends."""
+
+    traefik: Proxy
+    edgeway: Proxy
+    pool: BackendPool
+
+
 @contextlib.contextmanager
 def traefik_and_edgeway(
     tmp: Path, traefik_bin: str, config: dict[str, Any], probes: Sequence[tuple[str, str, str, int]]

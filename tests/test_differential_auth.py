@@ -14,14 +14,13 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import bcrypt
 import pytest
 from differential_support import (
     BackendPool,
-    Proxy,
+    Pair,
     Reply,
     differences,
     digest,
@@ -95,13 +94,6 @@ def middlewares(auth: str) -> dict[str, Any]:
         "fa-dead": {"forwardAuth": {"address": f"http://127.0.0.1:{free_port()}/"}},
         "fa-scheme": {"forwardAuth": {"address": "ftp://nowhere/"}},
     }
-
-
-@dataclass
-class Pair:
-    traefik: Proxy
-    edgeway: Proxy
-    pool: BackendPool
 
 
 @pytest.fixture(scope="module")

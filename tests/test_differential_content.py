@@ -20,6 +20,7 @@ import pytest
 import zstandard
 from differential_support import (
     BackendPool,
+    Pair,
     Proxy,
     Reply,
     differences,
@@ -132,13 +133,6 @@ def dynamic_configuration(pool: BackendPool, dead_port: int) -> dict[str, Any]:
             },
         }
     }
-
-
-@dataclass
-class Pair:
-    traefik: Proxy
-    edgeway: Proxy
-    pool: BackendPool
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from differential_support import (
     BackendPool,
-    Proxy,
+    Pair,
     Reply,
     differences,
     digest,
@@ -116,13 +116,6 @@ def dynamic_configuration(pool: BackendPool) -> dict[str, Any]:
         routers[name] = {"rule": rule, "service": name, "middlewares": middlewares}
         services[name] = {"loadBalancer": {"servers": [{"url": backend.url}]}}
     return {"http": {"routers": routers, "services": services, "middlewares": MIDDLEWARES}}
-
-
-@dataclass
-class Pair:
-    traefik: Proxy
-    edgeway: Proxy
-    pool: BackendPool
 
 
 @pytest.fixture(scope="module")

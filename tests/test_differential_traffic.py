@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from differential_support import (
     BackendPool,
-    Proxy,
+    Pair,
     Reply,
     exchange,
     header_multiset,
@@ -94,13 +93,6 @@ ROUTES = {
     "cb-request-threshold": ("cb-request-threshold", "app"),
     "cb-bad": ("cb-bad", "app"),
 }
-
-
-@dataclass
-class Pair:
-    traefik: Proxy
-    edgeway: Proxy
-    pool: BackendPool
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ import h2.exceptions
 import h2.settings
 
 from edgeway.http.message import Body, Handler, Headers, Request, Response, canonical_header_name
-from edgeway.http.proxy import _join_path
+from edgeway.http.proxy import upstream_target
 from edgeway.http.status import error_response
 from edgeway.http.upstream import (
     HOP_BY_HOP,
@@ -654,14 +654,7 @@ def h2_server_handler(
     timeout = pool.response_header_timeout
 
     def build_headers(req: Request) -> list[tuple[bytes, bytes]]:
-        target = req.raw_path or "/"
-        if path_prefix:
-            target = _join_path(path_prefix, target)
-        query = req.query
-        if query:
-            target = f"{target}?{query.replace(';', '&') if ';' in query else query}"
-        elif "force_query" in req.context:
-            target += "?"
+        target = upstream_target(req, path_prefix)
         authority = (
             req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
         )

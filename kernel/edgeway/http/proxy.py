@@ -43,14 +43,7 @@ def server_handler(
             first = _SKIP_FIRST | {n[0] for n in drop}
         else:
             first = _SKIP_FIRST
-        target = req.raw_path or "/"
-        if path_prefix:
-            target = _join_path(path_prefix, target)
-        query = req.query
-        if query:
-            target = f"{target}?{query.replace(';', '&') if ';' in query else query}"
-        elif "force_query" in req.context:
-            target += "?"
+        target = upstream_target(req, path_prefix)
         host = req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
         parts = [f"{req.method} {target} HTTP/1.1\r\nHost: ".encode("latin-1"), host, b"\r\n"]
         xff: bytes | None = None
@@ -96,6 +89,20 @@ def server_handler(
             return error_response(exc.status)
 
     return forward
+
+
+def upstream_target(req: Request, path_prefix: str = "") -> str:
+    """The request-target sent upstream, as Traefik's reverse proxy rewrites it:
+    ``preservePath`` prefix, ``;`` in the query turned into ``&``, an empty ``?`` kept."""
+    target = req.raw_path or "/"
+    if path_prefix:
+        target = _join_path(path_prefix, target)
+    query = req.query
+    if query:
+        return f"{target}?{query.replace(';', '&') if ';' in query else query}"
+    if "force_query" in req.context:
+        return target + "?"
+    return target
 
 
 def _join_path(prefix: str, path: str) -> str:

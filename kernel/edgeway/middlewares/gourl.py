@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from edgeway.http.message import Request
+from edgeway.http.server import clean_path
 from edgeway.rules.parser import go_quote
 
 __all__ = [
@@ -140,16 +141,9 @@ def escaped_path(path: str, raw: str) -> str:
 
 
 def _clean_rooted(p: str) -> str:
-    out: list[str] = []
-    for seg in p.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(seg)
-    return "/" + "/".join(out)
+    """Go's ``path.Clean`` of a rooted path (no trailing slash kept)."""
+    cleaned = clean_path(p)
+    return cleaned if cleaned == "/" else cleaned.rstrip("/")
 
 
 def join_path(path: str, raw: str) -> tuple[str, str]:

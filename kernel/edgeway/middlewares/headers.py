@@ -157,11 +157,7 @@ def _build_header(o: HeadersOptions, next_: Handler, cors: bool) -> Handler:
             origin = h.get(b"origin")
             if method and origin:
                 return preflight(req, method, origin.decode("latin-1"))
-        for name, value in req_ops:
-            if value:
-                h.set(name, value)
-            else:
-                h.remove(name)
+        _apply(h, req_ops)
         if omit_xff:
             h.remove(b"x-forwarded-for")
             req.context["omit_xff"] = True
@@ -170,21 +166,12 @@ def _build_header(o: HeadersOptions, next_: Handler, cors: bool) -> Handler:
             req.host = normalize_host(host)
         if not cors_response:  # custom headers only: the common, cheap case
             resp = await next_(req)
-            rh = resp.headers
-            for name, value in resp_ops:
-                if value:
-                    rh.set(name, value)
-                else:
-                    rh.remove(name)
+            _apply(resp.headers, resp_ops)
             return resp
         origin_b = h.get(b"origin") or b""
         resp = await next_(req)
         rh = resp.headers
-        for name, value in resp_ops:
-            if value:
-                rh.set(name, value)
-            else:
-                rh.remove(name)
+        _apply(rh, resp_ops)
         match = match_origin(origin_b.decode("latin-1"))
         if match is not None:
             rh.set(b"Access-Control-Allow-Origin", match.encode("latin-1"))
@@ -199,6 +186,15 @@ def _build_header(o: HeadersOptions, next_: Handler, cors: bool) -> Handler:
         return resp
 
     return headers
+
+
+def _apply(headers: Headers, ops: list[tuple[bytes, bytes]]) -> None:
+    """Set each header; an empty value removes it (Traefik's custom headers)."""
+    for name, value in ops:
+        if value:
+            headers.set(name, value)
+        else:
+            headers.remove(name)
 
 
 def _origin_matcher(

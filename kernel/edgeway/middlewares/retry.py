@@ -21,8 +21,9 @@ import re
 import time
 
 from edgeway.config.dynamic import Retry
-from edgeway.http.message import Body, BytesBody, Handler, Request, Response
+from edgeway.http.message import Handler, Request, Response
 from edgeway.registry import BuildContext
+from edgeway.services.replay import BodyTooLarge, PrefixedBody, clone, read_body
 
 __all__ = ["build_retry", "parse_code_ranges"]
 
@@ -51,50 +52,16 @@ def parse_code_ranges(blocks: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-class _PeekedBody(Body):
-    """The chunks already read, then the rest of the original body (``peekedBody``)."""
-
-    __slots__ = ("_peeked", "_rest")
-
-    def __init__(self, peeked: list[bytes], rest: Body) -> None:
-        self._peeked = peeked
-        self._rest = rest
-
-    async def read(self) -> bytes:
-        if self._peeked:
-            return self._peeked.pop(0)
-        return await self._rest.read()
-
-
 async def _reusable_body(req: Request, limit: int) -> bytes | None:
-    """The whole body to replay, or None when over ``limit`` (``req.body`` then replays
-    what was read before going on)."""
-    body = req.body
-    if body is None:
-        return b""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await body.read()
-        if not chunk:
-            return b"".join(parts)
-        parts.append(chunk)
-        size += len(chunk)
-        if 0 <= limit < size:
-            req.body = _PeekedBody(parts, body)
-            return None
-
-
-def _clone(req: Request, body: Body | None) -> Request:
-    """A fresh copy of the original request for one attempt (Go's ``req.Clone``)."""
-    c = Request.__new__(Request)
-    for name in Request.__slots__:
-        setattr(c, name, getattr(req, name))
-    c.headers = req.headers.copy()
-    c.context = dict(req.context)
-    c._query_args = None
-    c.body = body
-    return c
+    """The whole body to replay (``b""`` without one), or None when over ``limit``;
+    ``req.body`` then replays what was read before going on (``peekedBody``)."""
+    try:
+        data = await read_body(req, limit)
+    except BodyTooLarge as exc:
+        assert req.body is not None
+        req.body = PrefixedBody(exc.prefix, req.body)
+        return None
+    return b"" if data is None else data
 
 
 def _unsent(req: Request) -> bool:
@@ -141,8 +108,11 @@ def build_retry(options: Retry, next_: Handler, ctx: BuildContext) -> Handler:
         interval = initial
         attempt = 1
         while True:
-            body = BytesBody(data) if data is not None and req.body is not None else req.body
-            attempt_req = _clone(req, body)
+            if data is not None and req.body is not None:
+                attempt_req = clone(req, data)
+            else:  # no body, or one too large to replay: sent once as it comes
+                attempt_req = clone(req, None)
+                attempt_req.body = req.body
             if attempt == attempts:
                 return await next_(attempt_req)
             resp = await next_(attempt_req)
