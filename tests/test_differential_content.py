@@ -114,7 +114,20 @@ MIDDLEWARES: dict[str, Any] = {
     "erewrite": {"errors": {"status": ["418"], "statusRewrites": {"418": 404}, "service": "app",
                             "query": "/x/page/{status}/{originalStatus}"}},
     "eheaders": {"errors": {"status": ["500"], "service": "app", "errorRequestHeaders": ["X-Keep"]}},
+    "tag": {"headers": {"customRequestHeaders": {"X-Order": "outer"}, "customResponseHeaders": {"X-Order": "outer"}}},
+    "tag2": {"headers": {"customRequestHeaders": {"X-Order": "inner"}, "customResponseHeaders": {"X-Order": "inner", "X-Inner": "1"}}},
 }  # fmt: skip
+
+#: Routers with several middlewares: the order in which response work happens
+#: (edgeway defers it to the server when nothing around reads the response).
+CHAINS = {
+    "order": ["tag", "tag2"],
+    "tag-errors": ["tag", "e"],
+    "errors-tag": ["e", "tag"],
+    "errors-secure": ["e", "secure2"],
+    "errors-cors": ["e", "cors"],
+    "limit-tag": ["tag", "strip", "tag2"],
+}
 
 
 def dynamic_configuration(pool: BackendPool, dead_port: int) -> dict[str, Any]:
@@ -123,10 +136,12 @@ def dynamic_configuration(pool: BackendPool, dead_port: int) -> dict[str, Any]:
     for name in MIDDLEWARES:
         routers[name] = {"rule": f"PathPrefix(`/{name}/`)", "service": "app", "middlewares": [name]}
     routers["dead"] = {"rule": "PathPrefix(`/dead/`)", "service": "dead", "middlewares": ["bretry"]}
+    for name, chain in CHAINS.items():
+        routers[name] = {"rule": f"PathPrefix(`/{name}/`)", "service": "app", "middlewares": chain}
     return {
         "http": {
             "routers": routers,
-            "middlewares": MIDDLEWARES,
+            "middlewares": {**MIDDLEWARES, "strip": {"stripPrefix": {"prefixes": ["/limit-tag"]}}},
             "services": {
                 "app": {"loadBalancer": {"servers": [{"url": app.url}]}},
                 "dead": {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{dead_port}"}]}},
@@ -296,6 +311,21 @@ CASES = [
     Case("errors-uncaught", "/e/status/403"),
     Case("errors-rewrite", "/erewrite/status/418"),
     Case("errors-headers", "/eheaders/status/500", headers=(("X-Keep", "k"), ("X-Drop", "d"))),
+    Case("chain-order", "/order/x"),
+    Case("chain-headers-around-errors", "/tag-errors/status/500"),
+    Case("chain-headers-around-ok", "/tag-errors/x"),
+    Case("chain-errors-around-headers", "/errors-tag/status/500"),
+    Case("chain-errors-around-headers-ok", "/errors-tag/x"),
+    Case("chain-errors-around-secure", "/errors-secure/status/502"),
+    Case("chain-errors-around-secure-ok", "/errors-secure/x"),
+    Case(
+        "chain-errors-around-cors-preflight",
+        "/errors-cors/x",
+        "OPTIONS",
+        (("Origin", "https://a.test"), ("Access-Control-Request-Method", "PUT")),
+    ),
+    Case("chain-errors-around-cors", "/errors-cors/x", headers=(("Origin", "https://a.test"),)),
+    Case("chain-strip-between-headers", "/limit-tag/x"),
 ]
 
 #: Scenario -> (reason, {path: (traefik, edgeway)}) for differences that are intended.

@@ -249,12 +249,12 @@ def test_token_bucket_and_ttl_map() -> None:
     assert bucket.reserve(300_000_000, 10**9) == 700_000_000
     buckets = TTLMap(2)
     a, b, c = TokenBucket(1, 1), TokenBucket(1, 1), TokenBucket(1, 1)
-    buckets.set("a", a, 2, 100)
-    buckets.set("b", b, 2, 100)
-    buckets.set("a", a, 2, 101)  # a used again: b is now closest to expiry
-    buckets.set("c", c, 2, 101)
-    assert (buckets.get("a", 101), buckets.get("b", 101), buckets.get("c", 101)) == (a, None, c)
-    assert buckets.get("a", 103) is None and len(buckets) == 1
+    buckets.add("a", a, 2, 100)
+    buckets.add("b", b, 2, 100)
+    assert buckets.touch("a", 2, 101) is a  # a used again: b is now closest to expiry
+    buckets.add("c", c, 2, 101)  # full: b goes
+    assert (buckets.touch("a", 2, 101), buckets.touch("b", 2, 101), buckets.touch("c", 2, 101)) == (a, None, c)
+    assert buckets.touch("a", 2, 103) is None and len(buckets) == 1  # expired at 103
 
 
 async def test_rate_limit(tmp_path: Path) -> None:

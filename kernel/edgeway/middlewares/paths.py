@@ -10,6 +10,8 @@ redirect, contentType and passTLSClientCert middlewares.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable
 from typing import Any
 
 from edgeway import hookimpl
@@ -25,7 +27,7 @@ from edgeway.config.dynamic import (
     StripPrefix,
     StripPrefixRegex,
 )
-from edgeway.http.message import GO_SPACE, Handler, Request, Response
+from edgeway.http.message import GO_SPACE, Handler, Request, Response, ready
 from edgeway.middlewares.contenttype import build_content_type
 from edgeway.middlewares.goregexp import compile_capturing
 from edgeway.middlewares.gourl import (
@@ -65,14 +67,23 @@ def _bad_request() -> Response:
     return Response.text(400, "Bad Request")
 
 
-def _commit(req: Request, path: str, raw: str) -> bool:
-    """Store the new path unless ``JoinPath()`` cleans it differently (then False)."""
+def _joined(path: str, raw: str) -> tuple[str, str] | None:
+    """The new (Path, RawPath) as ``JoinPath()`` leaves it; None when it would clean
+    ``path`` into another path (Traefik answers 400)."""
     if path:
         joined = join_path(path, raw)
         if joined[0] != path:
-            return False
-        path, raw = joined
-    store_path(req, path, raw)
+            return None
+        return joined
+    return path, raw
+
+
+def _commit(req: Request, path: str, raw: str) -> bool:
+    """Store the new path unless ``JoinPath()`` cleans it differently (then False)."""
+    joined = _joined(path, raw)
+    if joined is None:
+        return False
+    store_path(req, *joined)
     return True
 
 
@@ -97,16 +108,28 @@ def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) 
     def stripped(rest: str) -> str:
         return "/" + rest.removeprefix("/") if force_slash else _leading_slash(rest)
 
-    async def strip_prefix(req: Request) -> Response:
-        path, raw = path_of(req)
+    @functools.lru_cache(maxsize=1024)
+    def plan(path: str, raw: str) -> tuple[str, str, bytes] | bool:
+        """What stripping does to Go's (Path, RawPath): the new pair and the
+        X-Forwarded-Prefix value; False when nothing matches, True for a 400."""
         for prefix in prefixes:
             if path.startswith(prefix):
                 new_raw = stripped(raw[_encoded_prefix_len(raw, prefix) :]) if raw else raw
-                if not _commit(req, stripped(path[len(prefix) :]), new_raw):
-                    return _bad_request()
-                req.headers.add(FORWARDED_PREFIX, prefix.encode("latin-1"))
-                break
-        return await next_(req)
+                joined = _joined(stripped(path[len(prefix) :]), new_raw)
+                if joined is None:
+                    return True
+                return (*joined, prefix.encode("latin-1"))
+        return False
+
+    def strip_prefix(req: Request) -> Awaitable[Response]:
+        p = plan(*path_of(req))
+        if p is False:
+            return next_(req)
+        if p is True:
+            return ready(_bad_request())
+        store_path(req, p[0], p[1])  # type: ignore[index]
+        req.headers.add(FORWARDED_PREFIX, p[2])  # type: ignore[index]
+        return next_(req)
 
     return strip_prefix
 

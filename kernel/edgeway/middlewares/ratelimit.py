@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable
 
 from edgeway.config.durations import format_duration
 from edgeway.config.dynamic import RateLimit
@@ -42,13 +43,18 @@ class MemoryLimiter:
         return self.allow_now(source)
 
     def allow_now(self, source: str) -> int | None:
-        """``allow`` without a coroutine: the in-memory bucket never waits for I/O."""
-        now_s = int(time.time())
-        bucket = self.buckets.get(source, now_s)
+        """``allow`` without a coroutine: the in-memory bucket never waits for I/O.
+
+        One monotonic clock serves both the bucket (ns) and the TTL map (whole
+        seconds): only differences of it matter.
+        """
+        now = time.monotonic_ns()
+        now_s = now // 1_000_000_000
+        bucket = self.buckets.touch(source, self.ttl, now_s)
         if bucket is None:
             bucket = TokenBucket(self.rate, self.burst)
-        self.buckets.set(source, bucket, self.ttl, now_s)
-        return bucket.reserve(time.monotonic_ns(), self.max_delay)
+            self.buckets.add(source, bucket, self.ttl, now_s)
+        return bucket.reserve(now, self.max_delay)
 
 
 def limiter_parameters(options: RateLimit) -> tuple[float, int, int, int]:
@@ -86,16 +92,8 @@ def build_rate_limit(options: RateLimit, next_: Handler, ctx: BuildContext) -> H
         limiter = MemoryLimiter(rate, burst, max_delay, ttl)
     prefix = ctx.name + ":"
 
-    allow_now = limiter.allow_now if isinstance(limiter, MemoryLimiter) else None
-
-    async def rate_limit(req: Request) -> Response:
-        try:
-            if allow_now is not None:
-                delay = allow_now(prefix + source(req))
-            else:
-                delay = await limiter.allow(prefix + source(req))
-        except RedisLimiterError:
-            return Response.text(500, "Could not insert/update bucket")
+    async def answer(req: Request, delay: int | None) -> Response:
+        """Every outcome but "go on at once": refuse, or wait for the token."""
         if delay is None:
             return Response.text(429, "No bursty traffic allowed")
         if delay > max_delay:
@@ -103,8 +101,25 @@ def build_rate_limit(options: RateLimit, next_: Handler, ctx: BuildContext) -> H
             headers.set(b"Retry-After", b"%.0f" % math.ceil(delay / 1e9))
             headers.set(b"X-Retry-In", format_duration(delay / 1e9).encode())
             return status_reply(429, headers)
-        if delay > 0:
-            await asyncio.sleep(delay / 1e9)
+        await asyncio.sleep(delay / 1e9)
         return await next_(req)
 
-    return rate_limit
+    if isinstance(limiter, MemoryLimiter):
+        allow_now = limiter.allow_now
+
+        def rate_limit(req: Request) -> Awaitable[Response]:
+            delay = allow_now(prefix + source(req))
+            return next_(req) if delay == 0 else answer(req, delay)
+
+        return rate_limit
+
+    redis_limiter = limiter
+
+    async def redis_rate_limit(req: Request) -> Response:
+        try:
+            delay = await redis_limiter.allow(prefix + source(req))
+        except RedisLimiterError:
+            return Response.text(500, "Could not insert/update bucket")
+        return await (next_(req) if delay == 0 else answer(req, delay))
+
+    return redis_rate_limit

@@ -29,13 +29,15 @@ class TokenBucket:
     A new bucket is full. Times are monotonic nanoseconds.
     """
 
-    __slots__ = ("limit", "burst", "tokens", "last")
+    __slots__ = ("limit", "burst", "tokens", "last", "expires")
 
     def __init__(self, limit: float, burst: int) -> None:
         self.limit = limit
         self.burst = burst
         self.tokens = 0.0
         self.last: int | None = None
+        #: When the TTL map may drop it (whole seconds).
+        self.expires = 0
 
     def _advance(self, now: int) -> float:
         if self.last is None:
@@ -72,24 +74,29 @@ class TTLMap:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[str, tuple[TokenBucket, int]] = OrderedDict()
+        self._items: OrderedDict[str, TokenBucket] = OrderedDict()
 
-    def get(self, key: str, now: int) -> TokenBucket | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[1] <= now:
-            del self._items[key]
-            return None
-        return item[0]
-
-    def set(self, key: str, bucket: TokenBucket, ttl: int, now: int) -> None:
+    def touch(self, key: str, ttl: int, now: int) -> TokenBucket | None:
+        """The live bucket of ``key`` with its expiry pushed to ``now + ttl``; None if
+        there is none (an expired one is dropped)."""
         items = self._items
-        if key in items:
-            items.move_to_end(key)
-        elif len(items) >= self.capacity:
+        bucket = items.get(key)
+        if bucket is None:
+            return None
+        if bucket.expires <= now:
+            del items[key]
+            return None
+        items.move_to_end(key)
+        bucket.expires = now + ttl
+        return bucket
+
+    def add(self, key: str, bucket: TokenBucket, ttl: int, now: int) -> None:
+        """Store a new bucket, evicting the one closest to expiry when full."""
+        items = self._items
+        if len(items) >= self.capacity:
             items.popitem(last=False)
-        items[key] = (bucket, now + ttl)
+        bucket.expires = now + ttl
+        items[key] = bucket
 
     def __len__(self) -> int:
         return len(self._items)
