@@ -17,6 +17,7 @@ semantics are kept where OpenSSL's differ:
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from edgeway.config.dynamic_tls import DEFAULT_ALPN_PROTOCOLS, DEFAULT_CIPHER_SUITES, TLSOptions
@@ -96,8 +97,10 @@ class ServerOptions:
         ctx.alpn = self.alpn
         ctx.sslobject_class = _sslobject_class(options_name)
         ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-        ctx.minimum_version = self.min_version
-        ctx.maximum_version = self.max_version
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated, and still Traefik options
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = self.min_version
+            ctx.maximum_version = self.max_version
         if self.tls13_only:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         elif self.ciphers:
