@@ -9,7 +9,12 @@ import pytest
 from edgeway.config.dynamic_tls import CertAndStores, TLSOptions, TLSStore
 from edgeway.registry import Registry, TLSStoreContext, TLSStoreType
 from edgeway.tls.builtin import ConfigurationStore
-from edgeway.tls.certificates import DEFAULT_DOMAIN, certificate_from_pem, generated_default_certificate, parse_certificate
+from edgeway.tls.certificates import (
+    DEFAULT_DOMAIN,
+    certificate_from_pem,
+    generated_default_certificate,
+    parse_certificate,
+)
 from edgeway.tls.hosts import BROKEN, TLSHosts
 from edgeway.tls.manager import ALERT_UNRECOGNIZED_NAME, Refusal, TLSManager
 from edgeway.tls.options import server_options
