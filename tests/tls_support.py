@@ -98,11 +98,12 @@ async def peer_names(port: int, sni: str | None, ctx: ssl.SSLContext | None = No
 
 
 async def s_client(port: int, *args: str, data: bytes = b"") -> subprocess.CompletedProcess[str]:
-    """``openssl s_client`` against 127.0.0.1:port; stdin is ``data`` then EOF."""
+    """``openssl s_client`` against 127.0.0.1:port; stdin is ``data`` (then it waits
+    for the server to close) or nothing (it ends after the handshake)."""
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *(("-ign_eof",) if data else ()), *args],
             input=data.decode(),
             capture_output=True,
             text=True,

@@ -160,6 +160,7 @@ def server_options(options: TLSOptions, workdir: str = ".", *, offer_h2: bool = 
             name = CIPHER_SUITES[suite]
             if name is not None and name not in names:
                 names.append(name)
+        names.sort(key=_GO_PREFERENCE.index)
         unavailable = [n for n in names if not _cipher_available(n)]
         if unavailable:
             raise ValueError(f"cipher suites not available in this OpenSSL build: {', '.join(unavailable)}")
@@ -193,6 +194,20 @@ def server_options(options: TLSOptions, workdir: str = ".", *, offer_h2: bool = 
     )
     _check(spec)
     return spec
+
+
+#: Go's ``cipherSuitesPreferenceOrder`` (crypto/tls/cipher_suites.go, AES hardware):
+#: a Go server picks by this order whatever order the configuration lists.
+_GO_PREFERENCE = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+    "ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256",
+    "AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA", "AES128-SHA256",
+    "ECDHE-ECDSA-RC4-SHA", "ECDHE-RSA-RC4-SHA", "RC4-SHA",
+    "ECDHE-RSA-DES-CBC3-SHA", "DES-CBC3-SHA",
+]  # fmt: skip
 
 
 def _cipher_available(name: str) -> bool:
