@@ -1,7 +1,9 @@
-"""The two OpenSSL settings Python's ``ssl`` module does not expose, through ctypes.
+"""The OpenSSL settings Python's ``ssl`` module does not expose, through ctypes.
 
 * a list of key-exchange groups (``curvePreferences``): ``ssl`` sets one curve
   only (``set_ecdh_curve``); OpenSSL's ``SSL_CTX_set1_groups_list`` takes many;
+* the order of the TLS 1.3 suites (``SSL_CTX_set_ciphersuites``), to prefer
+  the suite Go prefers;
 * asking for a client certificate without verifying it (Go's
   ``RequestClientCert`` and ``RequireAnyClientCert``): ``ssl`` verifies every
   certificate it asks for; a verify callback that accepts all is OpenSSL's way.
@@ -19,7 +21,7 @@ import ctypes
 import ssl
 from typing import Any
 
-__all__ = ["OpenSSLUnavailable", "accept_any_client_certificate", "set_groups"]
+__all__ = ["OpenSSLUnavailable", "accept_any_client_certificate", "set_groups", "set_tls13_suites"]
 
 _SSL_CTRL_SET_GROUPS_LIST = 92
 _SSL_VERIFY_PEER = 0x01
@@ -47,6 +49,7 @@ class _Lib:
             self.ctrl = lib.SSL_CTX_ctrl
             self.set_verify = lib.SSL_CTX_set_verify
             self.get_verify_mode = lib.SSL_CTX_get_verify_mode
+            self.set_ciphersuites = lib.SSL_CTX_set_ciphersuites
         except (OSError, AttributeError) as exc:
             raise OpenSSLUnavailable(f"OpenSSL functions are not reachable from Python: {exc}") from None
         self.ctrl.restype = ctypes.c_long
@@ -55,6 +58,8 @@ class _Lib:
         self.set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, _VerifyCallback]
         self.get_verify_mode.restype = ctypes.c_int
         self.get_verify_mode.argtypes = [ctypes.c_void_p]
+        self.set_ciphersuites.restype = ctypes.c_int
+        self.set_ciphersuites.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 
     def ctx(self, context: ssl.SSLContext) -> int:
         """The ``SSL_CTX*`` of ``context``, checked through its verify mode."""
@@ -85,6 +90,13 @@ def set_groups(context: ssl.SSLContext, groups: list[str]) -> None:
         return
     unknown = [g for g in groups if lib.ctrl(pointer, _SSL_CTRL_SET_GROUPS_LIST, 0, g.encode()) != 1]
     raise ValueError(f"not available in this OpenSSL build: {', '.join(unknown) or ', '.join(groups)}")
+
+
+def set_tls13_suites(context: ssl.SSLContext, suites: list[str]) -> None:
+    """The TLS 1.3 suites, in preference order (with ``OP_CIPHER_SERVER_PREFERENCE``)."""
+    lib = _openssl()
+    if lib.set_ciphersuites(lib.ctx(context), ":".join(suites).encode()) != 1:
+        raise ValueError(f"not available in this OpenSSL build: {', '.join(suites)}")
 
 
 @_VerifyCallback

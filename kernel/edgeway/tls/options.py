@@ -16,6 +16,7 @@ semantics are kept where OpenSSL's differ:
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ class ServerOptions:
             ctx.set_ciphers(self.ciphers)
         if self.groups:
             openssl.set_groups(ctx, list(self.groups))
+        with contextlib.suppress(openssl.OpenSSLUnavailable):
+            openssl.set_tls13_suites(ctx, _GO_TLS13_PREFERENCE)
         if not self.session_tickets:
             ctx.options |= ssl.OP_NO_TICKET
             ctx.num_tickets = 0
@@ -195,6 +198,9 @@ def server_options(options: TLSOptions, workdir: str = ".", *, offer_h2: bool = 
     _check(spec)
     return spec
 
+
+#: Go's TLS 1.3 order (``defaultCipherSuitesTLS13``, AES hardware).
+_GO_TLS13_PREFERENCE = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
 
 #: Go's ``cipherSuitesPreferenceOrder`` (crypto/tls/cipher_suites.go, AES hardware):
 #: a Go server picks by this order whatever order the configuration lists.
