@@ -8,6 +8,8 @@ not part of the test suite. Every load run is bounded by wrk's ``-d``.
 
     python bench/run.py                      # edgeway vs the backend
     python bench/run.py --traefik --runs 5   # and real Traefik (one core) in the same rounds
+    python bench/run.py --https              # also HTTPS: keep-alive, and a new TLS connection per request
+    python bench/run.py --baseline ../main/kernel   # and edgeway from another source tree
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -45,6 +48,7 @@ http {{
 DYNAMIC = """http:
   routers:
     bench: {{rule: "PathPrefix(`/`)", service: bench{middlewares}}}
+    bench-tls: {{rule: "PathPrefix(`/`)", service: bench, entryPoints: [websecure], tls: {{}}{middlewares}}}
   services:
     bench:
       loadBalancer:
@@ -58,8 +62,14 @@ CHAIN = """  middlewares:
     limit: {{rateLimit: {{average: 100000000, burst: 100000000}}}}
 """
 
+TLS = """tls:
+  certificates:
+    - {{certFile: "{cert}", keyFile: "{key}"}}
+"""
+
 STATIC = """entryPoints:
   web: {{address: "{host}:{port}"}}
+  websecure: {{address: "{host}:{tls_port}"}}
 log: {{level: ERROR}}
 providers:
   file: {{filename: "{dynamic}", watch: false}}
@@ -72,11 +82,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ok(port: int, timeout: float = 20.0) -> None:
+def wait_ok(port: int, timeout: float = 20.0, scheme: str = "http") -> None:
     deadline = time.monotonic() + timeout
+    insecure = ssl._create_unverified_context()
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=1) as r:
+            with urllib.request.urlopen(f"{scheme}://{HOST}:{port}/", timeout=1, context=insecure) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -118,9 +129,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out]
 
 
-def wrk(port: int, duration: int, conns: int) -> dict[str, float]:
+def wrk(port: int, duration: int, conns: int, scheme: str = "http", close: bool = False) -> dict[str, float]:
+    extra = ["-H", "Connection: close"] if close else []
     out = subprocess.run(
-        [*PIN["load"], "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", f"http://{HOST}:{port}/"],
+        [*PIN["load"], "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", *extra, f"{scheme}://{HOST}:{port}/"],
         capture_output=True,
         text=True,
         check=True,
@@ -136,6 +148,17 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def _certificate(tmp: Path) -> tuple[Path, Path]:
+    """A self-signed ECDSA certificate for 127.0.0.1 (what a TLS benchmark client accepts)."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(tmp / "bench.key"), "-out", str(tmp / "bench.crt"), "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return tmp / "bench.crt", tmp / "bench.key"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -146,6 +169,12 @@ def main() -> None:
         "--chain", action="store_true", help="route through headers, stripPrefix and rateLimit middlewares"
     )
     ap.add_argument("--static", default="", help="extra static configuration (YAML) appended for edgeway")
+    ap.add_argument(
+        "--https", action="store_true", help="also HTTPS: keep-alive, and a new TLS connection per request"
+    )
+    ap.add_argument(
+        "--baseline", default="", help="also edgeway from this source tree's kernel/ (e.g. ../main/kernel)"
+    )
     ap.add_argument(
         "--pin",
         action="store_true",
@@ -168,32 +197,42 @@ def main() -> None:
         dynamic = DYNAMIC.format(
             backend=f"{HOST}:{bport}", middlewares=", middlewares: [hdr, strip, limit]" if args.chain else ""
         )
-        (tmp / "dynamic.yml").write_text(dynamic + (CHAIN.format() if args.chain else ""))
-        targets: dict[str, tuple[int, int | None]] = {"direct": (bport, None)}
+        cert, key = _certificate(tmp)
+        (tmp / "dynamic.yml").write_text(dynamic + (CHAIN.format() if args.chain else "") + TLS.format(cert=cert, key=key))
+        # name -> (port, pid, scheme, new connection per request)
+        targets: dict[str, tuple[int, int | None, str, bool]] = {"direct": (bport, None, "http", False)}
 
-        eport = free_port()
-        (tmp / "edgeway.yml").write_text(STATIC.format(host=HOST, port=eport, dynamic=tmp / "dynamic.yml") + args.static)
-        ew = start([str(BIN / "edgeway"), f"--configFile={tmp / 'edgeway.yml'}"], cwd=tmp)
-        procs.append(ew)
-        wait_ok(eport)
-        targets["edgeway"] = (eport, ew.pid)
+        def proxy(
+            name: str, cmd: list[str], env: dict[str, str] | None = None, extra: str = "", https: bool = True
+        ) -> None:
+            port, tls_port = free_port(), free_port()
+            conf = tmp / f"{name}.yml"
+            conf.write_text(STATIC.format(host=HOST, port=port, tls_port=tls_port, dynamic=tmp / "dynamic.yml") + extra)
+            proc = start([*cmd, f"--configFile={conf}"], cwd=tmp, env=env)
+            procs.append(proc)
+            wait_ok(port)
+            targets[name] = (port, proc.pid, "http", False)
+            if args.https and https:
+                wait_ok(tls_port, scheme="https")
+                targets[f"{name} https"] = (tls_port, proc.pid, "https", False)
+                targets[f"{name} https new conn"] = (tls_port, proc.pid, "https", True)
+
+        proxy("edgeway", [str(BIN / "edgeway")], extra=args.static)
+        if args.baseline:
+            base = str(Path(args.baseline).resolve())
+            proxy("baseline", [str(BIN / "edgeway")], env={**os.environ, "PYTHONPATH": base}, extra=args.static, https=False)
 
         traefik = shutil.which("traefik", path=str(BIN)) or shutil.which("traefik")
         if args.traefik and traefik:
-            tport = free_port()
-            (tmp / "traefik.yml").write_text(STATIC.format(host=HOST, port=tport, dynamic=tmp / "dynamic.yml"))
-            tp = start([traefik, f"--configFile={tmp / 'traefik.yml'}"], env={**os.environ, "GOMAXPROCS": "1"})
-            procs.append(tp)
-            wait_ok(tport)
-            targets["traefik-p1"] = (tport, tp.pid)
+            proxy("traefik-p1", [traefik], env={**os.environ, "GOMAXPROCS": "1"})
 
         results: dict[str, list[dict[str, float]]] = {t: [] for t in targets}
-        for port, _ in targets.values():
-            wrk(port, 2, args.conns)  # warm-up
+        for port, _, scheme, close in targets.values():
+            wrk(port, 2, args.conns, scheme, close)  # warm-up
         for _ in range(args.runs):
-            for name, (port, pid) in targets.items():
+            for name, (port, pid, scheme, close) in targets.items():
                 before = cpu_seconds(pid) if pid else 0.0
-                r = wrk(port, args.duration, args.conns)
+                r = wrk(port, args.duration, args.conns, scheme, close)
                 if pid:
                     r["cpu_us"] = (cpu_seconds(pid) - before) / max(1.0, r["rps"] * args.duration) * 1e6
                 results[name].append(r)

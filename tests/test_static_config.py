@@ -413,7 +413,7 @@ def test_file_errors_name_key_paths(load, tmp_path):
                   websecure:
                     address: ":443"
                     http:
-                      tls: {}
+                      encodedCharacters: {}
                     transport:
                       respondingTimeouts: {readTimeout: forever}
                 providers:
@@ -427,7 +427,7 @@ def test_file_errors_name_key_paths(load, tmp_path):
     assert err.source == f"file {tmp_path / 'edgeway.yml'}"
     assert sorted(err.problems) == sorted(
         [
-            "entryPoints.websecure.http.tls: not supported by this version of edgeway",
+            "entryPoints.websecure.http.encodedCharacters: not supported by this version of edgeway",
             "providers.file.filenme: unknown key",
             "providers.docker: not supported by this version of edgeway"
             " (no installed plugin provides this provider)",

@@ -1,8 +1,11 @@
-"""An HTTP entry point: its listening socket, its connections and its current router.
+"""An entry point: its listening sockets, its connections and its current routing.
 
-The kernel swaps ``handler`` when a configuration is applied: one attribute
-assignment, so a request started on the old routing table finishes on it and
-the next one uses the new table. Timeouts are enforced by one sweeper per entry
+The kernel swaps ``routing`` (:class:`~edgeway.connection.dispatch.Routing`:
+plain and TLS HTTP handlers, TLS hosts, TCP routes) when a configuration is
+applied, with :meth:`EntryPoint.use`: a request started on the old routing
+table finishes on it and the next one uses the new table; a connection is
+dispatched (HTTP, HTTPS with which TLS options, TCP) with the routing current
+when its first bytes arrive (:mod:`edgeway.connection`). Timeouts are enforced by one sweeper per entry
 point rather than a timer per request (cheaper, and precise to a fraction of
 the shortest timeout, which is plenty for 60 s/180 s defaults).
 """
@@ -11,15 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import TYPE_CHECKING
 
 import anyio
 
+from edgeway.connection.dispatch import Routing
+from edgeway.connection.listener import Listener, bind
 from edgeway.http.forwarded import hostname, ip_checker
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.server import ServerProtocol
 from edgeway.http.status import not_found
+from edgeway.tls.hosts import TLSHosts
 
 if TYPE_CHECKING:
     from edgeway.config.static import EntryPoint as EntryPointConfig
@@ -36,7 +41,10 @@ class EntryPoint:
         self.name = name
         self.config = config
         self.loop = asyncio.get_running_loop()
+        self.routing = Routing(_not_found, _not_found, TLSHosts())
+        #: The routing's HTTP handlers, read per request by the server protocols.
         self.handler: Handler = _not_found
+        self.https_handler: Handler = _not_found
         timeouts = config.transport.respondingTimeouts
         self.read_timeout = timeouts.readTimeout
         self.idle_timeout = timeouts.idleTimeout
@@ -54,31 +62,37 @@ class EntryPoint:
         self.grace_timeout = config.transport.lifeCycle.graceTimeOut
         self.accept_grace_timeout = config.transport.lifeCycle.requestAcceptGraceTimeout
         self.connections: set[ServerProtocol] = set()
+        #: Tasks connecting an accepted socket to its protocol (TLS handshakes).
+        self.starting: set[asyncio.Task[None]] = set()
         self.stopping = False
-        self.server: asyncio.Server | None = None
+        self.listener: Listener | None = None
+
+    def use(self, routing: Routing) -> None:
+        """Switch to a new configuration's routing."""
+        self.routing = routing
+        self.handler = routing.http
+        self.https_handler = routing.https
 
     @property
     def port(self) -> int:
         """The bound port (useful with ``:0``)."""
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
+        assert self.listener is not None
+        return int(self.listener.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        """Bind the listening socket; raises ``OSError`` with the address on failure."""
-        host = self.config.host or None
+        """Bind the listening sockets; raises ``OSError`` with the address on failure."""
         try:
-            self.server = await self.loop.create_server(
-                lambda: ServerProtocol(self),
-                host=host,
-                port=self.config.port,
-                reuse_port=self.config.reusePort or None,
-                backlog=1024,
+            sockets = await bind(
+                self.loop, self.config.host or None, self.config.port, reuse_port=self.config.reusePort
             )
         except OSError as exc:
             raise OSError(exc.errno, f"entry point {self.name!r}: cannot listen on {self.config.address}: {exc.strerror}") from None
-        for sock in self.server.sockets:
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.listener = Listener(self, sockets)
+
+    def close(self) -> None:
+        """Stop accepting (idempotent)."""
+        if self.listener is not None:
+            self.listener.close()
 
     async def sweep(self) -> None:
         """Close connections whose read or idle timeout has passed."""
@@ -98,8 +112,7 @@ class EntryPoint:
         if self.accept_grace_timeout > 0:
             await anyio.sleep(self.accept_grace_timeout)
         self.stopping = True
-        if self.server is not None:
-            self.server.close()
+        self.close()
         for conn in list(self.connections):
             conn.close_if_idle()
         with anyio.move_on_after(self.grace_timeout):
@@ -107,6 +120,8 @@ class EntryPoint:
                 for conn in list(self.connections):
                     conn.close_if_idle()
                 await anyio.sleep(0.02)
+        for task in list(self.starting):
+            task.cancel()
         for conn in list(self.connections):
             conn._close()
         if self.connections:

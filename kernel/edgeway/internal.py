@@ -8,6 +8,8 @@ whose snapshot is derived from the static configuration exactly as Traefik's
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from edgeway.kernel import Kernel
 
 MAX_INT = sys.maxsize  # Go's math.MaxInt on 64-bit
+
+log = logging.getLogger("edgeway")
 
 
 class InternalOptions(BaseModel):
@@ -59,8 +63,41 @@ class InternalProvider:
                     "ruleSyntax": "default",
                 }
             services["ping"] = {}
+        middlewares: dict[str, Any] = {}
+        self._redirections(routers, middlewares)
         services["noop"] = {}
-        return {"http": {"routers": routers, "services": services}}
+        return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
+
+    def _redirections(self, routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
+        """``entryPoints.<ep>.http.redirections.entryPoint``: a catch-all router per
+        entry point through a redirectScheme middleware (``redirection`` in internal.go)."""
+        eps = getattr(self.static, "entryPoints", None) or {}
+        for name, ep in eps.items():
+            redirect = ep.http.redirections.entryPoint if ep.http.redirections is not None else None
+            if redirect is None:
+                continue
+            if not redirect.to:
+                log.error("entry point %s: Unable to create redirection: the entry point or the port is missing", name)
+                continue
+            port = _redirect_port(redirect.to, eps)
+            if port is None:
+                log.error(
+                    "entry point %s: 'to' entry point field references a non-existing entry point: %s", name, redirect.to
+                )
+                continue
+            router = _normalize(f"{name}-to-{redirect.to}")
+            middleware = f"redirect-{router}"
+            routers[router] = {
+                "rule": "HostRegexp(`^.+$`)",
+                "ruleSyntax": "default",
+                "entryPoints": [name],
+                "middlewares": [middleware],
+                "service": "noop@internal",
+                "priority": redirect.priority,
+            }
+            middlewares[middleware] = {
+                "redirectScheme": {"scheme": redirect.scheme, "port": port, "permanent": redirect.permanent}
+            }
 
     async def snapshot(self) -> dict[str, Any]:
         return self.configuration()
@@ -68,6 +105,19 @@ class InternalProvider:
     async def run(self, emit: Any) -> None:
         emit(self.configuration())
         await anyio.sleep_forever()
+
+
+def _redirect_port(to: str, entrypoints: Any) -> str | None:
+    """``getRedirectPort``: ``:port`` as given, else the target entry point's port."""
+    if re.fullmatch(r":\d+", to):
+        return to[1:]
+    target = entrypoints.get(to)
+    return None if target is None else str(target.port)
+
+
+def _normalize(name: str) -> str:
+    """``provider.Normalize``: runs of characters other than letters and digits become one ``-``."""
+    return "-".join(part for part in re.split(r"[^\w]|_", name) if part)
 
 
 @hookimpl

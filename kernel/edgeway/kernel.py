@@ -16,6 +16,7 @@ import anyio
 
 from edgeway.config.dynamic import Configuration
 from edgeway.config.static import StaticConfiguration, default_entrypoints
+from edgeway.connection.dispatch import Routing, h2_protocol
 from edgeway.entrypoint import EntryPoint
 from edgeway.internal import internal_services
 from edgeway.pipeline.compile import CompileContext, EntryPointSpec, compile_configuration
@@ -26,6 +27,7 @@ from edgeway.plugins import Plugins
 from edgeway.registry import Provider, ProviderContext
 from edgeway.services.pools import PoolManager
 from edgeway.services.transports import TransportDefaults
+from edgeway.tls.manager import TLSManager
 
 log = logging.getLogger("edgeway")
 
@@ -52,6 +54,7 @@ class Kernel:
         self.state = KernelState()
         self.entrypoints: dict[str, EntryPoint] = {}
         self.pools = PoolManager()
+        self.tls = TLSManager(self.registry, workdir=workdir, static=static, offer_h2=h2_protocol() is not None)
         self.stopping = False
         self.ready = False
         self._stop = anyio.Event()
@@ -99,7 +102,7 @@ class Kernel:
             registry=self.registry,
             pools=self.pools,
             entrypoints={
-                name: EntryPointSpec(name, tuple(ep.http.middlewares))
+                name: EntryPointSpec(name, tuple(ep.http.middlewares), ep.http.tls)
                 for name, ep in self.static.entryPoints.items()
                 if ep.protocol == "tcp"
             },
@@ -113,10 +116,18 @@ class Kernel:
             ),
             internal_services=internal_services(self),
             workdir=self.workdir,
+            tls=self.tls,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
         merged = merge(snapshots, default_entrypoints(self.static))
+        defaults = sum(1 for c in snapshots.values() if c.tls is not None and "default" in (c.tls.options or {}))
+        self.tls.update(
+            [c for _, c in merged.tls_certificates],
+            {name: opts for name, (_, opts) in merged.tls_options.items()},
+            {name: store for name, (_, store) in merged.tls_stores.items()},
+            default_options_conflict=defaults > 1,
+        )
         try:
             compiled = compile_configuration(merged, self.compile_context())
         except BaseException:
@@ -125,7 +136,7 @@ class Kernel:
         for name, handler in compiled.handlers.items():
             ep = self.entrypoints.get(name)
             if ep is not None:
-                ep.handler = handler
+                ep.use(Routing(handler, compiled.https_handlers[name], compiled.tls_hosts[name], self.tls))
         self.pools.commit()
         self._start_config_tasks(compiled.tasks)
         st = self.state
@@ -209,8 +220,7 @@ class Kernel:
                 tg.cancel_scope.cancel()
         finally:
             for ep in self.entrypoints.values():
-                if ep.server is not None:
-                    ep.server.close()
+                ep.close()
             self.pools.close()
 
     def stop(self) -> None:

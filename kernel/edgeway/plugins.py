@@ -23,6 +23,7 @@ from edgeway.registry import Registry
 #: Built-in plugins, registered through the same hooks as installed ones.
 BUILTINS = {
     "internal": "edgeway.internal",
+    "tls-stores": "edgeway.tls.builtin",
     "builtin-middlewares": "edgeway.middlewares.builtin",
     "middlewares-paths": "edgeway.middlewares.paths",
     "middlewares-auth": "edgeway.middlewares.auth",

@@ -7,7 +7,7 @@ callback that takes one of these descriptions. The kernel collects them into a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +27,8 @@ __all__ = [
     "ProviderType",
     "Registry",
     "RegistryError",
+    "TLSStore",
+    "TLSStoreContext",
     "TLSStoreType",
 ]
 
@@ -113,18 +115,42 @@ class MiddlewareType:
     plugin: bool = True
 
 
+class TLSStore(Protocol):
+    """A certificate source instance (see :class:`TLSStoreType`)."""
+
+    def certificates(self) -> Iterable[tuple[str | bytes, str | bytes, Sequence[str]]]:
+        """The current ``(cert_pem, key_pem, stores)`` entries (``stores`` empty: ``default``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TLSStoreContext:
+    """What the kernel gives a TLS store factory."""
+
+    #: Call when :meth:`TLSStore.certificates` would now give something else:
+    #: certificates and TLS contexts are rebuilt soon after (established
+    #: connections keep theirs). Safe to call from any thread.
+    changed: Callable[[], None]
+    #: The ``tls.certificates`` entries (``CertAndStores``: ``certFile``,
+    #: ``keyFile`` as path or PEM, ``stores``) of the configuration being applied.
+    configured_certificates: Callable[[], Sequence[Any]]
+    #: Where relative paths are resolved.
+    workdir: str = "."
+    #: The static configuration.
+    static: Any = None
+
+
 @dataclass(frozen=True)
 class TLSStoreType:
     """A source of certificates (dynamic configuration, ACME, Kubernetes Secrets).
 
-    ``factory(context)`` returns an object with ``certificates()`` giving the
-    current ``(cert_pem, key_pem, stores)`` entries; TLS contexts are rebuilt from
-    all stores whenever a configuration is applied or a store calls its
-    ``changed`` callback.
+    ``factory(context: TLSStoreContext)`` returns a :class:`TLSStore`, whose
+    ``certificates()`` the kernel reads whenever a configuration is applied or
+    the store calls ``context.changed()``.
     """
 
     name: str
-    factory: Callable[[Mapping[str, Any]], Any]
+    factory: Callable[[TLSStoreContext], TLSStore]
 
 
 class RegistryError(Exception):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
@@ -32,6 +33,9 @@ __all__ = [
     "TRAEFIK_PROVIDER_KEYS",
     "EntryPoint",
     "EntryPointHTTP",
+    "EntryPointTLS",
+    "RedirectEntryPoint",
+    "Redirections",
     "EntryPointTransport",
     "ForwardedHeaders",
     "ForwardingTimeouts",
@@ -48,6 +52,8 @@ __all__ = [
     "effective_configuration",
     "parse_address",
 ]
+
+MAX_INT = sys.maxsize  # Go's math.MaxInt on 64-bit
 
 #: Name of the entry point Traefik creates for the insecure API and ping.
 INTERNAL_ENTRYPOINT = "traefik"
@@ -78,9 +84,7 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "entryPoints.*": frozenset(
         {"allowACMEByPass", "proxyProtocol", "http2", "http3", "udp", "observability"}
     ),
-    "entryPoints.*.http": frozenset(
-        {"redirections", "tls", "encodedCharacters", "underscoreHeadersStrategy"}
-    ),
+    "entryPoints.*.http": frozenset({"encodedCharacters", "underscoreHeadersStrategy"}),
     "entryPoints.*.forwardedHeaders": frozenset(
         {"notAppendXForwardedFor", "addXForwardedSchemeHeaders"}
     ),
@@ -189,9 +193,38 @@ class ForwardedHeaders(_Section):
     connection: tuple[str, ...] = ()
 
 
+class Domain(_Section):
+    main: str = ""
+    sans: tuple[str, ...] = ()
+
+
+class EntryPointTLS(_Section):
+    """Default TLS of the routers on the entry point (they become HTTPS routers)."""
+
+    options: str = ""
+    certResolver: str = ""
+    domains: tuple[Domain, ...] = ()
+
+
+class RedirectEntryPoint(_Section):
+    """``http.redirections.entryPoint``: every request redirected to another entry point."""
+
+    #: An entry point name, or ``:port``.
+    to: str = ""
+    scheme: str = "https"
+    permanent: bool = True
+    priority: int = MAX_INT - 1
+
+
+class Redirections(_Section):
+    entryPoint: RedirectEntryPoint | None = None
+
+
 class EntryPointHTTP(_Section):
     #: Middlewares prepended to every router on the entry point.
     middlewares: tuple[str, ...] = ()
+    tls: EntryPointTLS | None = None
+    redirections: Redirections | None = None
     maxHeaderBytes: int = Field(default=1 << 20, ge=0)
     sanitizePath: bool = True
     encodeQuerySemicolons: bool = False

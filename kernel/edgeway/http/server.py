@@ -559,7 +559,8 @@ class ServerProtocol(asyncio.Protocol):
                 if req.raw_path == "*" and req.method == "OPTIONS":
                     resp = Response(200)  # answered by the server itself, as Go's does
                 else:
-                    resp = await self.ep.handler(req)
+                    ep = self.ep
+                    resp = await (ep.handler if self.tls is None else ep.https_handler)(req)
             except ClientDisconnected:
                 self._close()
                 return False

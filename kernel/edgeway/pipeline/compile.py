@@ -8,6 +8,7 @@ balancers and upstream pools. Each object's failure is recorded on that object
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
 from edgeway.pipeline.isolation import guard_plugin
 from edgeway.pipeline.merge import Merged
+from edgeway.pipeline.models import EntryPointModel, apply_models
 from edgeway.pipeline.runtime import (
     DISABLED,
     MiddlewareInfo,
@@ -27,11 +29,15 @@ from edgeway.pipeline.runtime import (
     ServiceInfo,
     qualify,
 )
+from edgeway.pipeline.tls_routers import configured_options, resolve_tls_options, tls_hosts
 from edgeway.registry import BuildContext, Registry
 from edgeway.rules import RuleError, compile_http_rule, default_priority, route_sort_key
 from edgeway.services import SERVICE_BUILDERS, BuildError, ServiceContext
 from edgeway.services.pools import PoolManager
 from edgeway.services.transports import TransportDefaults, Transports
+from edgeway.tls.hosts import TLSHosts
+from edgeway.tls.manager import TLSManager
+from edgeway.tls.options import DEFAULT_OPTIONS_NAME
 
 log = logging.getLogger("edgeway.config")
 
@@ -51,6 +57,8 @@ class EntryPointSpec:
 
     name: str
     middlewares: Sequence[str] = ()
+    #: The static ``http.tls`` (default TLS for the routers on this entry point).
+    tls: Any = None
 
 
 @dataclass
@@ -63,12 +71,17 @@ class CompileContext:
     internal_services: Mapping[str, Handler] = field(default_factory=dict)
     providers_precedence: Sequence[str] = DEFAULT_PROVIDERS_PRECEDENCE
     workdir: str = "."
+    #: TLS options and certificates (None: TLS routers are refused).
+    tls: TLSManager | None = None
 
 
 @dataclass
 class Compiled:
     runtime: RuntimeConfiguration
     handlers: dict[str, Handler]
+    #: Per entry point: the TLS routers' handler and the SNI -> TLS options table.
+    https_handlers: dict[str, Handler] = field(default_factory=dict)
+    tls_hosts: dict[str, TLSHosts] = field(default_factory=dict)
     #: Background work of this configuration (active health checks...): the
     #: kernel runs each while the configuration is live and cancels it after.
     tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -80,6 +93,10 @@ def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
 
 class _Compiler:
     def __init__(self, merged: Merged, ctx: CompileContext) -> None:
+        # Entry-point models, then TLS options conflicts (Traefik's configuration watcher).
+        models = {name: EntryPointModel(spec.middlewares, spec.tls) for name, spec in ctx.entrypoints.items()}
+        routers, self.resolved_tls = resolve_tls_options(apply_models(merged.routers, models))
+        merged = dataclasses.replace(merged, routers=routers)
         self.m = merged
         self.ctx = ctx
         self.rt = RuntimeConfiguration(errors=list(merged.errors))
@@ -124,11 +141,16 @@ class _Compiler:
                 info.add_error(unsupported.format(what), True)
 
         by_ep: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
+        by_ep_tls: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
         for info in rt.routers.values():
             cfg = info.config
-            if cfg.tls is not None:
-                info.add_error(unsupported.format("TLS routers"), True)
-                continue
+            if cfg.tls is not None and cfg.tls.certResolver:
+                info.add_error(
+                    f'certificate resolver "{cfg.tls.certResolver}" does not exist: ACME certificate '
+                    "resolvers are not supported by this version of edgeway yet (the router is served "
+                    "with the certificates of the TLS stores, as Traefik does for an unknown resolver)",
+                    False,
+                )
             if cfg.parentRefs:
                 info.add_error(unsupported.format("child routers (parentRefs)"), True)
                 continue
@@ -140,16 +162,24 @@ class _Compiler:
                 count += 1
                 if ep not in info.using:
                     info.using.append(ep)
-                    by_ep[ep].append(info)
+                    (by_ep if cfg.tls is None else by_ep_tls)[ep].append(info)
             info.using.sort()
             if count == 0:
                 info.add_error("no valid entryPoint for this router", True)
 
         handlers: dict[str, Handler] = {}
+        https: dict[str, Handler] = {}
+        hosts: dict[str, TLSHosts] = {}
         for ep, routers in by_ep.items():
             handlers[ep] = self._entrypoint_handler(ep, routers)
+            https[ep] = self._entrypoint_handler(ep, by_ep_tls[ep])
+            hosts[ep] = tls_hosts(by_ep_tls[ep], self.resolved_tls, self._options_error)
         rt.populate_used_by()
-        return Compiled(rt, handlers, self.tasks)
+        return Compiled(rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks)
+
+    def _options_error(self, name: str) -> str | None:
+        tls = self.ctx.tls
+        return tls.options_error(name) if tls is not None else "TLS termination is not available"
 
     # -- routers ------------------------------------------------------------
 
@@ -189,11 +219,17 @@ class _Compiler:
 
     def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
         cfg = info.config
+        if cfg.tls is not None:  # buildRouterHandler: the router's own options must build
+            error = self._options_error(configured_options(info.name, cfg.tls))
+            if error is not None:
+                raise BuildError(f"building router handler: {error}")
         if not cfg.service:
             raise BuildError("router has no service and no child routers")
         handler = self._service(qualify(cfg.service, info.provider))
-        names = list(self.ctx.entrypoints[ep].middlewares) + list(cfg.middlewares or [])
-        return self._chain(names, info.provider, handler, info.name, [])
+        handler = self._chain(cfg.middlewares or [], info.provider, handler, info.name, [])
+        if cfg.tls is not None:
+            handler = sni_check(self.resolved_tls.get(info.name, DEFAULT_OPTIONS_NAME), handler)
+        return handler
 
     # -- middlewares --------------------------------------------------------
 
@@ -313,6 +349,24 @@ def _validation_message(exc: ValidationError) -> str:
 
 async def _not_found(req: Request) -> Response:
     return not_found()
+
+
+def sni_check(options: str, next_: Handler) -> Handler:
+    """Traefik's snicheck middleware: a request on a TLS connection negotiated with
+    other options than the router's gets 421 (its Host was not the SNI's)."""
+    misdirected = Response.text(421, "Misdirected Request")
+
+    def check(req: Request) -> Awaitable[Response]:
+        tls = req.tls
+        if tls is not None and getattr(tls, "tls_options", DEFAULT_OPTIONS_NAME) != options:
+            return _answer(misdirected)
+        return next_(req)
+
+    return check
+
+
+async def _answer(template: Response) -> Response:
+    return Response(template.status, template.headers.copy(), template.body)
 
 
 def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Handler:

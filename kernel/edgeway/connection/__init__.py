@@ -1,0 +1,1 @@
+"""The connection layer: accepting, peeking and dispatching connections (see the modules)."""

@@ -1,0 +1,284 @@
+"""What serves an accepted connection: Traefik's ``Router.ServeTCP`` order.
+
+(pkg/server/router/tcp/router.go.) Once the listener has peeked the first
+bytes (:mod:`edgeway.connection.listener`):
+
+1. plain bytes: a matching non-TLS TCP route, else HTTP/1.1 (plain routers);
+2. a ClientHello offering ``acme-tls/1``: the TLS-ALPN challenge store only;
+3. an HTTPS router with a specific domain for the SNI: HTTPS with its options;
+4. a TCP TLS route with a specific ``HostSNI``: that route;
+5. an HTTPS router without ``Host`` (``*``), then a TCP ``HostSNI(`*`)`` TLS route;
+6. HTTPS with the default options (the answer is a 404 unless a router matches).
+
+Before peeking, an entry point whose only routes are non-TLS TCP ones serves
+a matching connection at once (protocols where the server speaks first).
+
+HTTPS: the context (options of the chosen route, certificate by SNI) is chosen
+before the handshake; uvloop's TLS does the handshake; ALPN ``h2`` goes to the
+HTTP/2 server protocol when :mod:`edgeway.http.h2server` is installed, anything
+else to HTTP/1.1. TCP routes are served through :class:`Routing.tcp` (the TCP
+routing table, a :class:`TCPRouting`), which this module only calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edgeway.http.message import Handler
+from edgeway.http.server import ServerProtocol
+from edgeway.tls.clienthello import ClientHello
+from edgeway.tls.hosts import BROKEN, TLSHosts
+from edgeway.tls.manager import Refusal, TLSManager
+from edgeway.tls.options import DEFAULT_OPTIONS_NAME, ServerContext
+
+if TYPE_CHECKING:
+    from edgeway.entrypoint import EntryPoint
+
+__all__ = ["ConnInfo", "Routing", "TCPRouting", "h2_protocol", "serve"]
+
+log = logging.getLogger("edgeway.connection")
+
+ACME_TLS_ALPN = "acme-tls/1"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnInfo:
+    """What TCP rules match on (the TCP routing table's contract)."""
+
+    sni: str  # canonical (trimmed, lower-cased), "" without SNI or TLS
+    alpn: tuple[str, ...]
+    client_ip: str
+    is_tls: bool
+
+
+class TCPRouting(Protocol):
+    """The TCP routing table of an entry point (built by the TCP compiler)."""
+
+    has_tls_routes: bool
+
+    def match_plain(self, info: ConnInfo) -> Any: ...
+
+    def match_tls(self, info: ConnInfo) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """An entry point's routing for one configuration, swapped in one assignment."""
+
+    #: Plain HTTP routers (and the entry point's 404).
+    http: Handler
+    #: TLS HTTP routers (and the 404 for TLS connections).
+    https: Handler
+    #: SNI -> TLS options for HTTPS.
+    tls_hosts: TLSHosts
+    #: Stores, options and contexts (None: TLS connections are closed).
+    tls: TLSManager | None = None
+    #: TCP routes on this entry point, when there are any.
+    tcp: TCPRouting | None = None
+
+
+_h2: Any = False
+
+
+def h2_protocol() -> Any:
+    """``edgeway.http.h2server.H2ServerProtocol`` if this edgeway has it, else None."""
+    global _h2
+    if _h2 is False:
+        try:
+            from edgeway.http.h2server import H2ServerProtocol  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            H2ServerProtocol = None  # noqa: N806
+        _h2 = H2ServerProtocol
+    return _h2
+
+
+def serve(ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...], hello: ClientHello) -> None:
+    """Hand a peeked connection to what serves it (``ServeTCP`` after the peek)."""
+    routing = ep.routing
+    tcp = routing.tcp
+    sni = hello.server_name.strip().lower()
+    info = ConnInfo(sni, hello.alpn, peer[0], hello.is_tls)
+    if not hello.is_tls:
+        if tcp is not None:
+            handler = tcp.match_plain(info)
+            if handler is not None:
+                serve_tcp(ep, sock, info, handler)
+                return
+        _connect(ep, sock, lambda: ServerProtocol(ep), None)
+        return
+    if ACME_TLS_ALPN in hello.alpn:
+        _serve_https(ep, sock, info, DEFAULT_OPTIONS_NAME, acme=True)
+        return
+    options, catch_all = routing.tls_hosts.match(sni)
+    if options is not None and not catch_all:
+        _serve_https(ep, sock, info, options)
+        return
+    route = tcp.match_tls(info) if tcp is not None and tcp.has_tls_routes else None
+    if route is not None and not route.catch_all:
+        serve_tls_route(ep, sock, info, route)
+    elif options is not None:
+        _serve_https(ep, sock, info, options)
+    elif route is not None:
+        serve_tls_route(ep, sock, info, route)
+    else:
+        _serve_https(ep, sock, info, routing.tls_hosts.default)
+
+
+def serve_unpeeked(ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...]) -> bool:
+    """Serve at once, without reading, a connection for a non-TLS TCP route when the
+    entry point has no TLS route at all (the client may wait for the server)."""
+    routing = ep.routing
+    tcp = routing.tcp
+    if tcp is None or tcp.has_tls_routes or routing.tls_hosts.has_routes:
+        return False
+    info = ConnInfo("", (), peer[0], False)
+    handler = tcp.match_plain(info)
+    if handler is None:
+        return False
+    serve_tcp(ep, sock, info, handler)
+    return True
+
+
+def _serve_https(ep: EntryPoint, sock: socket.socket, info: ConnInfo, options: str, *, acme: bool = False) -> None:
+    ctx = _context(ep, sock, info, options, acme=acme)
+    if ctx is None:
+        return
+    factory = _acme_done if acme else (lambda: _TLSHandover(ep))
+    _connect(ep, sock, factory, ctx)
+
+
+def _context(
+    ep: EntryPoint, sock: socket.socket, info: ConnInfo, options: str, *, acme: bool = False
+) -> ServerContext | None:
+    """The server context, or None after refusing the connection."""
+    manager = ep.routing.tls
+    if manager is None or options == BROKEN:
+        _refuse(sock, Refusal(None, f"broken TLS options {options!r}"))
+        return None
+    local_ip = "" if info.sni else sock.getsockname()[0]
+    chosen = manager.select(options, info.sni, local_ip, acme=acme)
+    if isinstance(chosen, Refusal):
+        _refuse(sock, chosen)
+        return None
+    if not _alpn_overlap(chosen, info.alpn):
+        # Go refuses a ClientHello whose ALPN list shares nothing with the server's.
+        _refuse(sock, Refusal(_ALERT_NO_APPLICATION_PROTOCOL, "no common application protocol"))
+        return None
+    return chosen
+
+
+_ALERT_NO_APPLICATION_PROTOCOL = 120
+
+
+def _alpn_overlap(ctx: ServerContext, offered: tuple[str, ...]) -> bool:
+    """Go's ``negotiateALPN``: no overlap is an error, except that an ``http/1.1``
+    client may reach an ``h2`` server as if it had sent no ALPN."""
+    served = ctx.alpn
+    if not offered or not served:
+        return True
+    return any(p in served for p in offered) or ("h2" in served and "http/1.1" in offered)
+
+
+def _refuse(sock: socket.socket, refusal: Refusal) -> None:
+    log.debug("TLS connection refused: %s", refusal.reason)
+    if refusal.alert is not None:
+        # A fatal alert in a TLS 1.2-versioned record, as Go writes before the handshake.
+        with contextlib.suppress(OSError):
+            sock.send(bytes((0x15, 3, 3, 0, 2, 2, refusal.alert)))
+    sock.close()
+
+
+class _TLSHandover(asyncio.Protocol):
+    """The first protocol of a TLS connection: after the handshake, hands the
+    transport to HTTP/2 (ALPN ``h2``) or HTTP/1.1."""
+
+    def __init__(self, ep: EntryPoint) -> None:
+        self.ep = ep
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        proto: asyncio.Protocol
+        sslobj = transport.get_extra_info("ssl_object")
+        h2 = h2_protocol() if sslobj is not None and sslobj.selected_alpn_protocol() == "h2" else None
+        proto = h2(self.ep) if h2 is not None else ServerProtocol(self.ep)
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
+
+
+class _AcmeDone(asyncio.Protocol):
+    """TLS-ALPN-01: the handshake is the answer; close right after it."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+_acme_done = _AcmeDone
+
+
+def serve_tcp(ep: EntryPoint, sock: socket.socket, info: ConnInfo, handler: Any, ctx: ssl.SSLContext | None = None) -> None:
+    """Run a TCP route's handler on the connection (TLS-terminated when ``ctx``)."""
+    from edgeway.tcp.conn import TCPConnection  # type: ignore[import-not-found,unused-ignore]
+
+    def factory() -> Any:
+        conn = TCPConnection()
+        conn.peer = sock.getpeername()
+        conn.sni = info.sni or None
+        conn.alpn = info.alpn
+        return conn
+
+    async def run() -> None:
+        _, conn = await _connected(ep, sock, factory, ctx)
+        try:
+            await handler(conn)
+        finally:
+            conn.close()
+
+    _spawn(ep, run())
+
+
+def serve_tls_route(ep: EntryPoint, sock: socket.socket, info: ConnInfo, route: Any) -> None:
+    """A TCP TLS route: passthrough (the ClientHello untouched), or terminated here."""
+    if route.passthrough:
+        serve_tcp(ep, sock, info, route.handler)
+        return
+    ctx = _context(ep, sock, info, route.options or DEFAULT_OPTIONS_NAME)
+    if ctx is not None:
+        serve_tcp(ep, sock, info, route.handler, ctx)
+
+
+def _connect(ep: EntryPoint, sock: socket.socket, factory: Any, ctx: ssl.SSLContext | None) -> None:
+    async def run() -> None:
+        await _connected(ep, sock, factory, ctx)
+
+    _spawn(ep, run())
+
+
+async def _connected(ep: EntryPoint, sock: socket.socket, factory: Any, ctx: ssl.SSLContext | None) -> Any:
+    if ctx is None:
+        return await ep.loop.connect_accepted_socket(factory, sock)
+    return await ep.loop.connect_accepted_socket(
+        factory, sock, ssl=ctx, ssl_handshake_timeout=ep.read_timeout if ep.read_timeout > 0 else None
+    )
+
+
+def _spawn(ep: EntryPoint, coro: Any) -> None:
+    task = ep.loop.create_task(coro)
+    ep.starting.add(task)
+    task.add_done_callback(_finished(ep))
+
+
+def _finished(ep: EntryPoint) -> Any:
+    def done(task: asyncio.Task[None]) -> None:
+        ep.starting.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            if isinstance(exc, ssl.SSLError | ConnectionError | TimeoutError | OSError):
+                log.debug("connection on %s failed before it was served: %s", ep.name, exc)
+            else:
+                log.error("connection on %s failed", ep.name, exc_info=exc)
+
+    return done

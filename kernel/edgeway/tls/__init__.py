@@ -1,0 +1,1 @@
+"""TLS termination: certificates, stores, options and the ClientHello (see each module)."""
