@@ -274,3 +274,20 @@ async def read_until(reader: asyncio.StreamReader, expected: bytes, timeout: flo
                 break
             out += chunk
     return out
+
+
+async def converse(port: int, data: bytes, expected: bytes, timeout: float = 5.0) -> bytes:
+    """Send ``data`` (no half-close), read until ``expected`` ends what came or the proxy closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        with contextlib.suppress(ConnectionError):
+            return await read_until(reader, expected, timeout)
+        return b""
+    finally:
+        writer.close()
+
+
+async def refused(port: int, timeout: float = 5.0) -> bool:
+    """Whether the proxy closes the connection without a byte."""
+    return await converse(port, b"x", b"never", timeout) == b""

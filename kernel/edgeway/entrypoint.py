@@ -23,6 +23,7 @@ from edgeway.http.status import not_found
 
 if TYPE_CHECKING:
     from edgeway.config.static import EntryPoint as EntryPointConfig
+    from edgeway.tcp.routing import TCPRouting
 
 log = logging.getLogger("edgeway.entrypoint")
 
@@ -37,6 +38,8 @@ class EntryPoint:
         self.config = config
         self.loop = asyncio.get_running_loop()
         self.handler: Handler = _not_found
+        #: TCP routing table of the live configuration (issue 4, C): the connection layer's.
+        self.tcp: TCPRouting | None = None
         timeouts = config.transport.respondingTimeouts
         self.read_timeout = timeouts.readTimeout
         self.idle_timeout = timeouts.idleTimeout

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
+from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
+from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
 from edgeway.pipeline.merge import Merged
 from edgeway.pipeline.runtime import (
@@ -32,6 +34,9 @@ from edgeway.rules import RuleError, compile_http_rule, default_priority, route_
 from edgeway.services import SERVICE_BUILDERS, BuildError, ServiceContext
 from edgeway.services.pools import PoolManager
 from edgeway.services.transports import TransportDefaults, Transports
+from edgeway.tcp.dialer import TCPTransportDefaults
+from edgeway.tcp.routing import TCPRouting
+from edgeway.udp.entrypoint import UDPHandler
 
 log = logging.getLogger("edgeway.config")
 
@@ -63,6 +68,11 @@ class CompileContext:
     internal_services: Mapping[str, Handler] = field(default_factory=dict)
     providers_precedence: Sequence[str] = DEFAULT_PROVIDERS_PRECEDENCE
     workdir: str = "."
+    #: TCP and UDP (see compile_tcp / compile_udp): the static ``tcpServersTransport``,
+    #: the UDP entry points, and the TLS options check of the TLS manager.
+    tcp_transport_defaults: TCPTransportDefaults = field(default_factory=TCPTransportDefaults)
+    udp_entrypoints: Sequence[str] = ()
+    tls_options_error: Callable[[str], str | None] | None = None
 
 
 @dataclass
@@ -72,6 +82,10 @@ class Compiled:
     #: Background work of this configuration (active health checks...): the
     #: kernel runs each while the configuration is live and cancels it after.
     tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: TCP routing table of each TCP entry point that has TCP routers.
+    tcp: dict[str, TCPRouting] = field(default_factory=dict)
+    #: Handler of each UDP entry point (None: no usable UDP router).
+    udp: dict[str, UDPHandler | None] = field(default_factory=dict)
 
 
 def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
@@ -113,15 +127,23 @@ class _Compiler:
     def run(self) -> Compiled:
         rt = self.rt
         unsupported = "{} are not supported by this version of edgeway yet"
-        for table, what in (
-            (rt.tcp_routers, "TCP routers"),
-            (rt.tcp_services, "TCP services"),
-            (rt.tcp_middlewares, "TCP middlewares"),
-            (rt.udp_routers, "UDP routers"),
-            (rt.udp_services, "UDP services"),
-        ):
-            for info in table.values():
-                info.add_error(unsupported.format(what), True)
+        ctx = self.ctx
+        tcp = compile_tcp(
+            TCPCompileInput(
+                routers=rt.tcp_routers,
+                entrypoints=list(ctx.entrypoints),
+                transports=self.m.tcp_transports,
+                tls_options=self.m.tls_options,
+                defaults=ctx.tcp_transport_defaults,
+                providers_precedence=ctx.providers_precedence,
+                workdir=ctx.workdir,
+                max_user_priority=MAX_USER_PRIORITY,
+                tls_options_error=ctx.tls_options_error,
+            ),
+            rt,
+            self.tasks.append,
+        )
+        udp = compile_udp(rt, ctx.udp_entrypoints)
 
         by_ep: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
         for info in rt.routers.values():
@@ -149,7 +171,7 @@ class _Compiler:
         for ep, routers in by_ep.items():
             handlers[ep] = self._entrypoint_handler(ep, routers)
         rt.populate_used_by()
-        return Compiled(rt, handlers, self.tasks)
+        return Compiled(rt, handlers, self.tasks, tcp, udp)
 
     # -- routers ------------------------------------------------------------
 
