@@ -16,6 +16,7 @@ import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from edgeway.rules import canonical_sni
 from edgeway.tcp import ConnInfo, TCPConnection, TCPRouting
@@ -250,14 +251,14 @@ async def tcp_backends(*names: str, **kw: object) -> AsyncIterator[list[TCPBacke
 async def talk(port: int, data: bytes = b"", *, half_close: bool = True, timeout: float = 5.0) -> bytes:
     """Connect, send ``data``, optionally half-close, read until the proxy closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    out = b""
     try:
-        if data:
-            writer.write(data)
-        if half_close:
-            writer.write_eof()
-        out = b""
-        async with asyncio.timeout(timeout):
-            with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(OSError):  # the proxy may have closed (or reset) already
+            if data:
+                writer.write(data)
+            if half_close:
+                writer.write_eof()
+            async with asyncio.timeout(timeout):
                 while chunk := await reader.read(65536):
                     out += chunk
         return out
@@ -291,3 +292,81 @@ async def converse(port: int, data: bytes, expected: bytes, timeout: float = 5.0
 async def refused(port: int, timeout: float = 5.0) -> bool:
     """Whether the proxy closes the connection without a byte."""
     return await converse(port, b"x", b"never", timeout) == b""
+
+
+# --- UDP ------------------------------------------------------------------------------
+
+
+class UDPBackend(asyncio.DatagramProtocol):
+    """Answers each datagram with ``<name>:<datagram>``; records the sources it saw."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sources: list[tuple[str, int]] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.port = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # 3.11: not a subclass
+        self.port = transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sources.append(addr)
+        assert self.transport is not None
+        self.transport.sendto(self.name.encode() + b":" + data, addr)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def udp_backends(*names: str) -> AsyncIterator[list[UDPBackend]]:
+    loop = asyncio.get_running_loop()
+    started = []
+    for name in names:
+        _, proto = await loop.create_datagram_endpoint(lambda n=name: UDPBackend(n), local_addr=("127.0.0.1", 0))
+        started.append(proto)
+    try:
+        yield started
+    finally:
+        for b in started:
+            if b.transport is not None:
+                b.transport.close()
+
+
+class UDPClient(asyncio.DatagramProtocol):
+    """One client address: ``ask`` sends a datagram and waits for the answer."""
+
+    def __init__(self) -> None:
+        self.answers: asyncio.Queue[bytes] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # 3.11: not a subclass
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.answers.put_nowait(data)
+
+    async def ask(self, data: bytes, timeout: float = 3.0) -> bytes | None:
+        assert self.transport is not None
+        self.transport.sendto(data)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.answers.get()
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+@contextlib.asynccontextmanager
+async def udp_client(port: int) -> AsyncIterator[UDPClient]:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_datagram_endpoint(UDPClient, remote_addr=("127.0.0.1", port))
+    try:
+        yield client
+    finally:
+        client.close()

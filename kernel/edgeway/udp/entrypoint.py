@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -122,8 +122,7 @@ class UDPEntryPoint(asyncio.DatagramProtocol):
         ) from None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # 3.11: not a subclass
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         peer = (_unmapped(str(addr[0])), int(addr[1]))
