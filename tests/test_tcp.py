@@ -678,3 +678,23 @@ async def test_deprecated_termination_delay_is_nanoseconds(tmp_path: Path) -> No
             ew.write_dynamic(dyn.replace("terminationDelay: 100", "terminationDelay: -1"))
             await ew.wait_applied(ew.kernel.state.reloads)
             assert await talk(h.port, b"hi") == b"a:hi"  # negative: never cut
+
+
+async def test_weighted_follows_children_health(tmp_path: Path) -> None:
+    async with tcp_backends("a") as (a,):
+        check = ", healthCheck: {interval: 50ms}"
+        dyn = f"""
+        tcp:
+          routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: w}}}}
+          services:
+            up: {lb(a.address, extra=check)}
+            down: {lb("127.0.0.1:1", extra=check)}
+            w: {{weighted: {{services: [{{name: down, weight: 5}}, {{name: up, weight: 1}}], healthCheck: {{}}}}}}
+        """
+        async with serving(tmp_path, dyn) as (ew, h):
+            info = ew.runtime.tcp_services["down@file"]
+            async with asyncio.timeout(5):
+                while info.server_status.get("127.0.0.1:1") != "DOWN":
+                    await asyncio.sleep(0.02)
+            for _ in range(4):  # the down child is skipped despite its weight
+                assert await converse(h.port, b"x", b"a:x") == b"a:x"
