@@ -254,13 +254,18 @@ async def proxy_header(env: Env, port: int) -> Any:
     }
 
 
+async def echo_cut(port: int) -> bool:
+    return not (await talk(port, b"ping")).endswith(b"ping")
+
+
 Scenario = Callable[[Env, Callable[[str], int]], Awaitable[Any]]
 
 SCENARIOS: dict[str, Scenario] = {
     "server-speaks-first": lambda env, port: server_first(port("tcp")),
     "half-close-echo": lambda env, port: talk(port("tcp"), b"ping"),
     "echo-without-fin": lambda env, port: converse(port("tcp"), b"ping", b"ping"),
-    "default-transport-cuts-after-fin": lambda env, port: talk(port("cut"), b"ping"),
+    # Whether the greeting gets out before the FIN is seen is a race in both: compare the echo.
+    "default-transport-cuts-after-fin": lambda env, port: echo_cut(port("cut")),
     "passthrough-a": lambda env, port: tls_exchange(env.ca, port("tls"), "a.test"),
     "passthrough-b-regexp": lambda env, port: tls_exchange(env.ca, port("tls"), "b.test"),
     "passthrough-b-alpn": lambda env, port: tls_exchange(env.ca, port("tls"), "zzz.test", ["x-b"]),

