@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -64,6 +65,11 @@ class EntryPoint:
         self.connections: set[ServerProtocol] = set()
         #: Tasks connecting an accepted socket to its protocol (TLS handshakes).
         self.starting: set[asyncio.Task[None]] = set()
+        pp = config.proxyProtocol
+        #: Whose PROXY protocol header is read (None: nobody's, the feature is off).
+        self.proxy_protocol: Callable[[str], bool] | None = (
+            None if pp is None else (lambda ip: True) if pp.insecure else ip_checker(pp.trustedIPs)
+        )
         self.stopping = False
         self.listener: Listener | None = None
 

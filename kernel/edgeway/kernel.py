@@ -27,7 +27,9 @@ from edgeway.plugins import Plugins
 from edgeway.registry import Provider, ProviderContext
 from edgeway.services.pools import PoolManager
 from edgeway.services.transports import TransportDefaults
+from edgeway.tcp.dialer import TCPTransportDefaults
 from edgeway.tls.manager import TLSManager
+from edgeway.udp.entrypoint import UDPEntryPoint
 
 log = logging.getLogger("edgeway")
 
@@ -53,6 +55,7 @@ class Kernel:
         self.workdir = workdir
         self.state = KernelState()
         self.entrypoints: dict[str, EntryPoint] = {}
+        self.udp_entrypoints: dict[str, UDPEntryPoint] = {}
         self.pools = PoolManager()
         self.tls = TLSManager(self.registry, workdir=workdir, static=static, offer_h2=h2_protocol() is not None)
         self.stopping = False
@@ -117,6 +120,8 @@ class Kernel:
             internal_services=internal_services(self),
             workdir=self.workdir,
             tls=self.tls,
+            tcp_transport_defaults=_tcp_transport_defaults(self.static),
+            udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
@@ -136,7 +141,14 @@ class Kernel:
         for name, handler in compiled.handlers.items():
             ep = self.entrypoints.get(name)
             if ep is not None:
-                ep.use(Routing(handler, compiled.https_handlers[name], compiled.tls_hosts[name], self.tls))
+                ep.use(
+                    Routing(
+                        handler, compiled.https_handlers[name], compiled.tls_hosts[name], self.tls,
+                        tcp=compiled.tcp.get(name),
+                    )
+                )
+        for name, udp_ep in self.udp_entrypoints.items():
+            udp_ep.handler = compiled.udp.get(name)
         self.pools.commit()
         self._start_config_tasks(compiled.tasks)
         st = self.state
@@ -185,8 +197,11 @@ class Kernel:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`stop`; ``task_status.started()`` once every entry point is bound."""
         for name, cfg in self.static.entryPoints.items():
-            if cfg.protocol != "tcp":
-                raise ValueError(f"entry point {name!r}: UDP entry points are not supported by this version of edgeway yet")
+            if cfg.protocol == "udp":
+                udp_ep = UDPEntryPoint(name, cfg)
+                await udp_ep.start()
+                self.udp_entrypoints[name] = udp_ep
+                continue
             ep = EntryPoint(name, cfg)
             await ep.start()
             self.entrypoints[name] = ep
@@ -207,6 +222,8 @@ class Kernel:
                 tg.start_soon(self.watcher.run)
                 for ep in self.entrypoints.values():
                     tg.start_soon(ep.sweep)
+                for udp_ep in self.udp_entrypoints.values():
+                    tg.start_soon(udp_ep.sweep)
                 for name, (provider, _) in providers.items():
                     tg.start_soon(self._run_provider, name, provider, self.watcher.emitter(name))
                 self._started.set()
@@ -217,12 +234,27 @@ class Kernel:
                 async with anyio.create_task_group() as stops:
                     for ep in self.entrypoints.values():
                         stops.start_soon(ep.stop)
+                    for udp_ep in self.udp_entrypoints.values():
+                        stops.start_soon(udp_ep.stop)
                 tg.cancel_scope.cancel()
         finally:
             for ep in self.entrypoints.values():
                 ep.close()
+            for udp_ep in self.udp_entrypoints.values():
+                udp_ep.close()
             self.pools.close()
 
     def stop(self) -> None:
         self.stopping = True
         self._stop.set()
+
+
+def _tcp_transport_defaults(static: StaticConfiguration) -> TCPTransportDefaults:
+    """``default@internal`` of TCP services, from the static ``tcpServersTransport``."""
+    st = static.tcpServersTransport
+    return TCPTransportDefaults(
+        dial_timeout=st.dialTimeout,
+        dial_keep_alive=st.dialKeepAlive,
+        insecure_skip_verify=st.tls.insecureSkipVerify if st.tls else False,
+        root_cas=tuple(st.tls.rootCAs) if st.tls else (),
+    )

@@ -21,7 +21,15 @@ import re
 import sys
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from edgeway.config.durations import Duration
 from edgeway.registry import Registry
@@ -37,6 +45,7 @@ __all__ = [
     "RedirectEntryPoint",
     "Redirections",
     "EntryPointTransport",
+    "EntryPointUDP",
     "ForwardedHeaders",
     "ForwardingTimeouts",
     "Global",
@@ -44,9 +53,12 @@ __all__ = [
     "Log",
     "Ping",
     "Providers",
+    "ProxyProtocol",
     "RespondingTimeouts",
     "ServersTransport",
     "StaticConfiguration",
+    "TCPServersTransport",
+    "TCPServersTransportTLS",
     "build_static_model",
     "default_entrypoints",
     "effective_configuration",
@@ -76,14 +88,13 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         {
             "accessLog", "metrics", "tracing", "certificatesResolvers", "experimental",
-            "hostResolver", "core", "spiffe", "ocsp", "tcpServersTransport",
+            "hostResolver", "core", "spiffe", "ocsp",
         }
     ),
     "global": frozenset({"notAppendXForwardedFor"}),
     "serversTransport": frozenset({"spiffe"}),
-    "entryPoints.*": frozenset(
-        {"allowACMEByPass", "proxyProtocol", "http2", "http3", "udp", "observability"}
-    ),
+    "entryPoints.*": frozenset({"allowACMEByPass", "http2", "http3", "observability"}),
+    "tcpServersTransport.tls": frozenset({"spiffe"}),
     "entryPoints.*.http": frozenset({"encodedCharacters", "underscoreHeadersStrategy"}),
     "entryPoints.*.forwardedHeaders": frozenset(
         {"notAppendXForwardedFor", "addXForwardedSchemeHeaders"}
@@ -230,13 +241,41 @@ class EntryPointHTTP(_Section):
     encodeQuerySemicolons: bool = False
 
 
+class ProxyProtocol(_Section):
+    """Whose PROXY protocol header is read on the entry point (``insecure``: anyone's)."""
+
+    insecure: bool = False
+    trustedIPs: tuple[IPOrCIDR, ...] = ()
+
+    @model_validator(mode="after")
+    def _someone_trusted(self) -> ProxyProtocol:
+        if not self.insecure and not self.trustedIPs:  # Traefik fails to start the entry point
+            raise ValueError("no trusted IPs provided (set trustedIPs, or insecure: true)")
+        return self
+
+
+class EntryPointUDP(_Section):
+    #: A UDP session is released after this long without a datagram either way.
+    timeout: Duration = 3.0
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("timeout should be greater than zero")
+        return value
+
+
 class EntryPoint(_Section):
     address: Annotated[str, AfterValidator(_check_address)]
     asDefault: bool = False
     reusePort: bool = False
+    #: None unless configured (Traefik reads no PROXY header then).
+    proxyProtocol: ProxyProtocol | None = None
     forwardedHeaders: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
     transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
     http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+    udp: EntryPointUDP = Field(default_factory=EntryPointUDP)
 
     @property
     def host(self) -> str:
@@ -285,6 +324,25 @@ class ServersTransport(_Section):
     rootCAs: tuple[str, ...] = ()
     maxIdleConnsPerHost: int = 200
     forwardingTimeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
+
+
+class TCPServersTransportTLS(_Section):
+    insecureSkipVerify: bool = False
+    #: CA certificates, each a file path or PEM content.
+    rootCAs: tuple[str, ...] = ()
+
+
+class TCPServersTransport(_Section):
+    """``default@internal`` of TCP services that name no ``serversTransport``.
+
+    Traefik's internal provider ignores ``terminationDelay`` here (it is not
+    copied to ``default@internal``); so does edgeway.
+    """
+
+    dialKeepAlive: Duration = 15.0
+    dialTimeout: Duration = 30.0
+    terminationDelay: Duration = 0.0
+    tls: TCPServersTransportTLS | None = None
 
 
 _BASE_PATH = re.compile(r"^/[a-zA-Z0-9/_.:~-]*$")  # Traefik's validBasePath
@@ -361,6 +419,7 @@ class StaticConfiguration(_Section):
 
     global_: Global = Field(default_factory=Global, alias="global")
     serversTransport: ServersTransport = Field(default_factory=ServersTransport)
+    tcpServersTransport: TCPServersTransport = Field(default_factory=TCPServersTransport)
     entryPoints: dict[str, EntryPoint] = Field(default_factory=dict)
     providers: Providers = Field(default_factory=Providers)
     api: API | None = None

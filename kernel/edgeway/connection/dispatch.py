@@ -28,10 +28,12 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from edgeway.http.message import Handler
 from edgeway.http.server import ServerProtocol
+from edgeway.tcp.conn import TCPConnection, TCPHandler
+from edgeway.tcp.routing import ConnInfo, TCPRouting, TLSRoute
 from edgeway.tls.clienthello import ClientHello
 from edgeway.tls.hosts import BROKEN, TLSHosts
 from edgeway.tls.manager import Refusal, TLSManager
@@ -40,31 +42,11 @@ from edgeway.tls.options import DEFAULT_OPTIONS_NAME, ServerContext
 if TYPE_CHECKING:
     from edgeway.entrypoint import EntryPoint
 
-__all__ = ["ConnInfo", "Routing", "TCPRouting", "h2_protocol", "serve"]
+__all__ = ["Routing", "h2_protocol", "serve", "serve_unpeeked"]
 
 log = logging.getLogger("edgeway.connection")
 
 ACME_TLS_ALPN = "acme-tls/1"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnInfo:
-    """What TCP rules match on (the TCP routing table's contract)."""
-
-    sni: str  # canonical (trimmed, lower-cased), "" without SNI or TLS
-    alpn: tuple[str, ...]
-    client_ip: str
-    is_tls: bool
-
-
-class TCPRouting(Protocol):
-    """The TCP routing table of an entry point (built by the TCP compiler)."""
-
-    has_tls_routes: bool
-
-    def match_plain(self, info: ConnInfo) -> Any: ...
-
-    def match_tls(self, info: ConnInfo) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,58 +80,70 @@ def h2_protocol() -> Any:
     return _h2
 
 
-def serve(ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...], hello: ClientHello) -> None:
-    """Hand a peeked connection to what serves it (``ServeTCP`` after the peek)."""
+def serve(
+    ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...], hello: ClientHello, local: tuple[Any, ...] | None = None
+) -> None:
+    """Hand a peeked connection to what serves it (``ServeTCP`` after the peek).
+
+    ``peer`` and ``local`` are the addresses a PROXY protocol header gave (``local``
+    None: the socket's own addresses).
+    """
     routing = ep.routing
     tcp = routing.tcp
     sni = hello.server_name.strip().lower()
     info = ConnInfo(sni, hello.alpn, peer[0], hello.is_tls)
+    given = peer if local is not None else None
     if not hello.is_tls:
         if tcp is not None:
             handler = tcp.match_plain(info)
             if handler is not None:
-                serve_tcp(ep, sock, info, handler)
+                serve_tcp(ep, sock, info, handler, peer=given, local=local)
                 return
-        _connect(ep, sock, lambda: ServerProtocol(ep), None)
+        _connect(ep, sock, lambda: ServerProtocol(ep, peer=given), None)
         return
     if ACME_TLS_ALPN in hello.alpn:
-        _serve_https(ep, sock, info, DEFAULT_OPTIONS_NAME, acme=True)
+        _serve_https(ep, sock, info, DEFAULT_OPTIONS_NAME, given, acme=True)
         return
     options, catch_all = routing.tls_hosts.match(sni)
     if options is not None and not catch_all:
-        _serve_https(ep, sock, info, options)
+        _serve_https(ep, sock, info, options, given)
         return
     route = tcp.match_tls(info) if tcp is not None and tcp.has_tls_routes else None
     if route is not None and not route.catch_all:
-        serve_tls_route(ep, sock, info, route)
+        serve_tls_route(ep, sock, info, route, given, local)
     elif options is not None:
-        _serve_https(ep, sock, info, options)
+        _serve_https(ep, sock, info, options, given)
     elif route is not None:
-        serve_tls_route(ep, sock, info, route)
+        serve_tls_route(ep, sock, info, route, given, local)
     else:
-        _serve_https(ep, sock, info, routing.tls_hosts.default)
+        _serve_https(ep, sock, info, routing.tls_hosts.default, given)
 
 
-def serve_unpeeked(ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...]) -> bool:
+def serve_unpeeked(
+    ep: EntryPoint, sock: socket.socket, peer: tuple[Any, ...], local: tuple[Any, ...] | None
+) -> bool:
     """Serve at once, without reading, a connection for a non-TLS TCP route when the
     entry point has no TLS route at all (the client may wait for the server)."""
     routing = ep.routing
     tcp = routing.tcp
-    if tcp is None or tcp.has_tls_routes or routing.tls_hosts.has_routes:
+    if tcp is None:
         return False
-    info = ConnInfo("", (), peer[0], False)
-    handler = tcp.match_plain(info)
+    handler = tcp.early_handler(peer[0], routing.tls_hosts.has_routes)
     if handler is None:
         return False
-    serve_tcp(ep, sock, info, handler)
+    info = ConnInfo("", (), peer[0], False)
+    serve_tcp(ep, sock, info, handler, peer=peer if local is not None else None, local=local)
     return True
 
 
-def _serve_https(ep: EntryPoint, sock: socket.socket, info: ConnInfo, options: str, *, acme: bool = False) -> None:
+def _serve_https(
+    ep: EntryPoint, sock: socket.socket, info: ConnInfo, options: str, peer: tuple[Any, ...] | None,
+    *, acme: bool = False,
+) -> None:
     ctx = _context(ep, sock, info, options, acme=acme)
     if ctx is None:
         return
-    factory = _acme_done if acme else (lambda: _TLSHandover(ep))
+    factory = _acme_done if acme else (lambda: _TLSHandover(ep, peer))
     _connect(ep, sock, factory, ctx)
 
 
@@ -198,14 +192,15 @@ class _TLSHandover(asyncio.Protocol):
     """The first protocol of a TLS connection: after the handshake, hands the
     transport to HTTP/2 (ALPN ``h2``) or HTTP/1.1."""
 
-    def __init__(self, ep: EntryPoint) -> None:
+    def __init__(self, ep: EntryPoint, peer: tuple[Any, ...] | None) -> None:
         self.ep = ep
+        self.peer = peer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         proto: asyncio.Protocol
         sslobj = transport.get_extra_info("ssl_object")
         h2 = h2_protocol() if sslobj is not None and sslobj.selected_alpn_protocol() == "h2" else None
-        proto = h2(self.ep) if h2 is not None else ServerProtocol(self.ep)
+        proto = h2(self.ep, peer=self.peer) if h2 is not None else ServerProtocol(self.ep, peer=self.peer)
         transport.set_protocol(proto)
         proto.connection_made(transport)
 
@@ -220,16 +215,14 @@ class _AcmeDone(asyncio.Protocol):
 _acme_done = _AcmeDone
 
 
-def serve_tcp(ep: EntryPoint, sock: socket.socket, info: ConnInfo, handler: Any, ctx: ssl.SSLContext | None = None) -> None:
+def serve_tcp(
+    ep: EntryPoint, sock: socket.socket, info: ConnInfo, handler: TCPHandler, ctx: ssl.SSLContext | None = None,
+    *, peer: tuple[Any, ...] | None = None, local: tuple[Any, ...] | None = None,
+) -> None:
     """Run a TCP route's handler on the connection (TLS-terminated when ``ctx``)."""
-    from edgeway.tcp.conn import TCPConnection  # type: ignore[import-not-found,unused-ignore]
 
-    def factory() -> Any:
-        conn = TCPConnection()
-        conn.peer = sock.getpeername()
-        conn.sni = info.sni or None
-        conn.alpn = info.alpn
-        return conn
+    def factory() -> TCPConnection:
+        return TCPConnection(peer=peer, local=local, sni=info.sni or None, alpn=info.alpn)  # type: ignore[arg-type]
 
     async def run() -> None:
         _, conn = await _connected(ep, sock, factory, ctx)
@@ -241,14 +234,17 @@ def serve_tcp(ep: EntryPoint, sock: socket.socket, info: ConnInfo, handler: Any,
     _spawn(ep, run())
 
 
-def serve_tls_route(ep: EntryPoint, sock: socket.socket, info: ConnInfo, route: Any) -> None:
+def serve_tls_route(
+    ep: EntryPoint, sock: socket.socket, info: ConnInfo, route: TLSRoute,
+    peer: tuple[Any, ...] | None, local: tuple[Any, ...] | None,
+) -> None:
     """A TCP TLS route: passthrough (the ClientHello untouched), or terminated here."""
     if route.passthrough:
-        serve_tcp(ep, sock, info, route.handler)
+        serve_tcp(ep, sock, info, route.handler, peer=peer, local=local)
         return
     ctx = _context(ep, sock, info, route.options or DEFAULT_OPTIONS_NAME)
     if ctx is not None:
-        serve_tcp(ep, sock, info, route.handler, ctx)
+        serve_tcp(ep, sock, info, route.handler, ctx, peer=peer, local=local)
 
 
 def _connect(ep: EntryPoint, sock: socket.socket, factory: Any, ctx: ssl.SSLContext | None) -> None:

@@ -23,6 +23,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
+from edgeway import proxyprotocol
 from edgeway.tls.clienthello import MAX_HELLO, InvalidClientHello, parse_client_hello
 
 from .dispatch import serve, serve_unpeeked
@@ -92,7 +93,10 @@ class Listener:
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if not serve_unpeeked(ep, sock, peer):
+            trusts = ep.proxy_protocol
+            if trusts is not None and trusts(peer[0]):
+                _Peeking(self, sock, peer, proxied=True)  # the PROXY header comes first
+            elif not serve_unpeeked(ep, sock, peer, None):
                 _Peeking(self, sock, peer)
 
     def close(self) -> None:
@@ -110,13 +114,17 @@ class Listener:
 class _Peeking:
     """One accepted connection whose first bytes are not known yet."""
 
-    __slots__ = ("listener", "sock", "fd", "peer", "timer", "size", "delay", "resume")
+    __slots__ = ("listener", "sock", "fd", "peer", "local", "proxied", "timer", "size", "delay", "resume")
 
-    def __init__(self, listener: Listener, sock: socket.socket, peer: Any) -> None:
+    def __init__(self, listener: Listener, sock: socket.socket, peer: Any, proxied: bool = False) -> None:
         self.listener = listener
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
+        #: The addresses a PROXY header gave (None: the socket's own).
+        self.local: Any = None
+        #: A PROXY protocol header may still come first (trusted peer).
+        self.proxied = proxied
         self.size = _FIRST_PEEK
         self.delay = 0.002
         self.resume: asyncio.TimerHandle | None = None
@@ -137,6 +145,10 @@ class _Peeking:
         if not data:
             self.close()
             return
+        if self.proxied:
+            data = self._proxy_header(data)
+            if not data:
+                return
         try:
             hello = parse_client_hello(data)
         except InvalidClientHello as exc:
@@ -144,22 +156,57 @@ class _Peeking:
             self.close()
             return
         if hello is None:
-            if len(data) >= self.size:
-                if self.size >= _FULL_PEEK:
-                    self.close()
-                    return
-                self.size = _FULL_PEEK
-                self._readable()
-                return
-            # Part of the ClientHello is there: wait for the rest without spinning.
-            loop = self.listener.loop
-            loop.remove_reader(self.fd)
-            self.resume = loop.call_later(self.delay, self._resume)
-            self.delay = min(self.delay * 2, 0.1)
+            self._wait_for_more(len(data))
             return
         self._detach()
         self.fd = -1
-        serve(self.listener.ep, self.sock, self.peer, hello)
+        serve(self.listener.ep, self.sock, self.peer, hello, self.local)
+
+    def _wait_for_more(self, have: int) -> None:
+        """The start of a header or ClientHello is there: wait for the rest
+        (peek more at once if the peek was full), without spinning."""
+        if have >= self.size:
+            if self.size >= _FULL_PEEK:
+                self.close()
+                return
+            self.size = _FULL_PEEK
+            self._readable()
+            return
+        loop = self.listener.loop
+        loop.remove_reader(self.fd)
+        self.resume = loop.call_later(self.delay, self._resume)
+        self.delay = min(self.delay * 2, 0.1)
+
+    def _proxy_header(self, data: bytes) -> bytes:
+        """Consume a PROXY protocol header if the connection starts with one
+        (go-proxyproto's USE policy: optional for trusted peers). Returns the
+        bytes after it, or b"" when there is nothing more to do now."""
+        try:
+            header = proxyprotocol.parse(data)
+        except proxyprotocol.ProxyProtocolError as exc:
+            log.debug("closing a connection with a malformed PROXY header: %s", exc)
+            self.close()
+            return b""
+        if header == proxyprotocol.NEED_MORE:
+            self._wait_for_more(len(data))
+            return b""
+        self.proxied = False
+        if isinstance(header, str):  # not a PROXY header: the connection as it is
+            return data
+        try:
+            self.sock.recv(header.length)  # peeked already: all there
+        except OSError:
+            self.close()
+            return b""
+        if header.proxied and header.source is not None:
+            self.peer, self.local = header.source, header.destination
+        rest = data[header.length :]
+        if not rest:
+            ep = self.listener.ep
+            if serve_unpeeked(ep, self.sock, self.peer, self.local):
+                self._detach()
+                self.fd = -1
+        return rest
 
     def _resume(self) -> None:
         self.resume = None

@@ -125,8 +125,10 @@ class StreamBody(Body):
 class ServerProtocol(asyncio.Protocol):
     """HTTP/1.1 for one client connection of an entry point."""
 
-    def __init__(self, ep: EntryPoint) -> None:
+    def __init__(self, ep: EntryPoint, peer: tuple[Any, ...] | None = None) -> None:
+        """``peer``: the client address a PROXY protocol header gave (None: the socket's)."""
         self.ep = ep
+        self._peer = peer
         self.loop = ep.loop
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
@@ -172,7 +174,7 @@ class ServerProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
+        peer = self._peer or transport.get_extra_info("peername")
         if peer:
             self.client_ip, self.client_port = peer[0], peer[1]
         ep = self.ep

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
+from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
+from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
 from edgeway.pipeline.merge import Merged
 from edgeway.pipeline.models import EntryPointModel, apply_models
@@ -35,9 +37,12 @@ from edgeway.rules import RuleError, compile_http_rule, default_priority, route_
 from edgeway.services import SERVICE_BUILDERS, BuildError, ServiceContext
 from edgeway.services.pools import PoolManager
 from edgeway.services.transports import TransportDefaults, Transports
+from edgeway.tcp.dialer import TCPTransportDefaults
+from edgeway.tcp.routing import TCPRouting
 from edgeway.tls.hosts import TLSHosts
 from edgeway.tls.manager import TLSManager
 from edgeway.tls.options import DEFAULT_OPTIONS_NAME
+from edgeway.udp.entrypoint import UDPHandler
 
 log = logging.getLogger("edgeway.config")
 
@@ -73,6 +78,10 @@ class CompileContext:
     workdir: str = "."
     #: TLS options and certificates (None: TLS routers are refused).
     tls: TLSManager | None = None
+    #: TCP and UDP (see compile_tcp / compile_udp): the static ``tcpServersTransport``
+    #: and the UDP entry points.
+    tcp_transport_defaults: TCPTransportDefaults = field(default_factory=TCPTransportDefaults)
+    udp_entrypoints: Sequence[str] = ()
 
 
 @dataclass
@@ -85,6 +94,10 @@ class Compiled:
     #: Background work of this configuration (active health checks...): the
     #: kernel runs each while the configuration is live and cancels it after.
     tasks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: TCP routing table of each TCP entry point that has TCP routers.
+    tcp: dict[str, TCPRouting] = field(default_factory=dict)
+    #: Handler of each UDP entry point (None: no usable UDP router).
+    udp: dict[str, UDPHandler | None] = field(default_factory=dict)
 
 
 def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
@@ -130,15 +143,23 @@ class _Compiler:
     def run(self) -> Compiled:
         rt = self.rt
         unsupported = "{} are not supported by this version of edgeway yet"
-        for table, what in (
-            (rt.tcp_routers, "TCP routers"),
-            (rt.tcp_services, "TCP services"),
-            (rt.tcp_middlewares, "TCP middlewares"),
-            (rt.udp_routers, "UDP routers"),
-            (rt.udp_services, "UDP services"),
-        ):
-            for info in table.values():
-                info.add_error(unsupported.format(what), True)
+        ctx = self.ctx
+        tcp = compile_tcp(
+            TCPCompileInput(
+                routers=rt.tcp_routers,
+                entrypoints=list(ctx.entrypoints),
+                transports=self.m.tcp_transports,
+                tls_options=self.m.tls_options,
+                defaults=ctx.tcp_transport_defaults,
+                providers_precedence=ctx.providers_precedence,
+                workdir=ctx.workdir,
+                max_user_priority=MAX_USER_PRIORITY,
+                tls_options_error=self._options_error,
+            ),
+            rt,
+            self.tasks.append,
+        )
+        udp = compile_udp(rt, ctx.udp_entrypoints)
 
         by_ep: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
         by_ep_tls: dict[str, list[RouterInfo]] = {name: [] for name in self.ctx.entrypoints}
@@ -175,7 +196,7 @@ class _Compiler:
             https[ep] = self._entrypoint_handler(ep, by_ep_tls[ep])
             hosts[ep] = tls_hosts(by_ep_tls[ep], self.resolved_tls, self._options_error)
         rt.populate_used_by()
-        return Compiled(rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks)
+        return Compiled(rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks, tcp=tcp, udp=udp)
 
     def _options_error(self, name: str) -> str | None:
         tls = self.ctx.tls

@@ -4,7 +4,7 @@ Every object becomes ``name@provider``; objects of different providers never
 collide. References inside an object stay as written and are resolved in the
 referring object's provider when compiled (see :func:`runtime.qualify`), which
 is also how Traefik's API shows them. Routers without entry points get the
-default ones. TLS ``default`` options or store defined by two providers is an
+default ones (UDP routers excepted, see compile_udp). TLS ``default`` options or store defined by two providers is an
 error and neither is used, as in Traefik's aggregator.
 """
 
@@ -60,10 +60,8 @@ def merge(snapshots: Mapping[str, Configuration], default_entrypoints: Sequence[
             _add(out.tcp_middlewares, cfg.tcp.middlewares, provider)
             _add(out.tcp_transports, cfg.tcp.serversTransports, provider)
         if cfg.udp is not None:
-            for name, udp_router in (cfg.udp.routers or {}).items():
-                if not udp_router.entryPoints:
-                    udp_router = udp_router.model_copy(update={"entryPoints": defaults})
-                out.udp_routers[f"{name}@{provider}"] = (provider, udp_router)
+            # UDP routers keep no entryPoints: they are then on every UDP entry point.
+            _add(out.udp_routers, cfg.udp.routers, provider)
             _add(out.udp_services, cfg.udp.services, provider)
         if cfg.tls is not None:
             out.tls_certificates.extend((provider, c) for c in cfg.tls.certificates or [])

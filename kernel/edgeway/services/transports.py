@@ -223,6 +223,33 @@ def _settings(t: Any, d: TransportDefaults) -> TransportSettings:
         raise ValueError(
             f"TLS minimum version {t.minVersion} is above the maximum version {t.maxVersion}"
         )
+    ft = t.forwardingTimeouts
+    return TransportSettings(
+        **client_tls_fields(t),
+        ciphers=tuple(ciphers),
+        tls13_only=named and not ciphers,
+        min_version=t.minVersion or None,
+        max_version=t.maxVersion or None,
+        disable_http2=bool(t.disableHTTP2),
+        max_idle=max(
+            0,
+            t.maxIdleConnsPerHost
+            if t.maxIdleConnsPerHost is not None
+            else d.max_idle_conns_per_host,
+        ),
+        # Without forwardingTimeouts Go's dialer and transport use 30 s and 90 s.
+        dial_timeout=(ft.dialTimeout or 0.0) if ft else 30.0,
+        idle_timeout=(ft.idleConnTimeout or 0.0) if ft else 90.0,
+        response_header_timeout=(ft.responseHeaderTimeout or 0.0) if ft else 0.0,
+        read_idle_timeout=(ft.readIdleTimeout or 0.0) if ft else 0.0,
+        ping_timeout=(ft.pingTimeout or 0.0) if ft else 15.0,
+    )
+
+
+def client_tls_fields(t: Any) -> dict[str, Any]:
+    """The TLS client fields HTTP and TCP ``serversTransports`` share (serverName,
+    insecureSkipVerify, rootCAs, certificates, peerCertSANs/peerCertURI), as
+    :class:`TransportSettings` keyword arguments; raises ValueError."""
     certificates = []
     for cert in t.certificates or ():
         if not cert.certFile or not cert.keyFile:
@@ -242,31 +269,13 @@ def _settings(t: Any, d: TransportDefaults) -> TransportSettings:
         sans.append((san.type, san.value or ""))
     if t.peerCertURI:
         sans.append(("URI", t.peerCertURI))
-    ft = t.forwardingTimeouts
-    return TransportSettings(
-        server_name=t.serverName or "",
-        insecure_skip_verify=bool(t.insecureSkipVerify),
-        root_cas=tuple(t.rootCAs or ()),
-        certificates=tuple(certificates),
-        ciphers=tuple(ciphers),
-        tls13_only=named and not ciphers,
-        min_version=t.minVersion or None,
-        max_version=t.maxVersion or None,
-        peer_cert_sans=tuple(sans),
-        disable_http2=bool(t.disableHTTP2),
-        max_idle=max(
-            0,
-            t.maxIdleConnsPerHost
-            if t.maxIdleConnsPerHost is not None
-            else d.max_idle_conns_per_host,
-        ),
-        # Without forwardingTimeouts Go's dialer and transport use 30 s and 90 s.
-        dial_timeout=(ft.dialTimeout or 0.0) if ft else 30.0,
-        idle_timeout=(ft.idleConnTimeout or 0.0) if ft else 90.0,
-        response_header_timeout=(ft.responseHeaderTimeout or 0.0) if ft else 0.0,
-        read_idle_timeout=(ft.readIdleTimeout or 0.0) if ft else 0.0,
-        ping_timeout=(ft.pingTimeout or 0.0) if ft else 15.0,
-    )
+    return {
+        "server_name": t.serverName or "",
+        "insecure_skip_verify": bool(t.insecureSkipVerify),
+        "root_cas": tuple(t.rootCAs or ()),
+        "certificates": tuple(certificates),
+        "peer_cert_sans": tuple(sans),
+    }
 
 
 def _cipher_available(name: str) -> bool:
