@@ -22,6 +22,7 @@ import httptools
 from edgeway.http.forwarded import forwarded_port, is_managed
 from edgeway.http.message import Body, Headers, Request, Response, normalize_host
 from edgeway.http.status import error_response, http_date, status_line
+from edgeway.http.trailers import h1_trailer_block
 
 if TYPE_CHECKING:
     from edgeway.entrypoint import EntryPoint
@@ -566,7 +567,7 @@ class ServerProtocol(asyncio.Protocol):
             except Exception:
                 log.exception("handler failed for %r", req)
                 resp = error_response(500)
-            if resp.stream is None and resp.status != 101:
+            if resp.stream is None and resp.trailers is None and resp.status != 101:
                 self._send_whole(req, resp)
             else:
                 await self._send_stream(req, resp)
@@ -630,7 +631,7 @@ class ServerProtocol(asyncio.Protocol):
             parts.append(b"Connection: Upgrade\r\n")
         elif req.upgrade is not None:
             keep_alive = False  # the parser is past an Upgrade: no more requests here
-        if resp.stream is None:
+        if resp.stream is None and resp.trailers is None:
             if not no_body:
                 parts += (b"Content-Length: ", b"%d" % len(resp.body), b"\r\n")
             elif status >= 200 and status != 204:
@@ -672,12 +673,20 @@ class ServerProtocol(asyncio.Protocol):
             transport.close()
 
     async def _send_stream(self, req: Request, resp: Response) -> None:
-        """A streamed response (or a 101 to splice): head, then chunks as they come."""
+        """A streamed response (or a 101 to splice): head, then chunks as they come.
+
+        Trailers force chunking, as Go's ReverseProxy flushes when it has some,
+        and follow the last chunk (Go's ``chunkWriter.close``)."""
         parts, keep_alive, chunked, no_body = self._head(req, resp)
         transport = self.transport
         assert transport is not None
-        transport.write(b"".join(parts))
         stream = resp.stream
+        if stream is None:  # a body in memory with trailers
+            if chunked and resp.body:
+                parts.append(b"%x\r\n%s\r\n" % (len(resp.body), resp.body))
+            elif not no_body:
+                parts.append(resp.body)
+        transport.write(b"".join(parts))
         if stream is not None:
             if no_body:
                 await _close_stream(stream)
@@ -696,8 +705,8 @@ class ServerProtocol(asyncio.Protocol):
                             raise ClientDisconnected("client connection closed")
                 finally:
                     await _close_stream(stream)
-                if chunked:
-                    transport.write(b"0\r\n\r\n")
+        if chunked:
+            transport.write(b"0\r\n%s\r\n" % h1_trailer_block(resp.trailers))
         if resp.on_sent is not None:
             resp.on_sent()
         if resp.status == 101 and resp.upgrade is not None:
