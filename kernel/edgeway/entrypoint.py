@@ -19,6 +19,9 @@ import anyio
 from edgeway.http.forwarded import hostname, ip_checker
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.server import ServerProtocol
+
+if TYPE_CHECKING:
+    from edgeway.http.h2server import H2ServerProtocol
 from edgeway.http.status import not_found
 
 if TYPE_CHECKING:
@@ -53,7 +56,11 @@ class EntryPoint:
         self.keep_alive_max_time = config.transport.keepAliveMaxTime
         self.grace_timeout = config.transport.lifeCycle.graceTimeOut
         self.accept_grace_timeout = config.transport.lifeCycle.requestAcceptGraceTimeout
-        self.connections: set[ServerProtocol] = set()
+        h2c = config.http2  # 0 is Go's default, the same as Traefik's
+        self.h2_max_concurrent_streams = h2c.maxConcurrentStreams or 250
+        self.h2_max_decoder_table_size = h2c.maxDecoderHeaderTableSize or 4096
+        self.h2_max_encoder_table_size = h2c.maxEncoderHeaderTableSize or 4096
+        self.connections: set[ServerProtocol | H2ServerProtocol] = set()
         self.stopping = False
         self.server: asyncio.Server | None = None
 

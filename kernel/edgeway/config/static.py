@@ -32,6 +32,7 @@ __all__ = [
     "TRAEFIK_PROVIDER_KEYS",
     "EntryPoint",
     "EntryPointHTTP",
+    "EntryPointHTTP2",
     "EntryPointTransport",
     "ForwardedHeaders",
     "ForwardingTimeouts",
@@ -76,7 +77,7 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "global": frozenset({"notAppendXForwardedFor"}),
     "serversTransport": frozenset({"spiffe"}),
     "entryPoints.*": frozenset(
-        {"allowACMEByPass", "proxyProtocol", "http2", "http3", "udp", "observability"}
+        {"allowACMEByPass", "proxyProtocol", "http3", "udp", "observability"}
     ),
     "entryPoints.*.http": frozenset(
         {"redirections", "tls", "encodedCharacters", "underscoreHeadersStrategy"}
@@ -197,6 +198,14 @@ class EntryPointHTTP(_Section):
     encodeQuerySemicolons: bool = False
 
 
+class EntryPointHTTP2(_Section):
+    """HTTP/2 settings (Traefik's ``HTTP2Config``); 0 means Go's default (the same values)."""
+
+    maxConcurrentStreams: int = Field(default=250, ge=0)
+    maxDecoderHeaderTableSize: int = Field(default=4096, ge=0)
+    maxEncoderHeaderTableSize: int = Field(default=4096, ge=0)
+
+
 class EntryPoint(_Section):
     address: Annotated[str, AfterValidator(_check_address)]
     asDefault: bool = False
@@ -204,6 +213,7 @@ class EntryPoint(_Section):
     forwardedHeaders: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
     transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
     http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+    http2: EntryPointHTTP2 = Field(default_factory=EntryPointHTTP2)
 
     @property
     def host(self) -> str:
