@@ -139,13 +139,6 @@ BASE = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":
 @pytest.mark.parametrize(
     "fields",
     [
-        BASE + [(b"connection", b"keep-alive")],
-        BASE + [(b"keep-alive", b"1")],
-        BASE + [(b"proxy-connection", b"x")],
-        BASE + [(b"transfer-encoding", b"chunked")],
-        BASE + [(b"upgrade", b"websocket")],
-        BASE + [(b"te", b"gzip")],
-        BASE + [(b"te", b"trailers"), (b"te", b"trailers")],
         BASE + [(b"X-Upper", b"1")],
         BASE + [(b"x-bad", b"a\x01b")],
         [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x")],
@@ -160,8 +153,7 @@ BASE = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":
         [(b":method", b"CONNECT"), (b":authority", b"x:443")],
     ],
     ids=[
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te-gzip",
-        "te-twice", "uppercase-name", "control-char", "no-path", "no-method", "bad-scheme",
+        "uppercase-name", "control-char", "no-path", "no-method", "bad-scheme",
         "pseudo-after-regular", "response-pseudo", "duplicate-pseudo", "extended-connect", "relative-path",
         "bad-escape", "connect",
     ],
@@ -172,6 +164,29 @@ async def test_malformed_request_is_a_stream_error(tmp_path: Path, fields: list[
         assert r.reset == PROTOCOL_ERROR and r.status == 0
         assert (await c.request("GET", "/")).status == 200  # the connection goes on
         assert len(a.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([(b"connection", b"keep-alive")], 'request header "Connection" is not valid in HTTP/2'),
+        ([(b"keep-alive", b"1")], 'request header "Keep-Alive" is not valid in HTTP/2'),
+        ([(b"proxy-connection", b"x")], 'request header "Proxy-Connection" is not valid in HTTP/2'),
+        ([(b"transfer-encoding", b"chunked")], 'request header "Transfer-Encoding" is not valid in HTTP/2'),
+        ([(b"upgrade", b"x"), (b"connection", b"y")], 'request header "Connection" is not valid in HTTP/2'),
+        ([(b"te", b"gzip")], 'request header "TE" may only be "trailers" in HTTP/2'),
+        ([(b"te", b"trailers"), (b"te", b"trailers")], 'request header "TE" may only be "trailers" in HTTP/2'),
+    ],
+    ids=["connection", "keep-alive", "proxy-connection", "transfer-encoding", "first-in-go-order", "te-gzip", "te-twice"],
+)
+async def test_connection_specific_headers_get_go_400(
+    tmp_path: Path, fields: list[tuple[bytes, bytes]], message: str
+) -> None:
+    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+        r = await c.reply(c.open(raw=BASE + fields))
+        assert r.status == 400 and r.body == message.encode() + b"\n"
+        assert r.header("content-type") == "text/plain; charset=utf-8"
+        assert a.received == []
 
 
 async def test_header_list_over_max_header_bytes_gets_431(tmp_path: Path) -> None:

@@ -86,8 +86,10 @@ _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _INTERNAL = h2.errors.ErrorCodes.INTERNAL_ERROR
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 
-#: Request headers HTTP/2 forbids (Go's ``checkValidHTTP2RequestHeaders``).
-_CONNECTION_SPECIFIC = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"))
+#: Request headers HTTP/2 forbids, in the order Go's ``checkValidHTTP2RequestHeaders``
+#: looks for them (the first one found is named in its 400).
+_CONNECTION_ORDER = {n: i for i, n in enumerate((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"))}
+_CONNECTION_SPECIFIC = frozenset(_CONNECTION_ORDER)
 #: Response headers never sent over HTTP/2 (the client would reject the stream).
 _RESPONSE_SKIP = _CONNECTION_SPECIFIC | {b"content-length", b"date"}
 _PSEUDO = frozenset((b":method", b":scheme", b":authority", b":path", b":protocol"))
@@ -157,10 +159,9 @@ class H2Body(Body):
             w.set_result(None)
 
     async def read(self) -> bytes:
-        if self.expect_continue:
+        if self.expect_continue:  # Go's requestBody.Read: on the first read, whatever arrived
             self.expect_continue = False
-            if not self.done and not self._chunks:
-                self._proto.send_continue(self._sid)
+            self._proto.send_continue(self._sid)
         while True:
             if self._error is not None:
                 raise self._error
@@ -413,8 +414,9 @@ class H2ServerProtocol(asyncio.Protocol):
         stream.task = self.loop.create_task(self._serve(stream, answer))
 
     def _request(self, sid: int, fields: list[tuple[bytes, bytes]], ended: bool) -> Request | Response | None:
-        """The stream's Request, a 431 answer, or None for a malformed request
-        (Go's ``checkPseudos``, ``newWriterAndRequest``, ``checkValidHTTP2RequestHeaders``)."""
+        """The stream's Request, an answer Go's server gives itself (431, or 400 for
+        connection-specific headers), or None for a malformed request: a stream
+        error (Go's ``checkPseudos``, ``newWriterAndRequest``)."""
         pseudo: dict[bytes, bytes] = {}
         headers: list[tuple[bytes, bytes]] = []
         size = 0
@@ -428,6 +430,7 @@ class H2ServerProtocol(asyncio.Protocol):
         expect = False
         clen: bytes | None = None
         host_header: bytes | None = None
+        bad: bytes | None = None
         for n, v in fields:
             size += len(n) + len(v) + 32
             if n[:1] == b":":
@@ -439,7 +442,7 @@ class H2ServerProtocol(asyncio.Protocol):
             if _VALID_NAME(n) is None or _BAD_VALUE(v) is not None:
                 return None
             if n in _CONNECTION_SPECIFIC:
-                return None
+                bad = n if bad is None or _CONNECTION_ORDER[n] < _CONNECTION_ORDER[bad] else bad
             c = n[0]
             if c == 0x78 and is_managed(n):  # 'x': X-Forwarded-*, X-Real-Ip
                 if not trusted or n == b"x-forwarded-server":
@@ -466,10 +469,6 @@ class H2ServerProtocol(asyncio.Protocol):
             elif n == b"trailer":
                 continue  # request trailers are not forwarded
             headers.append((canonical_header_bytes(n), v))
-        if size > self._header_limit:
-            return Response(431, Headers([(b"Content-Type", b"text/html; charset=utf-8")]), _HEADER_TOO_LARGE)
-        if len(te) > 1 or (te and te[0] not in (b"trailers", b"")):
-            return None
         method_b = pseudo.get(b":method", b"")
         path_b = pseudo.get(b":path", b"")
         scheme = pseudo.get(b":scheme", b"")
@@ -487,6 +486,13 @@ class H2ServerProtocol(asyncio.Protocol):
             path, query, force_query, _ = parse_target(path_b, self.ep)
         except _ParseAbort:
             return None
+        if size > self._header_limit:
+            return Response(431, Headers([(b"Content-Type", b"text/html; charset=utf-8")]), _HEADER_TOO_LARGE)
+        if bad is not None:  # Go's new400Handler(checkValidHTTP2RequestHeaders)
+            name = canonical_header_bytes(bad).decode()
+            return Response.text(400, f'request header "{name}" is not valid in HTTP/2')
+        if len(te) > 1 or (te and te[0] not in (b"trailers", b"")):
+            return Response.text(400, 'request header "TE" may only be "trailers" in HTTP/2')
         if cookies > 1:
             joined = b"; ".join(v for n, v in headers if n == b"Cookie")
             first = next(i for i, (n, _) in enumerate(headers) if n == b"Cookie")
