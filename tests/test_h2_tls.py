@@ -1,0 +1,101 @@
+"""HTTP/2 over TLS: ``H2ServerProtocol(ep)`` as the protocol of a TLS connection
+that chose ALPN ``h2`` (how the connection layer uses it).
+
+Until the TLS entry points land, the test opens its own TLS listener whose
+protocol factory is the one the connection layer calls, bound to edgeway's
+entry point (same handler, same X-Forwarded policy).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import grpc
+import pytest
+import trustme
+from edgeway.http.h2server import H2ServerProtocol
+from grpc_support import Stub, grpc_server
+from h2_support import h2_client
+from support import backends, edgeway
+from test_transports import config
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def tls_listener(ep: Any, ca: trustme.CA, **kw: Any) -> AsyncIterator[int]:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("app.test", "127.0.0.1").configure_cert(ctx)
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    server = await ep.loop.create_server(lambda: H2ServerProtocol(ep, **kw), "127.0.0.1", 0, ssl=ctx)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
+
+
+async def test_https_request_over_h2(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew:
+        ep = ew.kernel.entrypoints["web"]
+        async with tls_listener(ep, ca) as port, h2_client(port, ssl_context=client_context(ca)) as c:
+            assert c.writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+            r = await c.request("GET", "/x", authority="app.test", scheme="https")
+            assert r.status == 200
+        rec = a.received[-1]
+        assert rec.header("x-forwarded-proto") == "https" and rec.header("x-forwarded-port") == "443"
+        assert rec.header("host") == "app.test"
+
+
+async def test_scheme_and_tls_object_can_be_given(tmp_path: Path) -> None:
+    """``scheme=``/``tls=`` override what the transport tells (a wrapped transport)."""
+    ca = trustme.CA()
+    seen: list[Any] = []
+    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew:
+        ep = ew.kernel.entrypoints["web"]
+        inner = ep.handler
+
+        async def spy(req: Any) -> Any:
+            seen.append((req.scheme, req.tls))
+            return await inner(req)
+
+        ep.handler = spy
+        marker = object()
+        async with tls_listener(ep, ca, scheme="https", tls=marker) as port:
+            async with h2_client(port, ssl_context=client_context(ca)) as c:
+                assert (await c.request("GET", "/")).status == 200
+        assert seen == [("https", marker)]
+
+
+async def test_grpc_over_tls(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    with grpc_server() as (gport, _):
+        async with edgeway(tmp_path, config(f"h2c://127.0.0.1:{gport}")) as ew:
+            ep = ew.kernel.entrypoints["web"]
+            async with tls_listener(ep, ca) as port:
+
+                def calls() -> None:
+                    creds = grpc.ssl_channel_credentials(root_certificates=ca.cert_pem.bytes())
+                    options = [("grpc.ssl_target_name_override", "app.test")]
+                    with grpc.secure_channel(f"127.0.0.1:{port}", creds, options=options) as channel:
+                        stub = Stub(channel)
+                        reply, call = stub.echo.with_call(b"tls", timeout=5)
+                        assert reply == b"echo:tls" and dict(call.trailing_metadata())["x-trail"] == "yes"
+                        assert list(stub.count(b"3", timeout=5)) == [b"n0", b"n1", b"n2"]
+                        with pytest.raises(grpc.RpcError) as err:
+                            stub.fail(b"", timeout=5)
+                        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+                await anyio.to_thread.run_sync(calls)
