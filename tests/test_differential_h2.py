@@ -249,6 +249,22 @@ async def test_grpc_as_traefik(env: Env) -> None:
     assert results["edgeway"] == results["traefik"]
 
 
+async def test_trailers_to_an_http11_client_as_traefik(env: Env) -> None:
+    """Chunked HTTP/1.1 answers carry the trailers after the last chunk, as Go writes them."""
+    seen: dict[str, Any] = {}
+    for proxy, port in env.proxies():
+        for host in ("trailers.test", "h2.test"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /trailers HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode())
+            raw = await reader.read(-1)
+            writer.close()
+            head, _, rest = raw.partition(b"\r\n\r\n")
+            lines = sorted(line for line in head.split(b"\r\n")[1:] if not line.lower().startswith(b"date:"))
+            seen[f"{proxy} {host}"] = (head.split(b"\r\n")[0], lines, rest)
+    for host in ("trailers.test", "h2.test"):
+        assert seen[f"edgeway {host}"] == seen[f"traefik {host}"]
+
+
 async def test_upgrade_h2c_is_an_intended_difference(env: Env) -> None:
     """INTENDED["upgrade-h2c"]: Traefik answers over HTTP/1.1, edgeway switches."""
     settings = base64.urlsafe_b64encode(b"\x00\x03\x00\x00\x00\x64").rstrip(b"=").decode()

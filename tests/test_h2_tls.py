@@ -8,6 +8,7 @@ entry point (same handler, same X-Forwarded policy).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -99,3 +100,34 @@ async def test_grpc_over_tls(tmp_path: Path) -> None:
                         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
                 await anyio.to_thread.run_sync(calls)
+
+
+async def test_no_h2c_switch_on_a_tls_http11_connection(tmp_path: Path) -> None:
+    """Without ALPN h2 a TLS connection stays HTTP/1.1: the preface is a bad request
+    and ``Upgrade: h2c`` an ordinary request (h2c is cleartext only)."""
+    from edgeway.http.server import PREFACE, ServerProtocol
+
+    ca = trustme.CA()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("app.test").configure_cert(ctx)
+    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew:
+        ep = ew.kernel.entrypoints["web"]
+        server = await ep.loop.create_server(lambda: ServerProtocol(ep), "127.0.0.1", 0, ssl=ctx)
+        port = server.sockets[0].getsockname()[1]
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        try:
+            for data, expected in (
+                (PREFACE, b"HTTP/1.1 400 Bad Request\r\n"),
+                (
+                    b"GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                    b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n",
+                    b"HTTP/1.1 200 OK\r\n",
+                ),
+            ):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname="app.test")
+                writer.write(data)
+                assert (await reader.readuntil(b"\r\n")) == expected
+                writer.close()
+        finally:
+            server.close()

@@ -294,7 +294,7 @@ class ServerProtocol(asyncio.Protocol):
             else:
                 self._fail_parse(400)
         except httptools.HttpParserError as exc:
-            if self._served == 0 and self._active is None and "PRI" in str(exc):
+            if self._served == 0 and self._active is None and self.tls is None and "PRI" in str(exc):
                 # The HTTP/2 connection preface: h2c with prior knowledge. The
                 # parser stops once it has the whole preface: this data holds its
                 # end, then the first frames.
@@ -468,6 +468,7 @@ class ServerProtocol(asyncio.Protocol):
                 and _has_token(self._upgrade, b"h2c")
                 and self._active is None
                 and not self._chunked
+                and self.tls is None  # h2c is cleartext only (RFC 9113 §3.1)
             ):
                 h2c = [v for n, v in headers if n.lower() == b"http2-settings"]
             dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
