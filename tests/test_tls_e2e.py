@@ -11,7 +11,6 @@ import ssl
 import anyio
 import h11
 import pytest
-from edgeway.connection.dispatch import h2_protocol
 from support import Client, backends, edgeway, free_port, get
 from test_tls_clienthello import build_hello
 from tls_support import CA, https, insecure_context, peer_names, s_client
@@ -307,7 +306,7 @@ tls:
 async def test_alpn(tmp_path):
     async with edgeway(tmp_path, "http: {}\n") as ew:
         _, tls = await https(ew.port(), "x.test", insecure_context(alpn=["h2", "http/1.1"]))
-        expected = "h2" if h2_protocol() is not None else "http/1.1"
+        expected = "h2"
         assert tls.selected_alpn_protocol() == expected
         with pytest.raises(ssl.SSLError, match="(?i)no.application.protocol"):
             await https(ew.port(), "x.test", insecure_context(alpn=["spdy/1"]))

@@ -29,6 +29,7 @@ from edgeway.tls.hosts import TLSHosts
 
 if TYPE_CHECKING:
     from edgeway.config.static import EntryPoint as EntryPointConfig
+    from edgeway.http.h2server import H2ServerProtocol
 
 log = logging.getLogger("edgeway.entrypoint")
 
@@ -62,7 +63,11 @@ class EntryPoint:
         self.keep_alive_max_time = config.transport.keepAliveMaxTime
         self.grace_timeout = config.transport.lifeCycle.graceTimeOut
         self.accept_grace_timeout = config.transport.lifeCycle.requestAcceptGraceTimeout
-        self.connections: set[ServerProtocol] = set()
+        h2c = config.http2  # 0 is Go's default, the same as Traefik's
+        self.h2_max_concurrent_streams = h2c.maxConcurrentStreams or 250
+        self.h2_max_decoder_table_size = h2c.maxDecoderHeaderTableSize or 4096
+        self.h2_max_encoder_table_size = h2c.maxEncoderHeaderTableSize or 4096
+        self.connections: set[ServerProtocol | H2ServerProtocol] = set()
         #: Tasks connecting an accepted socket to its protocol (TLS handshakes).
         self.starting: set[asyncio.Task[None]] = set()
         pp = config.proxyProtocol

@@ -16,7 +16,7 @@ import anyio
 
 from edgeway.config.dynamic import Configuration
 from edgeway.config.static import StaticConfiguration, default_entrypoints
-from edgeway.connection.dispatch import Routing, h2_protocol
+from edgeway.connection.dispatch import Routing
 from edgeway.entrypoint import EntryPoint
 from edgeway.internal import internal_services
 from edgeway.pipeline.compile import CompileContext, EntryPointSpec, compile_configuration
@@ -57,7 +57,7 @@ class Kernel:
         self.entrypoints: dict[str, EntryPoint] = {}
         self.udp_entrypoints: dict[str, UDPEntryPoint] = {}
         self.pools = PoolManager()
-        self.tls = TLSManager(self.registry, workdir=workdir, static=static, offer_h2=h2_protocol() is not None)
+        self.tls = TLSManager(self.registry, workdir=workdir, static=static)
         self.stopping = False
         self.ready = False
         self._stop = anyio.Event()

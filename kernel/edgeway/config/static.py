@@ -44,6 +44,7 @@ __all__ = [
     "EntryPointTLS",
     "RedirectEntryPoint",
     "Redirections",
+    "EntryPointHTTP2",
     "EntryPointTransport",
     "EntryPointUDP",
     "ForwardedHeaders",
@@ -93,7 +94,7 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     ),
     "global": frozenset({"notAppendXForwardedFor"}),
     "serversTransport": frozenset({"spiffe"}),
-    "entryPoints.*": frozenset({"allowACMEByPass", "http2", "http3", "observability"}),
+    "entryPoints.*": frozenset({"allowACMEByPass", "http3", "observability"}),
     "tcpServersTransport.tls": frozenset({"spiffe"}),
     "entryPoints.*.http": frozenset({"encodedCharacters", "underscoreHeadersStrategy"}),
     "entryPoints.*.forwardedHeaders": frozenset(
@@ -266,6 +267,14 @@ class EntryPointUDP(_Section):
         return value
 
 
+class EntryPointHTTP2(_Section):
+    """HTTP/2 settings (Traefik's ``HTTP2Config``); 0 means Go's default (the same values)."""
+
+    maxConcurrentStreams: int = Field(default=250, ge=0)
+    maxDecoderHeaderTableSize: int = Field(default=4096, ge=0)
+    maxEncoderHeaderTableSize: int = Field(default=4096, ge=0)
+
+
 class EntryPoint(_Section):
     address: Annotated[str, AfterValidator(_check_address)]
     asDefault: bool = False
@@ -275,6 +284,7 @@ class EntryPoint(_Section):
     forwardedHeaders: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
     transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
     http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+    http2: EntryPointHTTP2 = Field(default_factory=EntryPointHTTP2)
     udp: EntryPointUDP = Field(default_factory=EntryPointUDP)
 
     @property

@@ -15,8 +15,7 @@ a matching connection at once (protocols where the server speaks first).
 
 HTTPS: the context (options of the chosen route, certificate by SNI) is chosen
 before the handshake; uvloop's TLS does the handshake; ALPN ``h2`` goes to the
-HTTP/2 server protocol when :mod:`edgeway.http.h2server` is installed, anything
-else to HTTP/1.1. TCP routes are served through :class:`Routing.tcp` (the TCP
+HTTP/2 server protocol, anything else to HTTP/1.1. TCP routes are served through :class:`Routing.tcp` (the TCP
 routing table, a :class:`TCPRouting`), which this module only calls.
 """
 
@@ -30,6 +29,7 @@ import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from edgeway.http.h2server import H2ServerProtocol
 from edgeway.http.message import Handler
 from edgeway.http.server import ServerProtocol
 from edgeway.tcp.conn import TCPConnection, TCPHandler
@@ -42,7 +42,7 @@ from edgeway.tls.options import DEFAULT_OPTIONS_NAME, ServerContext
 if TYPE_CHECKING:
     from edgeway.entrypoint import EntryPoint
 
-__all__ = ["Routing", "h2_protocol", "serve", "serve_unpeeked"]
+__all__ = ["Routing", "serve", "serve_unpeeked"]
 
 log = logging.getLogger("edgeway.connection")
 
@@ -63,21 +63,6 @@ class Routing:
     tls: TLSManager | None = None
     #: TCP routes on this entry point, when there are any.
     tcp: TCPRouting | None = None
-
-
-_h2: Any = False
-
-
-def h2_protocol() -> Any:
-    """``edgeway.http.h2server.H2ServerProtocol`` if this edgeway has it, else None."""
-    global _h2
-    if _h2 is False:
-        try:
-            from edgeway.http.h2server import H2ServerProtocol  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            H2ServerProtocol = None  # noqa: N806
-        _h2 = H2ServerProtocol
-    return _h2
 
 
 def serve(
@@ -199,8 +184,10 @@ class _TLSHandover(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         proto: asyncio.Protocol
         sslobj = transport.get_extra_info("ssl_object")
-        h2 = h2_protocol() if sslobj is not None and sslobj.selected_alpn_protocol() == "h2" else None
-        proto = h2(self.ep, peer=self.peer) if h2 is not None else ServerProtocol(self.ep, peer=self.peer)
+        if sslobj is not None and sslobj.selected_alpn_protocol() == "h2":
+            proto = H2ServerProtocol(self.ep, peer=self.peer)
+        else:
+            proto = ServerProtocol(self.ep, peer=self.peer)
         transport.set_protocol(proto)
         proto.connection_made(transport)
 

@@ -40,6 +40,46 @@ def is_managed(lname: bytes) -> bool:
     return lname in MANAGED or (b"_" in lname and lname.replace(b"_", b"-") in MANAGED)
 
 
+#: Bits telling which managed headers a trusted client already sent (kept as they are).
+REAL_IP, PROTO, PORT, HOST = 1, 2, 4, 8
+FLAG = {b"x-real-ip": REAL_IP, b"x-forwarded-proto": PROTO, b"x-forwarded-port": PORT, b"x-forwarded-host": HOST}
+
+
+def append_forwarded(
+    headers: list[tuple[bytes, bytes]],
+    flags: int,
+    sent_proto: bytes,
+    xff: list[bytes] | None,
+    client_ip: bytes,
+    proto: bytes,
+    authority: str,
+    host: bytes,
+    ports: dict[bytes, bytes],
+    server_name: bytes,
+) -> None:
+    """Add the ``X-Forwarded-*`` headers the entry point sets (forwardedheaders'
+    ``rewrite``), after the client's managed headers were filtered: ``flags`` has
+    the ones a trusted client sent, ``sent_proto`` its ``X-Forwarded-Proto``,
+    ``xff`` its ``X-Forwarded-For`` values; ``proto`` is the connection's
+    (``http``/``https``/``ws``/``wss``); ``ports`` caches ``X-Forwarded-Port`` per proto."""
+    if not flags & REAL_IP and client_ip:
+        headers.append((b"X-Real-Ip", client_ip))
+    if flags & PROTO:
+        proto = sent_proto
+    else:
+        headers.append((b"X-Forwarded-Proto", proto))
+    if not flags & PORT:
+        port = ports.get(proto)
+        if port is None:
+            port = ports[proto] = forwarded_port(authority, proto)
+        headers.append((b"X-Forwarded-Port", port))
+    if not flags & HOST and authority:
+        headers.append((b"X-Forwarded-Host", host))
+    if xff is not None:
+        headers.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
+    headers.append((b"X-Forwarded-Server", server_name))
+
+
 def ip_checker(ranges: Iterable[str]) -> Callable[[str], bool]:
     """A predicate telling whether an address is in any of ``ranges`` (IPs or CIDRs)."""
     nets = [ipaddress.ip_network(r.strip(), strict=False) for r in ranges if r.strip()]

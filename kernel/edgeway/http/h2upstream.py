@@ -29,9 +29,10 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from edgeway.http.message import Body, Handler, Headers, Request, Response, canonical_header_name
+from edgeway.http.message import Body, Handler, Headers, Request, Response, canonical_header_bytes
 from edgeway.http.proxy import upstream_target
 from edgeway.http.status import error_response
+from edgeway.http.trailers import declared_names
 from edgeway.http.upstream import (
     HOP_BY_HOP,
     ServerPool,
@@ -250,6 +251,8 @@ class H2ClientConnection(asyncio.Protocol):
                 s = self.streams.get(ev.stream_id)
                 if s is not None:
                     s.trailers = [(canonical(n), v) for n, v in ev.headers]
+                    if s.response is not None:
+                        s.response.add_trailers(s.trailers)
             elif isinstance(ev, h2.events.StreamEnded):
                 s = self.streams.get(ev.stream_id)
                 if s is not None:
@@ -411,18 +414,7 @@ class H2ClientConnection(asyncio.Protocol):
 _CODES = {int(c) for c in h2.errors.ErrorCodes}
 
 
-_canonical_cache: dict[bytes, bytes] = {}
-
-
-def canonical(name: bytes) -> bytes:
-    """Go's canonical form of a (lower-case) HTTP/2 header name, as Go's client
-    stores it and its HTTP/1.1 server writes it."""
-    c = _canonical_cache.get(name)
-    if c is None:
-        c = canonical_header_name(name.decode("latin-1"))
-        if len(_canonical_cache) < 4096:
-            _canonical_cache[name] = c
-    return c
+canonical = canonical_header_bytes
 
 
 class H2Stream:
@@ -463,22 +455,29 @@ class H2Stream:
         self.got_frames = True
         status = 502
         out: list[tuple[bytes, bytes]] = []
+        declared: list[bytes] | None = None
         for n, v in headers:
             if n[:1] == b":":
                 if n == b":status":
                     status = int(v)
+            elif n == b"trailer":  # Go's transport keeps it as Response.Trailer keys
+                declared = [v] if declared is None else [*declared, v]
             else:
                 out.append((canonical(n), v))
-        self.response = Response(status, Headers(out))
+        resp = self.response = Response(status, Headers(out))
+        names = declared_names(declared) if declared is not None else None
+        if names:
+            out.append((b"Trailer", b", ".join(names)))  # ReverseProxy announces them
+            resp.trailers = Headers()
 
     def resolve_head(self) -> None:
-        """After a batch of frames: a complete response without trailers is handed
-        over as bytes, anything else as a stream."""
+        """After a batch of frames: a complete response is handed over as bytes
+        (its trailers already on it), anything else as a stream."""
         resp = self.response
         if resp is None or self.head.done():
             return
         self._cancel_timer()
-        if self.ended and self.trailers is None:
+        if self.ended:
             body = b"".join(c for c, _ in self.chunks)
             self._ack(sum(n for _, n in self.chunks))
             self.chunks.clear()

@@ -226,9 +226,15 @@ class Response:
 
     ``upgrade`` is set on a 101 response whose two connections are to be spliced;
     the protocol layer calls it with the client transport once the head is sent.
+
+    ``trailers`` (canonical names) are sent after the body: chunked HTTP/1.1
+    trailers, or a trailing HEADERS frame in HTTP/2. The upstream fills them in
+    when its body ends, so they are complete once ``stream`` is exhausted (the
+    object may already exist, empty, when the server announced them with a
+    ``Trailer`` header). None: no trailers.
     """
 
-    __slots__ = ("status", "headers", "body", "stream", "upgrade", "on_sent")
+    __slots__ = ("status", "headers", "body", "stream", "upgrade", "on_sent", "trailers")
 
     def __init__(
         self,
@@ -243,6 +249,14 @@ class Response:
         self.stream = stream
         self.upgrade: Any = None
         self.on_sent: Callable[[], None] | None = None
+        self.trailers: Headers | None = None
+
+    def add_trailers(self, fields: Iterable[tuple[bytes, bytes]]) -> None:
+        """Record trailers received from the server (after any announced ones)."""
+        if self.trailers is None:
+            self.trailers = Headers(list(fields))
+        else:
+            self.trailers.raw.extend(fields)
 
     @classmethod
     def text(cls, status: int, text: str, headers: Headers | None = None) -> Response:
@@ -272,6 +286,20 @@ def canonical_header_name(name: str) -> bytes:
     if not name or any(c in name for c in " \t:"):
         return name.encode("latin-1")
     return "-".join(p[:1].upper() + p[1:].lower() for p in name.split("-")).encode("latin-1")
+
+
+_canonical_cache: dict[bytes, bytes] = {}
+
+
+def canonical_header_bytes(name: bytes) -> bytes:
+    """:func:`canonical_header_name` of a wire name, cached (HTTP/2 names arrive
+    lower-case and are stored canonical, as Go's client and server do)."""
+    c = _canonical_cache.get(name)
+    if c is None:
+        c = canonical_header_name(name.decode("latin-1"))
+        if len(_canonical_cache) < 4096:
+            _canonical_cache[name] = c
+    return c
 
 
 def normalize_host(authority: str) -> str:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from edgeway.http.forwarded import forwarded_port, is_managed
+from edgeway.http.forwarded import FLAG, append_forwarded, is_managed
 from edgeway.http.message import Body, Headers, Request, Response, normalize_host
 from edgeway.http.status import error_response, http_date, status_line
+from edgeway.http.trailers import h1_trailer_block
 
 if TYPE_CHECKING:
     from edgeway.entrypoint import EntryPoint
@@ -167,6 +168,7 @@ class ServerProtocol(asyncio.Protocol):
         self._served = 0
         self._started = 0.0
         self._spliced: Any = None
+        self._h2c: tuple[Request, list[bytes]] | None = None
         self.deadline = 0.0
         self._write_deadline = 0.0
 
@@ -280,6 +282,9 @@ class ServerProtocol(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args else len(data)
+            if self._h2c is not None:
+                self._switch_h2c(data[offset:])
+                return
             if self._parsing is not None:
                 self._parsing.context["upgrade_data"] = data[offset:]
                 self._finish_parsing()
@@ -290,8 +295,52 @@ class ServerProtocol(asyncio.Protocol):
                 self._fail_parse(cause.status, cause.detail)
             else:
                 self._fail_parse(400)
-        except httptools.HttpParserError:
+        except httptools.HttpParserError as exc:
+            if self._served == 0 and self._active is None and self.tls is None and "PRI" in str(exc):
+                # The HTTP/2 connection preface: h2c with prior knowledge. The
+                # parser stops once it has the whole preface: this data holds its
+                # end, then the first frames.
+                self._hand_over_h2(PREFACE + data[_preface_end(data) :])
+                return
             self._fail_parse(400)
+
+    # -- HTTP/2 cleartext (h2c) -----------------------------------------------
+
+    def _switch_h2c(self, rest: bytes) -> None:
+        """``Upgrade: h2c`` (Go's ``h2c.NewHandler``): 101, then HTTP/2 with the
+        request as stream 1; an unusable ``HTTP2-Settings`` gets 500."""
+        from edgeway.http.h2server import h2c_settings
+
+        assert self._h2c is not None
+        req, values = self._h2c
+        self._h2c = None
+        self._parsing = None
+        settings = h2c_settings(values)
+        if settings is None:
+            self._send_whole(req, Response(500))  # the parser is past an Upgrade: then closed
+            return
+        req.upgrade = None
+        self._hand_over_h2(rest, (req, settings))
+
+    def _hand_over_h2(self, data: bytes, upgrade: tuple[Request, bytes] | None = None) -> None:
+        """The connection goes on as HTTP/2: its transport to an H2ServerProtocol."""
+        from edgeway.http.h2server import H2ServerProtocol
+
+        transport = self.transport
+        assert transport is not None
+        self.ep.connections.discard(self)
+        self._closing = True
+        self.transport = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        proto = H2ServerProtocol(self.ep, tls=self.tls, upgrade=upgrade, peer=self._peer)
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
+        if data:
+            proto.data_received(data)
+        if self._reading_paused:
+            transport.resume_reading()
 
     def _fail_parse(self, status: int, detail: bytes = b"") -> None:
         """Answer a malformed request the way Go's server does, then close."""
@@ -358,7 +407,7 @@ class ServerProtocol(asyncio.Protocol):
                         self._xff.append(value)
                         return
                     if value:
-                        self._xflags |= _XFLAG.get(ln, 0)
+                        self._xflags |= FLAG.get(ln, 0)
                         if ln == b"x-forwarded-proto":
                             self._host_proto = value
             elif c == 0x68:
@@ -386,42 +435,12 @@ class ServerProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         ep = self.ep
         parser = self.parser
-        url = self._url
-        force_query = False
-        if url[:1] == b"/":
-            q = url.find(b"?")
-            if q < 0:
-                raw_path, query = url, b""
-            else:
-                raw_path, query = url[:q], url[q + 1 :]
-                force_query = not query
-            frag = raw_path.find(b"#")
-            if frag >= 0:
-                raw_path = raw_path[:frag]
-        elif url == b"*":
-            raw_path, query = url, b""
-        else:
-            try:
-                parsed = httptools.parse_url(url)
-            except httptools.HttpParserInvalidURLError:
-                raise _ParseAbort(400) from None
-            raw_path = parsed.path or b"/"
-            query = parsed.query or b""
-            if parsed.host:
-                host = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
-                self._host = host
+        path, query, force_query, url_host = parse_target(self._url, ep)
+        if url_host is not None:
+            self._host = url_host
         if self._clen == -1:
             raise _ParseAbort(400)
         headers = self._headers
-        if ep.encode_query_semicolons and b";" in query:
-            query = query.replace(b";", b"%3B")  # kept as data, not turned into '&'
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            if not _valid_escapes(path):
-                raise _ParseAbort(400)
-            path = normalize_escapes(path)
-        if ep.sanitize_path and ("/." in path or "//" in path):
-            path = clean_path(path)
         version = parser.get_http_version()
         if version == "1.1" and not self._host_seen:
             raise _ParseAbort(400, b"missing required Host header")  # RFC 9112 §3.2
@@ -436,6 +455,7 @@ class ServerProtocol(asyncio.Protocol):
         ltoks = b""
         dropped: frozenset[bytes] = frozenset()
         conn_tokens = self._conn_tokens
+        h2c: list[bytes] | None = None
         if conn_tokens is not None:
             ltoks = conn_tokens.lower()
             websocket = (
@@ -443,30 +463,26 @@ class ServerProtocol(asyncio.Protocol):
                 and self._upgrade is not None
                 and self._upgrade.lower() == b"websocket"
             )
+            if (
+                b"http2-settings" in ltoks
+                and b"upgrade" in ltoks
+                and self._upgrade is not None
+                and _has_token(self._upgrade, b"h2c")
+                and self._active is None
+                and not self._chunked
+                and self.tls is None  # h2c is cleartext only (RFC 9113 §3.1)
+            ):
+                h2c = [v for n, v in headers if n.lower() == b"http2-settings"]
             dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
         # X-Forwarded-* as Traefik's forwardedheaders middleware sets them.
-        flags = self._xflags
-        if not flags & _REAL_IP and self._client_ip_b:
-            headers.append((b"X-Real-Ip", self._client_ip_b))
-        if flags & _PROTO:
-            proto = self._host_proto
+        if websocket:
+            proto = b"wss" if tls else b"ws"
         else:
-            if websocket:
-                proto = b"wss" if tls else b"ws"
-            else:
-                proto = b"https" if tls else b"http"
-            headers.append((b"X-Forwarded-Proto", proto))
-        if not flags & _PORT:
-            port = cached[3].get(proto)
-            if port is None:
-                port = cached[3][proto] = forwarded_port(authority, proto)
-            headers.append((b"X-Forwarded-Port", port))
-        if not flags & _HOST and authority:
-            headers.append((b"X-Forwarded-Host", self._host))
-        xff = self._xff
-        if xff is not None:
-            headers.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
-        headers.append((b"X-Forwarded-Server", ep.server_name))
+            proto = b"https" if tls else b"http"
+        append_forwarded(
+            headers, self._xflags, self._host_proto, self._xff, self._client_ip_b, proto,
+            authority, self._host, cached[3], ep.server_name,
+        )  # fmt: skip
 
         method = parser.get_method()
         has_body = self._chunked or (self._clen is not None and self._clen > 0)
@@ -494,6 +510,11 @@ class ServerProtocol(asyncio.Protocol):
                 req.upgrade = self._upgrade
             if dropped:
                 req.context["connection_drop"] = dropped
+            if h2c is not None:  # switched once the parser stops at the Upgrade
+                self._h2c = (req, h2c)
+                self._parsing = req
+                self._new_message()
+                return
         if force_query:
             req.context["force_query"] = True
         self._parsing = req
@@ -569,7 +590,7 @@ class ServerProtocol(asyncio.Protocol):
             except Exception:
                 log.exception("handler failed for %r", req)
                 resp = error_response(500)
-            if resp.stream is None and resp.status != 101:
+            if resp.stream is None and resp.trailers is None and resp.status != 101:
                 self._send_whole(req, resp)
             else:
                 await self._send_stream(req, resp)
@@ -633,7 +654,7 @@ class ServerProtocol(asyncio.Protocol):
             parts.append(b"Connection: Upgrade\r\n")
         elif req.upgrade is not None:
             keep_alive = False  # the parser is past an Upgrade: no more requests here
-        if resp.stream is None:
+        if resp.stream is None and resp.trailers is None:
             if not no_body:
                 parts += (b"Content-Length: ", b"%d" % len(resp.body), b"\r\n")
             elif status >= 200 and status != 204:
@@ -675,12 +696,20 @@ class ServerProtocol(asyncio.Protocol):
             transport.close()
 
     async def _send_stream(self, req: Request, resp: Response) -> None:
-        """A streamed response (or a 101 to splice): head, then chunks as they come."""
+        """A streamed response (or a 101 to splice): head, then chunks as they come.
+
+        Trailers force chunking, as Go's ReverseProxy flushes when it has some,
+        and follow the last chunk (Go's ``chunkWriter.close``)."""
         parts, keep_alive, chunked, no_body = self._head(req, resp)
         transport = self.transport
         assert transport is not None
-        transport.write(b"".join(parts))
         stream = resp.stream
+        if stream is None:  # a body in memory with trailers
+            if chunked and resp.body:
+                parts.append(b"%x\r\n%s\r\n" % (len(resp.body), resp.body))
+            elif not no_body:
+                parts.append(resp.body)
+        transport.write(b"".join(parts))
         if stream is not None:
             if no_body:
                 await _close_stream(stream)
@@ -699,8 +728,8 @@ class ServerProtocol(asyncio.Protocol):
                             raise ClientDisconnected("client connection closed")
                 finally:
                     await _close_stream(stream)
-                if chunked:
-                    transport.write(b"0\r\n\r\n")
+        if chunked:
+            transport.write(b"0\r\n%s\r\n" % h1_trailer_block(resp.trailers))
         if resp.on_sent is not None:
             resp.on_sent()
         if resp.status == 101 and resp.upgrade is not None:
@@ -736,21 +765,71 @@ class ServerProtocol(asyncio.Protocol):
         self._close()
 
 
+#: The HTTP/2 connection preface (RFC 9113 §3.4).
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 _SPECIAL_FIRST = frozenset(b"xhcteu")
 #: Lengths of the response headers the server writes itself (a test before lower()).
 _FRAMING_LENGTHS = frozenset(len(n) for n in (b"content-length", b"connection", b"transfer-encoding", b"date"))
-_REAL_IP, _PROTO, _PORT, _HOST = 1, 2, 4, 8
-_XFLAG = {
-    b"x-real-ip": _REAL_IP,
-    b"x-forwarded-proto": _PROTO,
-    b"x-forwarded-port": _PORT,
-    b"x-forwarded-host": _HOST,
-}
 
 #: Connection-listed names never removed from the request: managed X headers
 #: (a client must not be able to strip X-Forwarded-For) and framing.
 _HOP_KEEP = frozenset((b"close", b"keep-alive", b"upgrade", b""))
+
+
+def parse_target(url: bytes, ep: EntryPoint) -> tuple[str, bytes, bool, bytes | None]:
+    """A request-target as Traefik's entry point hands it on: ``(path, query,
+    force_query, host)``.
+
+    ``path`` has escapes normalized and, with ``sanitizePath``, dot segments
+    cleaned; ``force_query`` tells an empty ``?`` was sent; ``host`` is the
+    authority of an absolute-form target. ``encodeQuerySemicolons`` keeps ``;``
+    as data. Raises :class:`_ParseAbort` (400) where Go refuses the target.
+    """
+    force_query = False
+    host: bytes | None = None
+    if url[:1] == b"/":
+        q = url.find(b"?")
+        if q < 0:
+            raw_path, query = url, b""
+        else:
+            raw_path, query = url[:q], url[q + 1 :]
+            force_query = not query
+        frag = raw_path.find(b"#")
+        if frag >= 0:
+            raw_path = raw_path[:frag]
+    elif url == b"*":
+        raw_path, query = url, b""
+    else:
+        try:
+            parsed = httptools.parse_url(url)
+        except httptools.HttpParserInvalidURLError:
+            raise _ParseAbort(400) from None
+        raw_path = parsed.path or b"/"
+        query = parsed.query or b""
+        if parsed.host:
+            host = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
+    if ep.encode_query_semicolons and b";" in query:
+        query = query.replace(b";", b"%3B")  # kept as data, not turned into '&'
+    path = raw_path.decode("latin-1")
+    if "%" in path:
+        if not _valid_escapes(path):
+            raise _ParseAbort(400)
+        path = normalize_escapes(path)
+    if ep.sanitize_path and ("/." in path or "//" in path):
+        path = clean_path(path)
+    return path, query, force_query, host
+
+
+def _preface_end(data: bytes) -> int:
+    """How much of ``data`` ends the connection preface: the longest start of it
+    that is an end of the preface (frames never continue it)."""
+    return max((k for k in range(1, min(len(PREFACE), len(data)) + 1) if PREFACE.endswith(data[:k])), default=0)
+
+
+def _has_token(value: bytes, token: bytes) -> bool:
+    """httpguts.HeaderValuesContainsToken for one value (case-insensitive)."""
+    return any(t.strip(b" \t").lower() == token for t in value.split(b","))
 
 
 def _strip_connection_listed(

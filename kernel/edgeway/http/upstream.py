@@ -17,7 +17,8 @@ from typing import Any
 
 import httptools
 
-from edgeway.http.message import Body, Headers, Response
+from edgeway.http.message import Body, Headers, Response, canonical_header_bytes
+from edgeway.http.trailers import BAD_RESPONSE_TRAILER, declared_names
 
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
@@ -91,6 +92,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._continue: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
+        self._head_headers: list[tuple[bytes, bytes]] = []
+        self._trailer_decl: list[bytes] | None = None
+        self._chunked = False
+        self._streaming: Response | None = None
         self._conn_drop: list[bytes] | None = None
         self._headers_done = False
         self._informational = False
@@ -191,6 +196,12 @@ class UpstreamConnection(asyncio.Protocol):
                         self._conn_drop.extend(t.strip() for t in tokens.split(b","))
                 elif ln == b"upgrade":
                     self._upgrade_header = (name, value)  # forwarded on a 101 only
+                elif ln == b"trailer":
+                    if self._trailer_decl is None:
+                        self._trailer_decl = []
+                    self._trailer_decl.append(value)
+                elif ln == b"transfer-encoding":
+                    self._chunked = b"chunked" in value.lower()
                 return
         self._headers.append((name, value))
 
@@ -205,11 +216,14 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self._status = status
         self._headers_done = True
+        headers = self._headers
+        self._headers = []  # from here on: trailer fields of a chunked body
         if self._conn_drop:
             drop = set(self._conn_drop)
-            self._headers = [(n, v) for n, v in self._headers if n.lower() not in drop]
+            headers = [(n, v) for n, v in headers if n.lower() not in drop]
         if status == 101 and self._upgrade_header is not None:
-            self._headers.append(self._upgrade_header)
+            headers.append(self._upgrade_header)
+        self._head_headers = headers
         if self._is_head:
             self._complete = True
             self._keep_alive = self.parser.should_keep_alive()
@@ -229,12 +243,30 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self._complete = True
         self._keep_alive = self.parser.should_keep_alive()
+        if self._headers and self._streaming is not None:
+            self._streaming.add_trailers(self._trailer_fields())
+
+    def _trailer_fields(self) -> list[tuple[bytes, bytes]]:
+        """The chunked body's trailers, names canonical as Go's ``ReadMIMEHeader`` keeps them."""
+        return [(canonical_header_bytes(n), v) for n, v in self._headers]
 
     # -- exchange ---------------------------------------------------------
 
     def _resolve_head(self, head: asyncio.Future[Response]) -> None:
         self._cancel_timer()
-        resp = Response(self._status, Headers(self._headers))
+        resp = Response(self._status, Headers(self._head_headers))
+        if self._trailer_decl is not None and self._chunked and not self._is_head:
+            # Go's transport moves the declared names to Response.Trailer (a bad
+            # one fails the exchange); ReverseProxy announces them to the client.
+            names = declared_names(self._trailer_decl)
+            bad = next((n for n in names if n in BAD_RESPONSE_TRAILER), None)
+            if bad is not None:
+                self._fail(UpstreamError(502, f"bad response from {self.pool.address}: bad trailer key {bad.decode()!r}"))
+                self.close()
+                return
+            if names:
+                resp.headers.add(b"Trailer", b", ".join(names))
+                resp.trailers = Headers()
         if self._status == 101:
             resp.upgrade = self._make_splice
         elif self._complete:
@@ -242,6 +274,8 @@ class UpstreamConnection(asyncio.Protocol):
             resp.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             chunks.clear()
             self._size = 0
+            if self._headers:
+                resp.add_trailers(self._trailer_fields())
             if self._sending:
                 # An early final response while the request body is still being
                 # sent: the server will not read the rest, so the connection ends.
@@ -249,6 +283,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._finish()
         else:
             resp.stream = ResponseStream(self)
+            self._streaming = resp
         self._head = None
         head.set_result(resp)
 
@@ -346,6 +381,10 @@ class UpstreamConnection(asyncio.Protocol):
     def _reset(self, is_head: bool) -> None:
         self._status = 0
         self._headers = []
+        self._head_headers = []
+        self._trailer_decl = None
+        self._chunked = False
+        self._streaming = None
         self._conn_drop = None
         self._headers_done = False
         self._informational = False

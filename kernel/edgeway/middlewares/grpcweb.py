@@ -205,7 +205,6 @@ def _to_grpc_web(
 
 async def _web_body(resp: Response, text: bool) -> AsyncIterator[bytes]:
     stream = resp.stream
-    trailers: list[tuple[bytes, bytes]] | None = None
     if stream is None:
         if resp.body:
             yield base64.b64encode(resp.body) if text else resp.body
@@ -214,12 +213,11 @@ async def _web_body(resp: Response, text: bool) -> AsyncIterator[bytes]:
             async for chunk in stream:
                 if chunk:
                     yield base64.b64encode(chunk) if text else chunk
-            trailers = getattr(stream, "trailers", None)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-    frame = trailer_frame(trailers or [])
+    frame = trailer_frame(resp.trailers.raw if resp.trailers is not None else [])
     yield base64.b64encode(frame) if text else frame
 
 
