@@ -1,185 +1,19 @@
-"""TCP/UDP test helpers: raw backends, and a stand-in for the connection layer.
-
-:class:`Harness` plays the entry point's part for TCP routing until the real
-connection layer calls :class:`edgeway.tcp.TCPRouting`: it accepts, peeks the
-first bytes (a small ClientHello reader gives SNI and ALPN), asks the routing
-table in Traefik's ``Router.ServeTCP`` order, terminates TLS when the route
-says so, and hands a :class:`TCPConnection` to the route's handler.
-"""
+"""TCP/UDP test helpers: raw TCP, TLS and UDP backends and clients on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
-import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
 
-from edgeway.rules import canonical_sni
-from edgeway.tcp import ConnInfo, TCPConnection, TCPRouting
-
-
-def client_hello_info(data: bytes) -> tuple[bool, str, tuple[str, ...]] | None:
-    """``(is_tls, sni, alpn)`` from the first bytes; None when more bytes are needed."""
-    if not data:
-        return None
-    if data[0] != 0x16:
-        return (data[0] == 0x80, "", ())
-    if len(data) < 5:
-        return None
-    (length,) = struct.unpack_from("!H", data, 3)
-    if len(data) < 5 + length:
-        return None
-    body = data[5 : 5 + length]
-    sni, alpn = "", ()
-    try:
-        pos = 4 + 2 + 32  # handshake header, version, random
-        pos += 1 + body[pos]  # session id
-        (n,) = struct.unpack_from("!H", body, pos)
-        pos += 2 + n  # cipher suites
-        pos += 1 + body[pos]  # compression methods
-        (ext_len,) = struct.unpack_from("!H", body, pos)
-        pos += 2
-        end = pos + ext_len
-        while pos + 4 <= end:
-            kind, size = struct.unpack_from("!HH", body, pos)
-            ext = body[pos + 4 : pos + 4 + size]
-            pos += 4 + size
-            if kind == 0 and len(ext) > 5:
-                (name_len,) = struct.unpack_from("!H", ext, 3)
-                sni = ext[5 : 5 + name_len].decode("ascii", "replace")
-            elif kind == 16:
-                protos, i = [], 2
-                while i < len(ext):
-                    protos.append(ext[i + 1 : i + 1 + ext[i]].decode("ascii", "replace"))
-                    i += 1 + ext[i]
-                alpn = tuple(protos)
-    except (IndexError, struct.error):
-        pass
-    return (True, sni, alpn)
-
-
-@dataclass
-class Harness:
-    """Serves TCP connections on 127.0.0.1 with ``routing()``'s table."""
-
-    routing: Callable[[], TCPRouting | None]
-    #: Server context for terminated routes, by TLS options name ("default"...).
-    tls_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
-    #: An HTTPS router exists on the entry point (disables the early path).
-    has_https_routes: bool = False
-    port: int = 0
-    _sock: socket.socket | None = None
-    _task: asyncio.Task[None] | None = None
-    _conns: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def start(self) -> Harness:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        sock.setblocking(False)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._task = asyncio.ensure_future(self._accept())
-        return self
-
-    async def stop(self) -> None:
-        for task in [self._task, *self._conns]:
-            if task is not None:
-                task.cancel()
-        if self._sock is not None:
-            self._sock.close()
-
-    async def _accept(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._sock is not None
-        while True:
-            sock, _ = await loop.sock_accept(self._sock)
-            task = asyncio.ensure_future(self._serve(sock))
-            self._conns.add(task)
-            task.add_done_callback(self._conns.discard)
-
-    async def _serve(self, sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        routing = self.routing()
-        ip = sock.getpeername()[0]
-        if routing is None:
-            sock.close()
-            return
-        early = routing.early_handler(ip, self.has_https_routes)
-        if early is not None:
-            await self._run(early, sock)
-            return
-        hello = None
-        while hello is None:
-            await _readable(loop, sock)
-            data = sock.recv(16384, socket.MSG_PEEK)
-            if not data:
-                sock.close()
-                return
-            hello = client_hello_info(data)
-            if hello is None:
-                await asyncio.sleep(0.005)  # the rest of the record is on its way
-        is_tls, sni, alpn = hello
-        info = ConnInfo(canonical_sni(sni), alpn, ip, is_tls)
-        if not is_tls:
-            handler = routing.match_plain(info)
-            if handler is None:
-                sock.close()
-                return
-            await self._run(handler, sock)
-            return
-        route = routing.match_tls(info)
-        if route is None:
-            sock.close()
-            return
-        if route.passthrough:
-            await self._run(route.handler, sock, sni=sni, alpn=alpn)
-            return
-        context = self.tls_contexts.get(route.options or "default")
-        if context is None:
-            sock.close()
-            return
-        await self._run(route.handler, sock, sni=sni, alpn=alpn, context=context)
-
-    async def _run(self, handler, sock, *, sni=None, alpn=(), context=None) -> None:  # type: ignore[no-untyped-def]
-        loop = asyncio.get_running_loop()
-        try:
-            _, conn = await loop.connect_accepted_socket(
-                lambda: TCPConnection(sni=sni, alpn=alpn), sock, ssl=context
-            )
-        except (OSError, ssl.SSLError):
-            sock.close()
-            return
-        try:
-            await handler(conn)
-        finally:
-            conn.close()
-
-
-async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    fut = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: fut.done() or fut.set_result(None))
-    try:
-        await fut
-    finally:
-        loop.remove_reader(sock.fileno())
-
-
-@contextlib.asynccontextmanager
-async def harness(routing: Callable[[], TCPRouting | None], **kw: object) -> AsyncIterator[Harness]:
-    h = await Harness(routing, **kw).start()  # type: ignore[arg-type]
-    try:
-        yield h
-    finally:
-        await h.stop()
-
-
 # --- backends -----------------------------------------------------------------------
+
+
+#: How long an ``at_eof`` backend takes to answer after the client's FIN.
+AT_EOF_DELAY = 0.05
 
 
 @dataclass
@@ -187,10 +21,14 @@ class TCPBackend:
     """Answers ``<name>:`` then echoes; half-closes after the client's FIN.
 
     ``received`` keeps every connection's bytes (PROXY header included) once it ended.
+    ``at_eof``: a slow server: nothing is sent before the client's FIN, then greeting and
+    echo at once, ``AT_EOF_DELAY`` after it (whether a proxy still forwards the reply then
+    depends on its ``terminationDelay``, not on which of the FIN and the reply wins a race).
     """
 
     name: str = "b"
     greet: bool = True
+    at_eof: bool = False
     ssl_context: ssl.SSLContext | None = None
     received: list[bytes] = field(default_factory=list)
     connections: int = 0
@@ -211,12 +49,16 @@ class TCPBackend:
         self.connections += 1
         got = b""
         try:
-            if self.greet:
+            if self.greet and not self.at_eof:
                 writer.write(f"{self.name}:".encode())
             while data := await reader.read(65536):
                 got += data
-                writer.write(data)
-                await writer.drain()
+                if not self.at_eof:
+                    writer.write(data)
+                    await writer.drain()
+            if self.at_eof:
+                await asyncio.sleep(AT_EOF_DELAY)
+                writer.write((f"{self.name}:".encode() if self.greet else b"") + got)
             if writer.can_write_eof():
                 writer.write_eof()
             await writer.drain()

@@ -1,17 +1,14 @@
 """Differential tests of TCP and UDP routing: real Traefik and edgeway on one dynamic
 configuration, the same raw TCP, TLS and UDP backends.
 
-Traefik runs as a subprocess; edgeway runs in-process and its TCP entry points are
-served by the test harness (tcp_support.Harness) with the entry point's
-TCPRouting, until the connection layer serves them itself. UDP entry points are
-edgeway's own. What each client observes (bytes received until the proxy
-closes, the PROXY header the backend got) and the runtime status and errors of
-every TCP and UDP router must be equal.
+Traefik runs as a subprocess; edgeway runs in-process, clients connect to its own
+TCP and UDP entry points. What each client observes (bytes received until the
+proxy closes, TLS handshakes, the PROXY header the backend got, what a
+connection no TCP route takes gets from the entry point's HTTP or HTTPS
+handler) and the runtime status and errors of every TCP and UDP router must be
+equal.
 
-Intended differences: none so far (see ``INTENDED``). Not compared: what a
-connection no TCP route takes becomes (Traefik hands it to the entry point's
-HTTP or HTTPS handler; that is the connection layer's part, not the routing
-table's, and the harness just closes it).
+Intended differences: none so far (see ``INTENDED``).
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ import yaml
 from differential_support import Proxy, require_traefik, running
 from edgeway.proxyprotocol import ProxyHeader, parse
 from support import edgeway, free_port
-from tcp_support import TCPBackend, UDPBackend, converse, harness, read_until, talk, udp_client
+from tcp_support import TCPBackend, UDPBackend, converse, read_until, talk, udp_client
 
 TRAEFIK = require_traefik()
 pytestmark = pytest.mark.anyio
@@ -93,8 +90,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert(f"{name.lower()}.test").configure_cert(ctx)
             tls[name] = pool.tcp(name, ssl_context=ctx)
+        leaf = ca.issue_cert("t.test", "m.test")
+        leaf.cert_chain_pems[0].write_to_path(str(tmp / "t.crt"))
+        leaf.private_key_pem.write_to_path(str(tmp / "t.key"))
         backends = {
             "echo": pool.tcp("e"),
+            "late": pool.tcp("l", at_eof=True),
             "pp": pool.tcp("pp", greet=False),
             "udp": pool.udp("u"),
             **tls,
@@ -104,7 +105,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             "tcp": {
                 "routers": {
                     "plain": {"entryPoints": ["tcp"], "rule": "HostSNI(`*`)", "service": "echo-half"},
-                    "cut": {"entryPoints": ["cut"], "rule": "HostSNI(`*`)", "service": "echo"},
+                    "cut": {"entryPoints": ["cut"], "rule": "HostSNI(`*`)", "service": "late"},
+                    "t": {"entryPoints": ["tls"], "rule": "HostSNI(`t.test`)", "service": "echo", "tls": {}},
+                    "m": {"entryPoints": ["tls"], "rule": "HostSNI(`m.test`)", "service": "echo", "tls": {"options": "modern"}},
                     "a": {"entryPoints": ["tls"], "rule": "HostSNI(`a.test`)", "service": "A", "tls": {"passthrough": True}},
                     "b": {
                         "entryPoints": ["tls"],
@@ -129,6 +132,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 },
                 "services": {
                     "echo": lb(backends["echo"]),
+                    "late": lb(backends["late"]),
                     "echo-half": lb(backends["echo"], serversTransport="half"),
                     "A": lb(tls["A"]),
                     "B": lb(tls["B"]),
@@ -145,6 +149,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     "half": {"terminationDelay": "-1s"},
                     "pp1": {"proxyProtocol": {"version": 1}, "terminationDelay": "-1s"},
                 },
+            },
+            "tls": {
+                "certificates": [{"certFile": str(tmp / "t.crt"), "keyFile": str(tmp / "t.key")}],
+                "options": {"modern": {"minVersion": "VersionTLS13"}},
             },
             "udp": {
                 "routers": {
@@ -205,23 +213,44 @@ entryPoints:
 # --- what a client observes -------------------------------------------------------------
 
 
-async def tls_exchange(ca: trustme.CA, port: int, sni: str, alpn: list[str] | None = None) -> bytes | str:
+async def tls_exchange(
+    ca: trustme.CA, port: int, sni: str, alpn: list[str] | None = None, data: bytes = b"hello", **client: Any
+) -> bytes | str:
+    """Send ``data`` over TLS, read until it comes back (or the proxy closes)."""
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
     ctx.check_hostname = False
     if alpn:
         ctx.set_alpn_protocols(alpn)
+    for name, value in client.items():
+        setattr(ctx, name, value)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=sni)
     except (OSError, ssl.SSLError):
         return "handshake failed"
     try:
-        writer.write(b"hello")
-        return await read_until(reader, b"hello")
+        writer.write(data)
+        return await read_until(reader, data)
     except (OSError, ssl.SSLError):
         return "broken"
     finally:
         writer.close()
+
+
+HTTP_GET = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+async def http_status_line(port: int, sni: str | None = None) -> bytes | str:
+    """The status line the entry point's HTTP (HTTPS when ``sni``) handler answers."""
+    if sni is None:
+        answer = await talk(port, HTTP_GET, half_close=False)
+    else:
+        insecure = {"verify_mode": ssl.CERT_NONE}
+        got = await tls_exchange(trustme.CA(), port, sni, data=HTTP_GET, **insecure)
+        if isinstance(got, str):
+            return got
+        answer = got
+    return answer.split(b"\r\n", 1)[0]
 
 
 async def server_first(port: int) -> bytes:
@@ -270,6 +299,14 @@ SCENARIOS: dict[str, Scenario] = {
     "passthrough-b-regexp": lambda env, port: tls_exchange(env.ca, port("tls"), "b.test"),
     "passthrough-b-alpn": lambda env, port: tls_exchange(env.ca, port("tls"), "zzz.test", ["x-b"]),
     "passthrough-unknown-sni": lambda env, port: tls_exchange(env.ca, port("tls"), "c.test"),
+    "terminated": lambda env, port: tls_exchange(env.ca, port("tls"), "t.test"),
+    "terminated-options": lambda env, port: tls_exchange(env.ca, port("tls"), "m.test"),
+    "terminated-options-refuse-tls12": lambda env, port: tls_exchange(
+        env.ca, port("tls"), "m.test", maximum_version=ssl.TLSVersion.TLSv1_2
+    ),
+    # No TCP route takes the connection: the entry point's HTTP and HTTPS handlers (404).
+    "plain-http-without-plain-route": lambda env, port: http_status_line(port("tls")),
+    "https-404-for-unknown-sni": lambda env, port: http_status_line(port("tls"), "c.test"),
     "broken-tls-options": lambda env, port: tls_exchange(env.ca, port("tls"), "o.test"),
     "ip-allow-list-refuses": lambda env, port: talk(port("deny"), b"ping"),
     "proxy-protocol-v1": lambda env, port: proxy_header(env, port("pp")),
@@ -279,13 +316,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def test_tcp_scenarios(env: Env, tmp_path: Path) -> None:
     traefik = {sid: await run(env, lambda ep: env.traefik[ep]) for sid, run in SCENARIOS.items()}
     async with edgeway(tmp_path, env.dynamic, STATIC) as ew:
-        eps = ew.kernel.entrypoints
-        async with contextlib.AsyncExitStack() as stack:
-            ports = {}
-            for ep in EPS:
-                h = await stack.enter_async_context(harness(lambda ep=ep: eps[ep].routing.tcp))
-                ports[ep] = h.port
-            ours = {sid: await run(env, lambda ep: ports[ep]) for sid, run in SCENARIOS.items()}
+        ours = {sid: await run(env, ew.port) for sid, run in SCENARIOS.items()}
     for sid, (_, t, e) in INTENDED.items():
         assert (traefik[sid], ours[sid]) == (t, e)
         traefik[sid] = ours[sid]

@@ -1,11 +1,12 @@
-"""TCP routers, services and middlewares end to end: edgeway applies the configuration,
-the test harness (tcp_support.Harness) serves connections with the entry point's
-TCPRouting, raw TCP peers and TLS backends on loopback."""
+"""TCP routers, services and middlewares end to end: raw TCP and TLS clients connect to
+edgeway's own TCP entry points (TLS terminated with the dynamic configuration's
+certificates and options), raw TCP and TLS backends on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import trustme
 from edgeway.proxyprotocol import ProxyHeader, parse
 from support import Edgeway, edgeway
-from tcp_support import Harness, converse, harness, read_until, refused, talk, tcp_backends
+from tcp_support import converse, read_until, refused, talk, tcp_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -29,9 +30,10 @@ HALF_CLOSE = "serversTransports: {halfclose: {terminationDelay: -1s}}"
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp: Path, dynamic: str, **kw: Any) -> AsyncIterator[tuple[Edgeway, Harness]]:
-    async with edgeway(tmp, dynamic, STATIC) as ew, harness(lambda: ew.kernel.entrypoints["tcp"].routing.tcp, **kw) as h:
-        yield ew, h
+async def serving(tmp: Path, dynamic: str, static: str = STATIC) -> AsyncIterator[tuple[Edgeway, int]]:
+    """edgeway on ``dynamic``, and the port of its ``tcp`` entry point."""
+    async with edgeway(tmp, dynamic, static) as ew:
+        yield ew, ew.port("tcp")
 
 
 def lb(*addresses: str, extra: str = "") -> str:
@@ -54,9 +56,9 @@ async def test_catch_all_serves_before_the_client_speaks(tmp_path: Path) -> None
           routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
           services: {{s: {lb(a.address)}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             assert ew.kernel.entrypoints["tcp"].routing.tcp.catch_all_plain is not None
-            reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert await read_until(reader, b"a:") == b"a:"  # server speaks first
             writer.write(b"ping")
             assert await read_until(reader, b"ping") == b"ping"
@@ -67,7 +69,7 @@ async def test_catch_all_serves_before_the_client_speaks(tmp_path: Path) -> None
 
 async def test_default_transport_cuts_the_reply_after_client_fin(tmp_path: Path) -> None:
     """Traefik: without a named serversTransport the termination delay is 0."""
-    async with tcp_backends("a") as (a,):
+    async with tcp_backends("a", at_eof=True) as (a,):
         dyn = f"""
         tcp:
           routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s, priority: 5}}}}
@@ -76,11 +78,11 @@ async def test_default_transport_cuts_the_reply_after_client_fin(tmp_path: Path)
             t: {lb(a.address, extra=", serversTransport: halfclose")}
           {HALF_CLOSE}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
-            assert not (await talk(h.port, b"hi")).endswith(b"hi")  # the greeting may race the FIN
+        async with serving(tmp_path, dyn) as (ew, port):
+            assert await talk(port, b"hi") == b""  # the reply comes after the FIN: cut
             ew.write_dynamic(dyn.replace("service: s,", "service: t,"))
             await ew.wait_applied(ew.kernel.state.reloads)
-            assert await talk(h.port, b"hi") == b"a:hi"
+            assert await talk(port, b"hi") == b"a:hi"
 
 
 async def test_round_robin_and_weighted(tmp_path: Path) -> None:
@@ -94,15 +96,15 @@ async def test_round_robin_and_weighted(tmp_path: Path) -> None:
             only_c: {lb(c.address)}
             w: {{weighted: {{services: [{{name: ab, weight: 3}}, {{name: only_c, weight: 1}}]}}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             for _ in range(4):
-                assert (await converse(h.port, b"x", b"x"))[-1:] == b"x"
+                assert (await converse(port, b"x", b"x"))[-1:] == b"x"
             assert (a.connections, b.connections) == (2, 2)
             ew.write_dynamic(dyn.replace("service: ab", "service: w"))
             await ew.wait_applied(ew.kernel.state.reloads)
             before = a.connections + b.connections
             for _ in range(8):
-                await converse(h.port, b"x", b"x")
+                await converse(port, b"x", b"x")
             assert (a.connections + b.connections - before, c.connections) == (6, 2)
 
 
@@ -112,8 +114,8 @@ async def test_dial_failure_closes_the_client(tmp_path: Path) -> None:
       routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
       services: {{s: {lb("127.0.0.1:1")}}}
     """
-    async with serving(tmp_path, dyn) as (_, h):
-        assert await refused(h.port)
+    async with serving(tmp_path, dyn) as (_, port):
+        assert await refused(port)
 
 
 async def test_invalid_server_address_is_skipped(tmp_path: Path) -> None:
@@ -123,9 +125,9 @@ async def test_invalid_server_address_is_skipped(tmp_path: Path) -> None:
           routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
           services: {{s: {lb("no-port", a.address)}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             for _ in range(2):
-                assert await converse(h.port, b"x", b"a:x") == b"a:x"
+                assert await converse(port, b"x", b"a:x") == b"a:x"
             assert ew.runtime.tcp_services["s@file"].server_status == {a.address: "UP"}
 
 
@@ -151,10 +153,10 @@ async def test_dial_timeout(tmp_path: Path) -> None:
       serversTransports: {{quick: {{dialTimeout: 200ms}}}}
     """
     try:
-        async with serving(tmp_path, dyn) as (_, h):
+        async with serving(tmp_path, dyn) as (_, port):
             loop = asyncio.get_running_loop()
             start = loop.time()
-            assert await refused(h.port, timeout=5)
+            assert await refused(port, timeout=5)
             assert loop.time() - start < 3
     finally:
         for s in fillers:
@@ -177,12 +179,12 @@ async def test_ip_allow_list(tmp_path: Path, kind: str) -> None:
             allow: {{{kind}: {{sourceRange: ["192.0.2.1", "127.0.0.1/32"]}}}}
           services: {{s: {lb(a.address)}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
-            assert await refused(h.port)
+        async with serving(tmp_path, dyn) as (ew, port):
+            assert await refused(port)
             assert a.connections == 0
             ew.write_dynamic(dyn.replace("middlewares: [deny]", "middlewares: [allow]"))
             await ew.wait_applied(ew.kernel.state.reloads)
-            assert await converse(h.port, b"x", b"a:x") == b"a:x"
+            assert await converse(port, b"x", b"a:x") == b"a:x"
 
 
 @pytest.mark.parametrize(
@@ -220,18 +222,18 @@ async def test_in_flight_conn(tmp_path: Path) -> None:
           middlewares: {{one: {{inFlightConn: {{amount: 1}}}}, none: {{inFlightConn: {{}}}}}}
           services: {{s: {lb(a.address)}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
-            reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        async with serving(tmp_path, dyn) as (ew, port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert await read_until(reader, b"a:") == b"a:"
-            assert await refused(h.port)  # the second one at the same time
+            assert await refused(port)  # the second one at the same time
             writer.close()
             await a.wait_received(1)
             async with asyncio.timeout(5):
-                while not await converse(h.port, b"x", b"a:x"):
+                while not await converse(port, b"x", b"a:x"):
                     await asyncio.sleep(0.02)  # the first one is being torn down
             ew.write_dynamic(dyn.replace("middlewares: [one]", "middlewares: [none]"))
             await ew.wait_applied(ew.kernel.state.reloads)
-            assert await refused(h.port)  # amount 0 refuses everything, as in Traefik
+            assert await refused(port)  # amount 0 refuses everything, as in Traefik
 
 
 async def test_middleware_precedence_and_unknown(tmp_path: Path) -> None:
@@ -272,8 +274,8 @@ async def test_proxy_protocol_to_servers(tmp_path: Path, version: int, where: st
           services: {{s: {svc}}}
           {extra}
         """
-        async with serving(tmp_path, dyn) as (_, h):
-            reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        async with serving(tmp_path, dyn) as (_, port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             client = writer.get_extra_info("sockname")
             writer.write(b"payload")
             await read_until(reader, b"payload")
@@ -281,7 +283,7 @@ async def test_proxy_protocol_to_servers(tmp_path: Path, version: int, where: st
             await a.wait_received(1)
     header = parse(a.received[0])
     assert isinstance(header, ProxyHeader)
-    assert (header.version, header.source, header.destination) == (version, tuple(client), ("127.0.0.1", h.port))
+    assert (header.version, header.source, header.destination) == (version, tuple(client), ("127.0.0.1", port))
     assert a.received[0][header.length :] == b"payload"
 
 
@@ -297,8 +299,8 @@ async def test_proxy_protocol_default_version_and_bad_version(tmp_path: Path) ->
             v3: {lb(a.address, extra=", serversTransport: pp3")}
           serversTransports: {{pp3: {{proxyProtocol: {{version: 3}}}}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
-            await converse(h.port, b"z", b"z")
+        async with serving(tmp_path, dyn) as (ew, port):
+            await converse(port, b"z", b"z")
             await a.wait_received(1)
             assert status(ew, "tcp_routers", "bad@file") == ("disabled", ["unknown proxyProtocol version: 3"])
             # As Traefik, a service's build error goes to its routers only.
@@ -351,11 +353,11 @@ async def test_tls_to_servers(tmp_path: Path, ca: trustme.CA, tls: str | None, w
             s: {{loadBalancer: {{servers: [{{address: "{a.address}", tls: true}}]{", serversTransport: t" if tls else ""}}}}}
           {transport}
         """
-        async with serving(tmp_path, dyn) as (_, h):
+        async with serving(tmp_path, dyn) as (_, port):
             if works:
-                assert await converse(h.port, b"hello", b"secure:hello") == b"secure:hello"
+                assert await converse(port, b"hello", b"secure:hello") == b"secure:hello"
             else:
-                assert await refused(h.port)
+                assert await refused(port)
 
 
 async def test_tls_client_certificate_to_servers(tmp_path: Path, ca: trustme.CA) -> None:
@@ -375,8 +377,8 @@ async def test_tls_client_certificate_to_servers(tmp_path: Path, ca: trustme.CA)
               serversTransports:
                 t: {{tls: {{serverName: backend.test, rootCAs: [ca.pem], certificates: {certs}}}}}
             """
-            async with serving(_fresh(tmp_path), dyn) as (_, h):
-                got = await converse(h.port, b"hi", b"mtls:hi")
+            async with serving(_fresh(tmp_path), dyn) as (_, port):
+                got = await converse(port, b"hi", b"mtls:hi")
                 assert (got == b"mtls:hi") is works, got
 
 
@@ -401,8 +403,8 @@ async def test_static_tcp_servers_transport_is_the_default(tmp_path: Path, ca: t
             s: {{loadBalancer: {{servers: [{{address: "{a.address}", tls: true}}]}}}}
         """
         static = STATIC + "tcpServersTransport: {dialTimeout: 5s, tls: {insecureSkipVerify: true}}\n"
-        async with edgeway(tmp_path, dyn, static) as ew, harness(lambda: ew.kernel.entrypoints["tcp"].routing.tcp) as h:
-            assert await converse(h.port, b"hi", b"secure:hi") == b"secure:hi"
+        async with serving(tmp_path, dyn, static) as (_, port):
+            assert await converse(port, b"hi", b"secure:hi") == b"secure:hi"
 
 
 # --- health checks ---------------------------------------------------------------------
@@ -416,14 +418,14 @@ async def test_health_check_marks_servers_down_and_up(tmp_path: Path) -> None:
           services:
             s: {lb(a.address, b.address, "127.0.0.1:1", extra=", healthCheck: {interval: 50ms, timeout: 1s}")}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             info = ew.runtime.tcp_services["s@file"]
             async with asyncio.timeout(5):
                 while info.server_status.get("127.0.0.1:1") != "DOWN":
                     await asyncio.sleep(0.02)
             assert info.server_status[a.address] == info.server_status[b.address] == "UP"
             for _ in range(6):
-                assert (await converse(h.port, b"x", b":x")).endswith(b":x")
+                assert (await converse(port, b"x", b":x")).endswith(b":x")
 
 
 @pytest.mark.parametrize(
@@ -444,7 +446,7 @@ async def test_health_check_options(tmp_path: Path, options: str, up: bool) -> N
           services:
             s: {lb(a.address, extra=f", healthCheck: {{interval: 50ms, unhealthyInterval: 50ms, {options}}}")}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             info = ew.runtime.tcp_services["s@file"]
             before = a.connections
             async with asyncio.timeout(5):
@@ -456,7 +458,7 @@ async def test_health_check_options(tmp_path: Path, options: str, up: bool) -> N
                     await asyncio.sleep(0.2)
                     assert info.server_status[a.address] == "UP"
             if not up:
-                assert await refused(h.port)  # no server up: closed
+                assert await refused(port)  # no server up: closed
 
 
 async def test_weighted_health_check_needs_children_with_health_check(tmp_path: Path) -> None:
@@ -482,7 +484,7 @@ async def test_weighted_health_check_needs_children_with_health_check(tmp_path: 
 # --- routers: errors, priorities, TLS ----------------------------------------------------
 
 
-async def test_router_errors(tmp_path: Path) -> None:
+async def test_router_errors(tmp_path: Path, ca: trustme.CA) -> None:
     dyn = f"""
     tcp:
       routers:
@@ -509,7 +511,7 @@ async def test_router_errors(tmp_path: Path) -> None:
         loop1: {{weighted: {{services: [{{name: loop2}}]}}}}
         loop2: {{weighted: {{services: [{{name: loop1}}]}}}}
     """
-    async with serving(tmp_path, dyn) as (ew, h):
+    async with serving(tmp_path, dyn) as (ew, port):
         expected = {
             "nosni": 'invalid rule: "HostSNI(`a.test`)" , has HostSNI matcher, but no TLS on router',
             "nosvc": "the service is missing on the router",
@@ -536,6 +538,8 @@ async def test_router_errors(tmp_path: Path) -> None:
         # The broken-TLS-options router still takes its SNI, and closes (brokenTLSRouter).
         route = ew.kernel.entrypoints["tcp"].routing.tcp.match_tls(_info("o.test"))
         assert route is not None and route.passthrough
+        # Closed before the handshake (not a certificate the client rejects).
+        assert await tls_talk(ca, port, "o.test", check_hostname=False, verify_mode=ssl.CERT_NONE) is None
         assert ew.runtime.tcp_services["s@file"].used_by  # populated as for HTTP
 
 
@@ -558,14 +562,14 @@ async def test_priorities_and_order(tmp_path: Path) -> None:
             low: {lb(low.address)}
             high: {lb(high.address)}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             routing = ew.kernel.entrypoints["tcp"].routing.tcp
             assert routing.catch_all_plain is None  # a ClientIP route comes first
-            assert await converse(h.port, b"x", b"high:x") == b"high:x"
+            assert await converse(port, b"x", b"high:x") == b"high:x"
             ew.write_dynamic(dyn.replace("priority: 100", "priority: 1"))
             await ew.wait_applied(ew.kernel.state.reloads)
             # ClientIP(`127.0.0.0/8`) is longer (priority 23) than the one with priority 1.
-            assert await converse(h.port, b"x", b"low:x") == b"low:x"
+            assert await converse(port, b"x", b"low:x") == b"low:x"
             assert [ew.runtime.tcp_routers[f"{n}@file"].priority for n in ("all", "ip", "ip2")] == [-1, 23, 1]
 
 
@@ -582,20 +586,26 @@ async def test_tls_passthrough_by_sni_and_alpn(tmp_path: Path, ca: trustme.CA) -
             a: {lb(a.address)}
             b: {lb(b.address)}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             routing = ew.kernel.entrypoints["tcp"].routing.tcp
             assert routing.has_tls_routes and routing.early_handler("127.0.0.1", False) is None
-            assert await tls_talk(ca, h.port, "a.test") == b"A:hello"
-            assert await tls_talk(ca, h.port, "b.other", alpn=["x-proto"]) == b"B:hello"
-            assert await tls_talk(ca, h.port, "b.other") is None  # ALPN does not match
-            assert await refused(h.port)  # not TLS: no plain route
+            assert await tls_talk(ca, port, "a.test") == b"A:hello"
+            assert await tls_talk(ca, port, "b.other", alpn=["x-proto"]) == b"B:hello"
+            assert await tls_talk(ca, port, "b.other") is None  # ALPN does not match: HTTPS 404, default cert
+            # Not TLS and no plain TCP route: the entry point's HTTP handler (404), as Traefik.
+            assert (await talk(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404 Not Found\r\n")
 
 
-async def tls_talk(ca: trustme.CA, port: int, sni: str, alpn: list[str] | None = None) -> bytes | None:
+async def tls_talk(
+    ca: trustme.CA, port: int, sni: str, alpn: list[str] | None = None, **client: Any
+) -> bytes | None:
+    """Send ``hello`` over TLS (verifying against ``ca``), read the echo; None if refused."""
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
     if alpn:
         ctx.set_alpn_protocols(alpn)
+    for name, value in client.items():
+        setattr(ctx, name, value)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=sni)
     except (OSError, ssl.SSLError):
@@ -610,22 +620,39 @@ async def tls_talk(ca: trustme.CA, port: int, sni: str, alpn: list[str] | None =
 
 
 async def test_tls_termination(tmp_path: Path, ca: trustme.CA) -> None:
-    edge_ctx = server_context(ca, "t.test")
-    async with tcp_backends("plain") as (a,):
+    """Terminated by the entry point with the dynamic configuration's certificates (a
+    file, inline PEM) and the route's TLS options; the backend gets the plain bytes."""
+    leaf = ca.issue_cert("t.test", "c.test")
+    leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "t.crt"))
+    leaf.private_key_pem.write_to_path(str(tmp_path / "t.key"))
+    inline = ca.issue_cert("i.test")
+    async with tcp_backends("plain", greet=False) as (a,):
         dyn = f"""
         tcp:
           routers:
             t: {{entryPoints: [tcp], rule: "HostSNI(`t.test`)", service: s, tls: {{}}}}
-            c: {{entryPoints: [tcp], rule: "HostSNI(`c.test`)", service: s, tls: {{options: custom}}}}
+            c: {{entryPoints: [tcp], rule: "HostSNI(`c.test`)", service: s, tls: {{options: modern}}}}
+            i: {{entryPoints: [tcp], rule: "HostSNI(`i.test`)", service: s, tls: {{}}}}
           services: {{s: {lb(a.address)}}}
         tls:
-          options: {{custom: {{minVersion: VersionTLS12}}}}
+          certificates:
+            - {{certFile: t.crt, keyFile: t.key}}
+            - {{certFile: {json.dumps(inline.cert_chain_pems[0].bytes().decode())},
+                keyFile: {json.dumps(inline.private_key_pem.bytes().decode())}}}
+          options: {{modern: {{minVersion: VersionTLS13}}}}
         """
-        async with serving(tmp_path, dyn, tls_contexts={"default": edge_ctx}) as (ew, h):
-            routing = ew.kernel.entrypoints["tcp"].routing.tcp
-            route = routing.match_tls(_info("c.test"))
-            assert route is not None and (route.passthrough, route.options, route.catch_all) == (False, "custom@file", False)
-            assert await tls_talk(ca, h.port, "t.test") == b"plain:hello"
+        async with serving(tmp_path, dyn) as (ew, port):
+            route = ew.kernel.entrypoints["tcp"].routing.tcp.match_tls(_info("c.test"))
+            assert route is not None and (route.passthrough, route.options, route.catch_all) == (False, "modern@file", False)
+            assert await tls_talk(ca, port, "t.test") == b"hello"
+            assert await tls_talk(ca, port, "i.test") == b"hello"
+            assert await tls_talk(ca, port, "c.test") == b"hello"
+            assert await tls_talk(ca, port, "c.test", maximum_version=ssl.TLSVersion.TLSv1_2) is None
+            assert await tls_talk(ca, port, "t.test", maximum_version=ssl.TLSVersion.TLSv1_2) == b"hello"
+            # No route for the SNI: the HTTPS 404 handler's generated certificate.
+            assert await tls_talk(ca, port, "x.test") is None
+            await a.wait_received(4)
+    assert a.received == [b"hello"] * 4
 
 
 def test_conn_info_matches_like_traefik() -> None:
@@ -656,8 +683,8 @@ async def test_router_on_two_entry_points_and_reload(tmp_path: Path) -> None:
             assert eps["tcp"].routing.tcp is not None and eps["tcp2"].routing.tcp is not None
             assert eps["web"].routing.tcp is None
             assert ew.runtime.tcp_routers["r@file"].using == ["tcp", "tcp2"]
-            async with harness(lambda: eps["tcp2"].routing.tcp) as h:
-                assert await converse(h.port, b"x", b"a:x") == b"a:x"
+            for ep in ("tcp", "tcp2"):
+                assert await converse(ew.port(ep), b"x", b"a:x") == b"a:x"
             ew.write_dynamic("tcp: {}\n")
             await ew.wait_applied(ew.kernel.state.reloads)
             assert eps["tcp"].routing.tcp is None
@@ -665,19 +692,19 @@ async def test_router_on_two_entry_points_and_reload(tmp_path: Path) -> None:
 
 async def test_deprecated_termination_delay_is_nanoseconds(tmp_path: Path) -> None:
     """Traefik converts the load balancer's int milliseconds with time.Duration(int): ns."""
-    async with tcp_backends("a") as (a,):
+    async with tcp_backends("a", at_eof=True) as (a,):
         dyn = f"""
         tcp:
           routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
           services: {{s: {lb(a.address, extra=", terminationDelay: 100")}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             svc = ew.kernel.entrypoints["tcp"].routing.tcp.catch_all_plain
             assert svc is not None
-            assert not (await talk(h.port, b"hi")).endswith(b"hi")  # 100 ns: the echo is cut
+            assert await talk(port, b"hi") == b""  # 100 ns: the reply is cut
             ew.write_dynamic(dyn.replace("terminationDelay: 100", "terminationDelay: -1"))
             await ew.wait_applied(ew.kernel.state.reloads)
-            assert await talk(h.port, b"hi") == b"a:hi"  # negative: never cut
+            assert await talk(port, b"hi") == b"a:hi"  # negative: never cut
 
 
 async def test_weighted_follows_children_health(tmp_path: Path) -> None:
@@ -691,10 +718,10 @@ async def test_weighted_follows_children_health(tmp_path: Path) -> None:
             down: {lb("127.0.0.1:1", extra=check)}
             w: {{weighted: {{services: [{{name: down, weight: 5}}, {{name: up, weight: 1}}], healthCheck: {{}}}}}}
         """
-        async with serving(tmp_path, dyn) as (ew, h):
+        async with serving(tmp_path, dyn) as (ew, port):
             info = ew.runtime.tcp_services["down@file"]
             async with asyncio.timeout(5):
                 while info.server_status.get("127.0.0.1:1") != "DOWN":
                     await asyncio.sleep(0.02)
             for _ in range(4):  # the down child is skipped despite its weight
-                assert await converse(h.port, b"x", b"a:x") == b"a:x"
+                assert await converse(port, b"x", b"a:x") == b"a:x"
