@@ -54,30 +54,48 @@ def append_forwarded(
     proto: bytes,
     authority: str,
     host: bytes,
-    ports: dict[bytes, bytes],
     server_name: bytes,
+    common: dict[tuple[bytes, bytes], list[tuple[bytes, bytes]]],
 ) -> None:
     """Add the ``X-Forwarded-*`` headers the entry point sets (forwardedheaders'
     ``rewrite``), after the client's managed headers were filtered: ``flags`` has
     the ones a trusted client sent, ``sent_proto`` its ``X-Forwarded-Proto``,
     ``xff`` its ``X-Forwarded-For`` values; ``proto`` is the connection's
-    (``http``/``https``/``ws``/``wss``); ``ports`` caches ``X-Forwarded-Port`` per proto."""
+    (``http``/``https``/``ws``/``wss``).
+
+    ``common`` is the connection's cache of the whole block for the usual case,
+    a client that sent none of them: it only depends on ``proto`` and ``host``.
+    """
+    if not flags and xff is None:
+        block = common.get((proto, host))
+        if block is None:
+            if len(common) >= 16:  # a client cycling through Host values
+                common.clear()
+            block = common[proto, host] = _forwarded(0, b"", None, client_ip, proto, authority, host, server_name)
+        headers += block
+        return
+    headers += _forwarded(flags, sent_proto, xff, client_ip, proto, authority, host, server_name)
+
+
+def _forwarded(
+    flags: int, sent_proto: bytes, xff: list[bytes] | None, client_ip: bytes, proto: bytes,
+    authority: str, host: bytes, server_name: bytes,
+) -> list[tuple[bytes, bytes]]:
+    out = []
     if not flags & REAL_IP and client_ip:
-        headers.append((b"X-Real-Ip", client_ip))
+        out.append((b"X-Real-Ip", client_ip))
     if flags & PROTO:
         proto = sent_proto
     else:
-        headers.append((b"X-Forwarded-Proto", proto))
+        out.append((b"X-Forwarded-Proto", proto))
     if not flags & PORT:
-        port = ports.get(proto)
-        if port is None:
-            port = ports[proto] = forwarded_port(authority, proto)
-        headers.append((b"X-Forwarded-Port", port))
+        out.append((b"X-Forwarded-Port", forwarded_port(authority, proto)))
     if not flags & HOST and authority:
-        headers.append((b"X-Forwarded-Host", host))
+        out.append((b"X-Forwarded-Host", host))
     if xff is not None:
-        headers.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
-    headers.append((b"X-Forwarded-Server", server_name))
+        out.append((b"X-Forwarded-For", b", ".join(xff) if len(xff) > 1 else xff[0]))
+    out.append((b"X-Forwarded-Server", server_name))
+    return out
 
 
 def ip_checker(ranges: Iterable[str]) -> Callable[[str], bool]:

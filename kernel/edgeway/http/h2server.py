@@ -236,7 +236,7 @@ class H2ServerProtocol(asyncio.Protocol):
         self._client_ip_b = b""
         self.trusted = False
         self.streams: dict[int, _Stream] = {}
-        self._ports: dict[bytes, bytes] = {}
+        self._forwarded: dict[tuple[bytes, bytes], list[tuple[bytes, bytes]]] = {}
         self._header_limit = ep.max_header_bytes + _HEADER_OVERHEAD
         self._settings_acked = False
         self._writing_paused = False
@@ -505,7 +505,7 @@ class H2ServerProtocol(asyncio.Protocol):
         proto = b"https" if self.scheme == "https" else b"http"
         append_forwarded(
             headers, flags, sent_proto, xff, self._client_ip_b, proto,
-            authority, authority_b, self._ports, self.ep.server_name,
+            authority, authority_b, self.ep.server_name, self._forwarded,
         )  # fmt: skip
         content_length: int | None = None
         body: H2Body | None = None

@@ -136,7 +136,8 @@ class ServerProtocol(asyncio.Protocol):
         self.client_ip = ""
         self.client_port = 0
         self._client_ip_b = b""
-        self._host_cache: tuple[bytes, str, str, dict[bytes, bytes]] = (b"\x00", "", "", {})
+        self._host_cache: tuple[bytes, str, str] = (b"\x00", "", "")
+        self._forwarded: dict[tuple[bytes, bytes], list[tuple[bytes, bytes]]] = {}
         self.trusted = False
         self.tls: Any = None
         # Parse state of the request being read (reset by _new_message).
@@ -435,9 +436,13 @@ class ServerProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         ep = self.ep
         parser = self.parser
-        path, query, force_query, url_host = parse_target(self._url, ep)
-        if url_host is not None:
-            self._host = url_host
+        url = self._url
+        if url[:1] == b"/" and not _needs_parsing(url):  # the usual origin-form target
+            path, query, force_query = url.decode("latin-1"), b"", False
+        else:
+            path, query, force_query, url_host = parse_target(url, ep)
+            if url_host is not None:
+                self._host = url_host
         if self._clen == -1:
             raise _ParseAbort(400)
         headers = self._headers
@@ -448,7 +453,7 @@ class ServerProtocol(asyncio.Protocol):
         cached = self._host_cache
         if cached[0] != host_b:  # a new Host on this connection (keep-alive repeats it)
             authority = host_b.decode("latin-1")
-            cached = self._host_cache = (host_b, authority, normalize_host(authority), {})
+            cached = self._host_cache = (host_b, authority, normalize_host(authority))
         authority = cached[1]
         tls = self.tls is not None
         websocket = False
@@ -481,7 +486,7 @@ class ServerProtocol(asyncio.Protocol):
             proto = b"https" if tls else b"http"
         append_forwarded(
             headers, self._xflags, self._host_proto, self._xff, self._client_ip_b, proto,
-            authority, self._host, cached[3], ep.server_name,
+            authority, self._host, ep.server_name, self._forwarded,
         )  # fmt: skip
 
         method = parser.get_method()
@@ -775,6 +780,12 @@ _FRAMING_LENGTHS = frozenset(len(n) for n in (b"content-length", b"connection", 
 #: Connection-listed names never removed from the request: managed X headers
 #: (a client must not be able to strip X-Forwarded-For) and framing.
 _HOP_KEEP = frozenset((b"close", b"keep-alive", b"upgrade", b""))
+
+
+def _needs_parsing(url: bytes) -> bool:
+    """Whether an origin-form target has anything :func:`parse_target` acts on
+    (a query, a fragment, escapes, dot or double slashes)."""
+    return b"?" in url or b"%" in url or b"#" in url or b"/." in url or b"//" in url
 
 
 def parse_target(url: bytes, ep: EntryPoint) -> tuple[str, bytes, bool, bytes | None]:
