@@ -68,6 +68,10 @@ async def test_request_reaches_the_backend_as_traefik_forwards_it(tmp_path: Path
         assert rec.header("x-forwarded-proto") == "http" and rec.header("x-forwarded-port") == "8080"
         assert rec.header("x-forwarded-host") == "app.test:8080" and rec.header("x-real-ip") == "127.0.0.1"
         assert rec.header("te") == "trailers"
+        # Another stream of the same connection naming another port: its own X-Forwarded-*.
+        assert (await c.request("GET", "/", authority="other.test:9443")).status == 200
+        rec = a.received[-1]
+        assert (rec.header("x-forwarded-host"), rec.header("x-forwarded-port")) == ("other.test:9443", "9443")
 
 
 async def test_trusted_forwarded_headers_are_kept(tmp_path: Path) -> None:
