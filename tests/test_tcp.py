@@ -20,6 +20,12 @@ from tcp_support import converse, read_until, refused, talk, tcp_backends
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """Both event loops (production runs uvloop, whose transports differ)."""
+    return ("asyncio", {"use_uvloop": True}) if request.param == "uvloop" else "asyncio"
+
 STATIC = """
 entryPoints:
   web: {address: "127.0.0.1:0"}

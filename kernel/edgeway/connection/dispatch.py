@@ -208,12 +208,12 @@ def serve_tcp(
 ) -> None:
     """Run a TCP route's handler on the connection (TLS-terminated when ``ctx``)."""
 
-    def factory() -> TCPConnection:
-        return TCPConnection(peer=peer, local=local, sni=info.sni or None, alpn=info.alpn)  # type: ignore[arg-type]
+    conn = TCPConnection(peer=peer, local=local, sni=info.sni or None, alpn=info.alpn)  # type: ignore[arg-type]
 
     async def run() -> None:
-        _, conn = await _connected(ep, sock, factory, ctx)
         try:
+            # Not the protocol connect_accepted_socket returns: with TLS, uvloop's is its SSLProtocol.
+            await _connected(ep, sock, lambda: conn, ctx)
             await handler(conn)
         finally:
             conn.close()

@@ -21,7 +21,7 @@ import errno
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["TCPConnection", "TCPHandler", "splice"]
 
@@ -71,8 +71,8 @@ class TCPConnection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
         peer_given, local_given = self._addresses_given
         if not peer_given:
             self.peer = _host_port(transport.get_extra_info("peername"))
