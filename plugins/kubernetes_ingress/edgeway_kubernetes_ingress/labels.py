@@ -158,7 +158,8 @@ def _fill_field(f: Field, node: _Node) -> Any:
             if f.allow_empty and node.value and node.value.lower() != "true":
                 return _UNSET  # paerser marks the node disabled: the field stays nil
             return _fill_struct(f.struct, node)
-        return [_fill_struct(f.struct, child) for child in node.children]
+        # An empty list is what omitempty drops from Traefik's JSON: leave it out.
+        return [_fill_struct(f.struct, child) for child in node.children] or _UNSET
     if node.children:
         raise LabelError(f"invalid node {node.name}: {f.kind}")
     value = node.value
