@@ -149,18 +149,56 @@ def _has_uvloop() -> bool:
 
 @cli.command("render", context_settings=_PASSTHROUGH)
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", help="Output format.")
+@click.option(
+    "--manifests",
+    type=click.Path(exists=True),
+    help="Kubernetes manifests (a file or a directory) for the providers that render offline.",
+)
+@click.option(
+    "--provider",
+    help="Print only this provider's own configuration for --manifests (e.g. kubernetes).",
+)
+@click.option(
+    "--provider-options",
+    help="With --provider: the provider's options as JSON (its providers.<key> section).",
+)
 @click.pass_context
-def render_cmd(ctx: click.Context, fmt: str) -> None:
+def render_cmd(
+    ctx: click.Context, fmt: str, manifests: str | None, provider: str | None, provider_options: str | None
+) -> None:
     """Print the merged dynamic configuration with every object's status and errors.
 
     Runs the configured providers once (no ports are opened) and exits 1 when
-    any object is disabled or a provider's input is invalid.
+    any object is disabled or a provider's input is invalid. With
+    ``--provider NAME --manifests PATH`` it prints that provider's own
+    configuration (unqualified names, Traefik's JSON encoding) and exits 1 when
+    the provider reports a problem with the manifests.
     """
-    from edgeway.render import render
+    from edgeway.render import RenderError, render, render_provider
 
     plugins = _plugins()
     static = _static(list(ctx.args), plugins)
-    result = anyio.run(render, static, plugins, os.getcwd())
+    if provider_options is not None and provider is None:
+        _fail("--provider-options needs --provider")
+    options: Any = None
+    if provider_options is not None:
+        try:
+            options = json.loads(provider_options)
+        except ValueError as exc:
+            _fail(f"--provider-options: invalid JSON: {exc}")
+        if not isinstance(options, dict):
+            _fail("--provider-options: expected a JSON object")
+    if provider is not None:
+        if manifests is None:
+            _fail("--provider needs --manifests")
+        assert manifests is not None
+        try:
+            result = render_provider(static, plugins, os.getcwd(), provider, manifests, options)
+        except RenderError as exc:
+            _fail(str(exc))
+            raise
+    else:
+        result = anyio.run(render, static, plugins, os.getcwd(), manifests)
     if fmt == "yaml":
         import yaml
 

@@ -7,7 +7,7 @@ callback that takes one of these descriptions. The kernel collects them into a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,8 @@ __all__ = [
     "BuildContext",
     "Emit",
     "MiddlewareType",
+    "OfflineResult",
+    "OfflineSource",
     "Provider",
     "ProviderContext",
     "ProviderType",
@@ -63,6 +65,33 @@ class ProviderContext:
 
 
 @dataclass(frozen=True)
+class OfflineResult:
+    """A provider's own configuration computed offline, and what it would log as errors."""
+
+    #: The provider's view in the dynamic-configuration schema, unqualified names.
+    configuration: Mapping[str, Any]
+    #: Problems the provider found in its input (each names the object).
+    errors: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class OfflineSource:
+    """How a provider type computes its configuration without its live source.
+
+    ``edgeway render --provider NAME --manifests PATH`` (and ``--manifests``
+    without ``--provider``, through the merged view) use it: ``load(path)`` reads
+    the input (Kubernetes manifests for the Kubernetes providers) and
+    ``translate(objects, options, context)`` runs the same translation the live
+    provider runs on its caches. ``options`` is the raw mapping of the provider's
+    static section (``--provider-options`` JSON, or the static configuration),
+    validated by the plugin, which raises ``ValueError`` when it is invalid.
+    """
+
+    load: Callable[[str], Any]
+    translate: Callable[[Any, Mapping[str, Any], ProviderContext], OfflineResult]
+
+
+@dataclass(frozen=True)
 class ProviderType:
     """A kind of provider.
 
@@ -78,6 +107,8 @@ class ProviderType:
     factory: Callable[[Any, ProviderContext], Provider]
     #: How long to wait for the first snapshot before starting without it.
     first_snapshot_timeout: float = 30.0
+    #: Offline translation for ``edgeway render --manifests`` (None: not offered).
+    offline: OfflineSource | None = None
 
 
 @dataclass(frozen=True)
