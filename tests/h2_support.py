@@ -90,9 +90,19 @@ class H2Client:
 
     @classmethod
     async def connect(
-        cls, port: int, *, window: int = 65535, settings: dict[int, int] | None = None, ssl_context: ssl.SSLContext | None = None
+        cls, port: int, *, window: int = 65535, settings: dict[int, int] | None = None,
+        ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None, preamble: bytes = b"",
     ) -> H2Client:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl_context)
+        """``preamble``: bytes sent before TLS and HTTP/2 (a PROXY protocol header)."""
+        tls: dict[str, Any] = {"ssl": ssl_context} if not preamble else {}
+        if server_hostname is not None and not preamble:
+            tls["server_hostname"] = server_hostname
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, **tls)
+        if preamble:
+            writer.write(preamble)
+            await writer.drain()
+            if ssl_context is not None:
+                await writer.start_tls(ssl_context, server_hostname=server_hostname or "127.0.0.1")
         client = cls(reader, writer, window=window)
         initial = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window, h2.settings.SettingCodes.ENABLE_PUSH: 0}
         initial.update(settings or {})

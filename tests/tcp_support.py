@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
+
+from support import Backend, Responder
 
 # --- backends -----------------------------------------------------------------------
 
@@ -134,6 +137,39 @@ async def converse(port: int, data: bytes, expected: bytes, timeout: float = 5.0
 async def refused(port: int, timeout: float = 5.0) -> bool:
     """Whether the proxy closes the connection without a byte."""
     return await converse(port, b"x", b"never", timeout) == b""
+
+
+# --- backends outliving the tests' event loops --------------------------------------------
+
+
+class ThreadBackends:
+    """TCP, TLS, UDP and HTTP backends on a background loop, for module-scoped fixtures
+    (pytest's anyio plugin gives each test its own loop)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="thread-backends", daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)  # type: ignore[arg-type]
+
+    def tcp(self, name: str, **kw: Any) -> TCPBackend:
+        return self.call(TCPBackend(name, **kw).start())
+
+    def udp(self, name: str) -> UDPBackend:
+        async def start() -> UDPBackend:
+            _, proto = await self.loop.create_datagram_endpoint(lambda: UDPBackend(name), local_addr=("127.0.0.1", 0))
+            return proto
+
+        return self.call(start())
+
+    def http(self, name: str, respond: Responder | None = None) -> Backend:
+        return self.call(Backend(name=name, respond=respond).start())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
 
 
 # --- UDP ------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import contextlib
 import json
 import socket
 import ssl
-import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,39 +31,13 @@ import yaml
 from differential_support import Proxy, require_traefik, running
 from edgeway.proxyprotocol import ProxyHeader, parse
 from support import edgeway, free_port
-from tcp_support import TCPBackend, UDPBackend, converse, read_until, talk, udp_client
+from tcp_support import TCPBackend, ThreadBackends, converse, read_until, talk, udp_client
 
 TRAEFIK = require_traefik()
 pytestmark = pytest.mark.anyio
 
 #: Scenario -> why edgeway differs from Traefik, and the two observed values.
 INTENDED: dict[str, tuple[str, Any, Any]] = {}
-
-
-class Backends:
-    """TCP/TLS/UDP backends on a background loop, outliving the tests' loops."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)  # type: ignore[arg-type]
-
-    def tcp(self, name: str, **kw: Any) -> TCPBackend:
-        return self.call(TCPBackend(name, **kw).start())
-
-    def udp(self, name: str) -> UDPBackend:
-        async def start() -> UDPBackend:
-            _, proto = await self.loop.create_datagram_endpoint(lambda: UDPBackend(name), local_addr=("127.0.0.1", 0))
-            return proto
-
-        return self.call(start())
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @dataclass
@@ -83,7 +56,7 @@ EPS = ("tcp", "cut", "tls", "deny", "pp")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("differential-tcp")
     ca = trustme.CA()
-    pool = Backends()
+    pool = ThreadBackends()
     try:
         tls = {}
         for name in ("A", "B"):

@@ -71,7 +71,8 @@ class EntryPoint:
         #: Tasks connecting an accepted socket to its protocol (TLS handshakes).
         self.starting: set[asyncio.Task[None]] = set()
         pp = config.proxyProtocol
-        #: Whose PROXY protocol header is read (None: nobody's, the feature is off).
+        #: Whose PROXY protocol header gives the connection its addresses (None: the
+        #: feature is off; else every peer's header is read, untrusted ones dropped).
         self.proxy_protocol: Callable[[str], bool] | None = (
             None if pp is None else (lambda ip: True) if pp.insecure else ip_checker(pp.trustedIPs)
         )

@@ -94,8 +94,8 @@ class Listener:
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             trusts = ep.proxy_protocol
-            if trusts is not None and trusts(peer[0]):
-                _Peeking(self, sock, peer, proxied=True)  # the PROXY header comes first
+            if trusts is not None:  # a PROXY header may come first, whoever the peer is
+                _Peeking(self, sock, peer, proxied=True, trusted=trusts(peer[0]))
             elif not serve_unpeeked(ep, sock, peer, None):
                 _Peeking(self, sock, peer)
 
@@ -114,17 +114,21 @@ class Listener:
 class _Peeking:
     """One accepted connection whose first bytes are not known yet."""
 
-    __slots__ = ("listener", "sock", "fd", "peer", "local", "proxied", "timer", "size", "delay", "resume")
+    __slots__ = ("listener", "sock", "fd", "peer", "local", "proxied", "trusted", "timer", "size", "delay", "resume")
 
-    def __init__(self, listener: Listener, sock: socket.socket, peer: Any, proxied: bool = False) -> None:
+    def __init__(
+        self, listener: Listener, sock: socket.socket, peer: Any, proxied: bool = False, trusted: bool = False
+    ) -> None:
         self.listener = listener
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
         #: The addresses a PROXY header gave (None: the socket's own).
         self.local: Any = None
-        #: A PROXY protocol header may still come first (trusted peer).
+        #: A PROXY protocol header may still come first (the entry point reads them).
         self.proxied = proxied
+        #: The header's addresses are used (else read and dropped).
+        self.trusted = trusted
         self.size = _FIRST_PEEK
         self.delay = 0.002
         self.resume: asyncio.TimerHandle | None = None
@@ -178,9 +182,13 @@ class _Peeking:
         self.delay = min(self.delay * 2, 0.1)
 
     def _proxy_header(self, data: bytes) -> bytes:
-        """Consume a PROXY protocol header if the connection starts with one
-        (go-proxyproto's USE policy: optional for trusted peers). Returns the
-        bytes after it, or b"" when there is nothing more to do now."""
+        """Consume a PROXY protocol header if the connection starts with one.
+
+        As Traefik's go-proxyproto listener: the header is optional; a trusted
+        peer's gives the connection its addresses (policy ``USE``), anyone
+        else's is read and dropped (``IGNORE``: the socket's addresses stay);
+        a malformed one closes the connection either way. Returns the bytes
+        after it, or b"" when there is nothing more to do now."""
         try:
             header = proxyprotocol.parse(data)
         except proxyprotocol.ProxyProtocolError as exc:
@@ -198,7 +206,7 @@ class _Peeking:
         except OSError:
             self.close()
             return b""
-        if header.proxied and header.source is not None:
+        if header.proxied and header.source is not None and self.trusted:
             self.peer, self.local = header.source, header.destination
         rest = data[header.length :]
         if not rest:
