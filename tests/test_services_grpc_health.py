@@ -161,9 +161,11 @@ async def test_scheme_port_and_ignored_options(tmp_path: Path) -> None:
                 "port": "UP",
                 "extras": "UP",
             }
+            # Servers start UP: wait for the checks themselves too (four services reach ``a``).
             await eventually(
                 lambda: {n: set(status_of(ew, f"{n}@file").values()) for n in expected}
                 == {n: {s} for n, s in expected.items()}
+                and len(a.checks) >= 4
             )
             assert all(set(m) == {"user-agent"} for _, m in a.checks)
             assert {r for r, _ in a.checks} == {b""}
