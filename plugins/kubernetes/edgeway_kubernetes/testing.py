@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import select
 import socket
 import ssl
 import threading
@@ -258,6 +259,12 @@ class FakeAPIServer:
     # -- objects -------------------------------------------------------------------
 
     @property
+    def open_watches(self) -> int:
+        """How many watch streams are open now."""
+        with self._lock:
+            return len(self._watches)
+
+    @property
     def resource_version(self) -> int:
         return self._rv
 
@@ -372,6 +379,8 @@ class FakeAPIServer:
                 while True:
                     if watch.dropped or self._httpd is None or time.monotonic() >= deadline:
                         return
+                    if _hung_up(watch.conn):  # the client went away
+                        return
                     pending = [(rv, t, o) for rv, t, o in self._events if rv > pos]
                     if pending or watch.bookmark_due:
                         break
@@ -388,6 +397,16 @@ class FakeAPIServer:
                     "kind": res.kind, "apiVersion": res.group_version,
                     "metadata": {"resourceVersion": str(rv_now)},
                 }  # fmt: skip
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the peer closed the connection (a watch client only ever reads)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        return socket.socket.recv(conn, 1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def _cut(conn: socket.socket) -> None:
@@ -626,6 +645,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with api._lock:
                 api._watches.discard(watch)
+                api._lock.notify_all()
         self.close_connection = True
 
     def _chunk(self, event: Obj) -> None:
