@@ -74,10 +74,11 @@ class ObjectStore:
             self._unindex_slice(obj)
         return obj
 
-    def replace(self, kind: str, objects: Iterable[Obj]) -> None:
-        """Replace every object of ``kind`` (what a re-list does)."""
+    def replace(self, kind: str, objects: Iterable[Obj], namespace_: str | None = None) -> None:
+        """Replace every object of ``kind`` (in one namespace if given): what a re-list does."""
         for key in list(self._by_kind.get(kind, {})):
-            self.delete(kind, *key)
+            if namespace_ is None or key[0] == namespace_:
+                self.delete(kind, *key)
         for obj in objects:
             self.put(obj)
 

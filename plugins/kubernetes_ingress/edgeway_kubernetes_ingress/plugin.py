@@ -1,11 +1,8 @@
 """Registers the ``kubernetes`` provider type (``providers.kubernetesIngress``, ``name@kubernetes``).
 
-The live connection to a cluster (client configuration, reflector, status
-writer) is not part of this version. The type is still registered, so that its
-options validate with Traefik's names and ``edgeway render --provider kubernetes
---manifests ...`` translates manifests offline; a static configuration that
-enables ``providers.kubernetesIngress`` makes start-up fail with a message that
-says so, instead of starting a proxy that silently watches nothing.
+Live, it watches a cluster (:class:`~edgeway_kubernetes_ingress.provider.KubernetesIngressProvider`);
+offline, ``edgeway render --provider kubernetes --manifests ...`` runs the same
+translation on manifests.
 """
 
 from __future__ import annotations
@@ -16,22 +13,22 @@ from typing import Any
 from edgeway import hookimpl
 from edgeway.registry import OfflineResult, OfflineSource, ProviderContext, ProviderType
 from edgeway_kubernetes import load_manifests
+from edgeway_kubernetes.client import ClientConfigError
 
 from edgeway_kubernetes_ingress.options import KubernetesIngressOptions
+from edgeway_kubernetes_ingress.provider import KubernetesIngressProvider
 from edgeway_kubernetes_ingress.translate import translate
 
-__all__ = ["LIVE_UNAVAILABLE", "PROVIDER_NAME", "PROVIDER_TYPE", "offline_translate", "register_providers"]
+__all__ = ["PROVIDER_NAME", "PROVIDER_TYPE", "offline_translate", "register_providers"]
 
 PROVIDER_NAME = "kubernetes"
-LIVE_UNAVAILABLE = (
-    "providers.kubernetesIngress: the live Kubernetes connection is not available in this "
-    "version of edgeway yet; translate manifests offline with "
-    "`edgeway render --provider kubernetes --manifests PATH`"
-)
 
 
 def _factory(options: KubernetesIngressOptions, context: ProviderContext) -> Any:
-    raise ValueError(LIVE_UNAVAILABLE)
+    try:
+        return KubernetesIngressProvider(options, context)
+    except ClientConfigError as exc:
+        raise ValueError(f"providers.kubernetesIngress: {exc}") from None
 
 
 def offline_translate(objects: Any, options: Mapping[str, Any], context: ProviderContext) -> OfflineResult:

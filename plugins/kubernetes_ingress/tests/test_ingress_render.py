@@ -130,8 +130,14 @@ def test_render_manifests_through_the_merged_pipeline_with_statuses(manifests: P
     assert doc["services"]["apps-api-http@kubernetes"]["status"] == "enabled"
 
 
-def test_start_up_with_the_provider_enabled_fails_clearly(tmp_path: Path) -> None:
+def test_start_up_without_a_cluster_to_connect_to_fails_with_what_was_tried(tmp_path: Path) -> None:
     (tmp_path / "edgeway.yml").write_text("entryPoints: {web: {address: '127.0.0.1:0'}}\nproviders:\n  kubernetesIngress: {}\n")
-    out = run(cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_SERVICE", "KUBECONFIG"))}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([EDGEWAY], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1
-    assert "the live Kubernetes connection is not available in this version of edgeway yet" in out.stderr
+    assert (
+        "providers.kubernetesIngress: cannot find the Kubernetes API server; tried the endpoint option (not set), "
+        "in-cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT not set), "
+        f"~/.kube/config ({tmp_path}/.kube/config: no such file)"
+    ) in out.stderr
