@@ -175,18 +175,8 @@ class _Compiler:
             if cfg.parentRefs:
                 info.add_error(unsupported.format("child routers (parentRefs)"), True)
                 continue
-            count = 0
-            for ep in cfg.entryPoints or []:
-                if ep not in by_ep:
-                    info.add_error(f'entryPoint "{ep}" doesn\'t exist', False)
-                    continue
-                count += 1
-                if ep not in info.using:
-                    info.using.append(ep)
-                    (by_ep if cfg.tls is None else by_ep_tls)[ep].append(info)
-            info.using.sort()
-            if count == 0:
-                info.add_error("no valid entryPoint for this router", True)
+            for ep in info.use_entrypoints(cfg.entryPoints or [], by_ep):
+                (by_ep if cfg.tls is None else by_ep_tls)[ep].append(info)
 
         handlers: dict[str, Handler] = {}
         https: dict[str, Handler] = {}

@@ -91,18 +91,8 @@ class _TCPCompiler:
     def run(self) -> dict[str, TCPRouting]:
         by_ep: dict[str, list[RouterInfo]] = {ep: [] for ep in self.given.entrypoints}
         for info in self.rt.tcp_routers.values():
-            count = 0
-            for ep in info.config.entryPoints or []:
-                if ep not in by_ep:
-                    info.add_error(f'entryPoint "{ep}" doesn\'t exist', False)
-                    continue
-                count += 1
-                if ep not in info.using:
-                    info.using.append(ep)
-                    by_ep[ep].append(info)
-            info.using.sort()
-            if count == 0:
-                info.add_error("no valid entryPoint for this router", True)
+            for ep in info.use_entrypoints(info.config.entryPoints or [], by_ep):
+                by_ep[ep].append(info)
         out: dict[str, TCPRouting] = {}
         for ep, routers in by_ep.items():
             if routers:

@@ -7,6 +7,7 @@ A critical error disables that one object; nothing else is affected.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,25 @@ class Info:
 class RouterInfo(Info):
     using: list[str] = field(default_factory=list)
     priority: int = 0
+
+    def use_entrypoints(self, names: Iterable[str], known: Container[str]) -> list[str]:
+        """Traefik's entry-point check of a router: the ``known`` entry points among
+        ``names`` join ``using`` (those newly added are returned); an unknown one is
+        an error, and no known one at all disables the router."""
+        added: list[str] = []
+        valid = False
+        for ep in names:
+            if ep not in known:
+                self.add_error(f'entryPoint "{ep}" doesn\'t exist', False)
+                continue
+            valid = True
+            if ep not in self.using:
+                self.using.append(ep)
+                added.append(ep)
+        self.using.sort()
+        if not valid:
+            self.add_error("no valid entryPoint for this router", True)
+        return added
 
 
 @dataclass
