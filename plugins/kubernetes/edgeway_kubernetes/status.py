@@ -4,9 +4,13 @@ Providers compute the status they want (the Ingress provider's
 ``status.loadBalancer``, the CRD provider's conditions) and call
 :meth:`StatusWriter.write`; it skips a write when the object already has that
 status or when the same status was just written to the same version of the
-object (the watch has not caught up yet), and sends a JSON merge patch of
-``status`` otherwise (no read-modify-write conflicts on the rest of the object).
-Failures are logged and retried at the next rebuild, never raised into it.
+object (the watch has not caught up yet), and otherwise updates the status
+subresource with the object as last seen and the new ``status``: an update (PUT),
+as Traefik's ``UpdateStatus`` (``pkg/provider/kubernetes/ingress/client.go``),
+so the least-privilege RBAC grants ``update`` on ``<kind>/status`` and nothing
+else. A conflict (the object changed since) or any other failure is logged and
+retried at the next rebuild (the change's own watch event brings one), never
+raised into it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ Obj = Mapping[str, Any]
 
 
 class StatusWriter:
-    """Patches ``status`` of objects of one kind; ``writes`` counts the patches sent."""
+    """Updates ``status`` of objects of one kind; ``writes`` counts the updates sent."""
 
     def __init__(self, api: KubeAPI, kind: ResourceKind, limiter: anyio.CapacityLimiter | None = None) -> None:
         self.api = api
@@ -44,7 +48,7 @@ class StatusWriter:
     async def write(
         self, obj: Obj, status: Mapping[str, Any], same: Callable[[Obj, Mapping[str, Any]], bool]
     ) -> bool:
-        """Set ``status`` on ``obj`` unless ``same(obj, status)``; returns whether a patch was sent."""
+        """Set ``status`` on ``obj`` unless ``same(obj, status)``; returns whether an update was sent."""
         if same(obj, status):
             return False
         key = (namespace(obj), name(obj))
@@ -54,12 +58,11 @@ class StatusWriter:
         path = self.kind.path(key[0], key[1], "status")
         try:
             await anyio.to_thread.run_sync(
-                lambda: self.api.json("PATCH", path, body={"status": status},
-                                      content_type="application/merge-patch+json", timeout=10.0),
+                lambda: self.api.json("PUT", path, body={**obj, "status": status}, timeout=10.0),
                 abandon_on_cancel=True, limiter=self.limiter,
             )  # fmt: skip
         except (APIError, *TRANSPORT_ERRORS) as exc:
-            self.last_error = explain(exc, "patch", ResourceKind(**{**vars(self.kind), "plural": f"{self.kind.plural}/status"}), key[0])
+            self.last_error = explain(exc, "update", ResourceKind(**{**vars(self.kind), "plural": f"{self.kind.plural}/status"}), key[0])
             log.error("kubernetes: cannot update the status of %s %s/%s: %s", self.kind.kind, *key, self.last_error)
             return False
         self._sent[key] = sent
