@@ -64,6 +64,25 @@ class RealApiServer:
     state: Path
     port: int
     kubeconfig: Path
+    etcd_port: int = 0
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "K8S_BIN": str(K8S_BIN), "K8S_STATE": str(self.state),
+                "API_PORT": str(self.port), "ETCD_PORT": str(self.etcd_port)}  # fmt: skip
+
+    def start(self) -> None:
+        """Start etcd + kube-apiserver (again: same ports, state and credentials) and wait until ready."""
+        proc = subprocess.run(
+            ["bash", str(START_SCRIPT), "start", str(self.kubeconfig)],
+            env=self._env(), capture_output=True, text=True, timeout=START_TIMEOUT, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"start-apiserver.sh failed ({proc.returncode}):\n{proc.stderr}")
+
+    def stop(self) -> None:
+        """Stop kube-apiserver and etcd; their state stays for :meth:`start`."""
+        subprocess.run(["bash", str(START_SCRIPT), "stop"], env=self._env(),
+                       capture_output=True, timeout=60, check=False)  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -119,28 +138,13 @@ def free_port(pairs: bool = False) -> int:
 @contextmanager
 def running_apiserver(state: Path) -> Iterator[RealApiServer]:
     """Start etcd + kube-apiserver with state under ``state``; stop them on exit."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "K8S_BIN": str(K8S_BIN),
-        "K8S_STATE": str(state),
-        "API_PORT": str(port),
-        "ETCD_PORT": str(free_port(pairs=True)),
-    }
-    kubeconfig = state / "kubeconfig"
+    server = RealApiServer(state=state, port=free_port(), kubeconfig=state / "kubeconfig",
+                           etcd_port=free_port(pairs=True))  # fmt: skip
     try:
-        proc = subprocess.run(
-            ["bash", str(START_SCRIPT), "start", str(kubeconfig)],
-            env=env, capture_output=True, text=True, timeout=START_TIMEOUT, check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"start-apiserver.sh failed ({proc.returncode}):\n{proc.stderr}")
-        yield RealApiServer(state=state, port=port, kubeconfig=kubeconfig)
+        server.start()
+        yield server
     finally:
-        subprocess.run(
-            ["bash", str(START_SCRIPT), "stop"],
-            env=env, capture_output=True, timeout=60, check=False,
-        )  # fmt: skip
+        server.stop()
 
 
 @pytest.fixture(scope="session")
