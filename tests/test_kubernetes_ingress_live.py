@@ -110,6 +110,24 @@ async def test_ingresses_services_and_slices_are_followed_live(tmp_path: Path, c
         print(f"\n[kubernetes] Ingress created -> first routed request: {took * 1000:.1f} ms")
 
 
+async def test_allow_empty_services_answers_503_not_404(tmp_path: Path) -> None:
+    """A Service without endpoints: with ``allowEmptyServices`` its route stays and
+    answers 503 (the service is there, nothing can serve it); without it, 404."""
+    async with backends("a") as (a,):
+        (tmp_path / "allow").mkdir()
+        (tmp_path / "default").mkdir()
+        with FakeAPIServer(SERVICE + "---" + endpoint_slice() + "---" + ingress()) as server:
+            async with live(tmp_path / "allow", server, allowEmptyServices=True) as ew:
+                port = ew.port()
+                await until_status(port, "/", 503)
+                server.apply(endpoint_slice(a))
+                await until_status(port, "/", 200, "a")
+                server.apply(endpoint_slice())
+                await until_status(port, "/", 503)
+            async with live(tmp_path / "default", server) as ew:
+                await until_status(ew.port(), "/", 404)
+
+
 async def test_serving_continues_while_the_api_server_is_away_and_catches_up(tmp_path: Path) -> None:
     async with backends("a", "b") as (a, b):
         with FakeAPIServer(SERVICE + "---" + endpoint_slice(a) + "---" + ingress()) as server:
