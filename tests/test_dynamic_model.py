@@ -39,8 +39,9 @@ CONFORMANCE_CASES = sorted(
 TRAEFIK_MIRROR = Path("/work/.mirror/traefik+traefik/repo")
 
 #: Keys the Kubernetes providers emit that are ``file:"-"`` in Traefik, so the
-#: model drops them on input: ``servers[].fenced`` and ``observability.metadata``.
-INTERNAL_KEYS = {"fenced", "metadata"}
+#: model drops them on input: ``observability.metadata``. (``servers[].fenced`` is
+#: kept: the balancers act on it.)
+INTERNAL_KEYS = {"metadata"}
 
 
 def dropped_keys(src: Any, out: Any, path: tuple = ()) -> list[tuple]:

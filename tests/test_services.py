@@ -226,6 +226,23 @@ async def test_sticky_cookie_default_name_value_and_stickiness(tmp_path: Path) -
             assert (other.header("Set-Cookie") or "").startswith(f"{name}=")
 
 
+@pytest.mark.parametrize("strategy", ["wrr", "p2c", "hrw", "leasttime"])
+async def test_fenced_servers_keep_their_sticky_sessions_only(tmp_path: Path, strategy: str) -> None:
+    """A fenced server (a terminating Kubernetes endpoint) gets no new requests; a
+    sticky cookie for it still reaches it (Traefik's ``fenced``); all fenced: 503."""
+    async with backends("a", "b") as (a, b):
+        fenced = {"loadBalancer": {"strategy": strategy, "servers": [{"url": a.url, "fenced": True}, {"url": b.url}]}}
+        sticky = {"loadBalancer": {"servers": [{"url": a.url, "fenced": True}, {"url": b.url}], "sticky": {"cookie": {"name": "s"}}}}
+        plain = {"loadBalancer": {"servers": [{"url": a.url, "fenced": True}, {"url": b.url, "fenced": True}]}}
+        cfg = dynamic({"app": fenced, "sticky": sticky, "gone": plain})
+        async with edgeway(tmp_path, cfg) as ew:
+            assert set(await names(ew.port(), 6)) == {"b"}
+            assert set(await names(ew.port(), 4, headers=[("Host", "sticky")])) == {"b"}
+            to_a = await get(ew.port(), headers=[("Host", "sticky"), ("Cookie", f"s={sha(a.url)}")])
+            assert to_a.json()["server"] == "a" and to_a.header("Set-Cookie") is None
+            assert (await get(ew.port(), headers=[("Host", "gone")])).status == 503
+
+
 def fnv1(text: str) -> str:
     h = 14695981039346656037
     for byte in text.encode():

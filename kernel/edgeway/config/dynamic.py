@@ -22,8 +22,7 @@ so their keys are *dropped* on input (not rejected) to behave the same way:
   ``requestRedirect``, ``URLRewrite`` (Gateway API filters) and
   ``authTLSPassCertificateToUpstream``, ``snippet``, ``rewriteTarget``,
   ``upstreamVHost``, ``appRoot`` (ingress-nginx), with their types.
-* ``Server.fenced`` (terminating Kubernetes endpoints), ``Server.scheme`` and
-  ``Server.port`` (label providers), ``TCPServer.port``, ``UDPServer.port``.
+* ``Server.scheme`` and ``Server.port`` (label providers), ``TCPServer.port``, ``UDPServer.port``.
 * ``RouterObservabilityConfig.metadata`` (Kubernetes Ingress metadata).
 * ``Router.defaultRule``, ``Router``/``Model.deniedEncodedPathCharacters``,
   ``Model.defaultRuleSyntax``, ``RouterTLSConfig.resolvedOptions``,

@@ -130,11 +130,13 @@ class Sticky(TraefikModel):
 class Server(TraefikModel):
     """A backend URL. ``weight`` has no ``SetDefaults``: the load balancer treats None as 1."""
 
-    _internal_keys = frozenset({"fenced", "scheme", "port"})
+    _internal_keys = frozenset({"scheme", "port"})
 
     url: str | None = None
     weight: int | None = None
     preservePath: bool | None = None
+    #: A terminating Kubernetes endpoint: it keeps its sticky sessions, gets no new ones.
+    fenced: bool | None = None
 
 
 class ServerHealthCheck(TraefikModel):

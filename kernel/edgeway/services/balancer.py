@@ -40,20 +40,28 @@ class Balancer(abc.ABC):
         self.wants_health_check = wants_health_check
         self.children: list[Child] = []
         self.up: set[str] = set()
+        #: The up children new requests may go to: not ``fenced`` (terminating
+        #: Kubernetes endpoints only keep their sticky sessions, as in Traefik).
+        self.pickable: set[str] = set()
+        self.fenced: set[str] = set()
         self._known: set[str] = set()
         self._updaters: list[Callable[[bool], None]] = []
         self.sticky: Sticky[Child] | None = Sticky(sticky_cookie, service) if sticky_cookie is not None else None
 
-    def add(self, name: str, handler: Handler, weight: int | None) -> None:
+    def add(self, name: str, handler: Handler, weight: int | None, fenced: bool = False) -> None:
         """Traefik's ``Add``: a child of weight ≤ 0 is ignored; the others start up."""
         w = 1 if weight is None else weight
         if w <= 0:
             return
-        self._add(Child(name, handler, float(w)))
+        self._add(Child(name, handler, float(w)), fenced)
 
-    def _add(self, child: Child) -> None:
+    def _add(self, child: Child, fenced: bool) -> None:
         self.children.append(child)
         self.up.add(child.name)
+        if fenced:
+            self.fenced.add(child.name)
+        else:
+            self.pickable.add(child.name)
         self._known.add(child.name)
         if self.sticky is not None:
             self.sticky.add(child.name, child)
@@ -65,8 +73,11 @@ class Balancer(abc.ABC):
         before = bool(self.up)
         if up:
             self.up.add(name)
+            if name not in self.fenced:
+                self.pickable.add(name)
         else:
             self.up.discard(name)
+            self.pickable.discard(name)
         after = bool(self.up)
         if before != after:
             for fn in self._updaters:

@@ -36,7 +36,7 @@ class HrwBalancer(Balancer):
     kind = "HRW"
 
     def next_server(self, req: Request) -> Child | None:
-        up = self.up
+        up = self.pickable
         key = req.client_ip
         best: Child | None = None
         best_score = 0.0

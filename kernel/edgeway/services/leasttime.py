@@ -32,15 +32,15 @@ class LeastTimeBalancer(Balancer):
     kind = "LeastTime"
     _cur_deadline = 0.0
 
-    def add(self, name: str, handler: Handler, weight: int | None) -> None:
+    def add(self, name: str, handler: Handler, weight: int | None, fenced: bool = False) -> None:
         w = 1 if weight is None else weight
         if w <= 0:
             return
         self._cur_deadline += 1 / w
-        self._add(_TimedChild(name, handler, float(w), self._cur_deadline))
+        self._add(_TimedChild(name, handler, float(w), self._cur_deadline), fenced)
 
     def next_server(self, req: Request) -> Child | None:
-        up = self.up
+        up = self.pickable
         healthy = [c for c in self.children if c.name in up]
         if len(healthy) <= 1:
             return healthy[0] if healthy else None

@@ -59,7 +59,7 @@ def build_load_balancer(info: ServiceInfo, lb: Any, ctx: ServiceContext) -> Hand
         handler = _server(url, lb, server, transport, ctx)
         if passive is not None:
             handler = passive.wrap(handler, url)
-        balancer.add(url, handler, server.weight)
+        balancer.add(url, handler, server.weight, bool(server.fenced))
         info.server_status[url] = "UP"
         urls.append(url)
     if hc is not None:
@@ -74,7 +74,8 @@ def _plain(info: ServiceInfo, lb: Any, transport: Any, ctx: ServiceContext) -> H
     entries: list[tuple[Handler, float]] = []
     for server in lb.servers or []:
         url = server.url or ""
-        entries.append((_server(url, lb, server, transport, ctx), 1 if server.weight is None else server.weight))
+        weight = 0 if server.fenced else 1 if server.weight is None else server.weight  # fenced: no new requests
+        entries.append((_server(url, lb, server, transport, ctx), weight))
         info.server_status[url] = "UP"
     live = [h for h, w in entries if w > 0]
     if len(live) == 1:

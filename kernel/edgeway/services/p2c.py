@@ -15,11 +15,11 @@ from edgeway.services.balancer import Balancer, Child, count_inflight
 class P2cBalancer(Balancer):
     kind = "P2C"
 
-    def add(self, name: str, handler: Handler, weight: int | None) -> None:
-        self._add(Child(name, handler, 1.0))
+    def add(self, name: str, handler: Handler, weight: int | None, fenced: bool = False) -> None:
+        self._add(Child(name, handler, 1.0), fenced)
 
     def next_server(self, req: Request) -> Child | None:
-        up = self.up
+        up = self.pickable
         healthy = [c for c in self.children if c.name in up]
         n = len(healthy)
         if n <= 1:

@@ -81,7 +81,7 @@ class WrrBalancer(Balancer):
     _order: WeightedRoundRobin[Child] | None = None
 
     def next_server(self, req: Request) -> Child | None:
-        up = self.up
+        up = self.pickable
         if not up:
             return None
         order = self._order
