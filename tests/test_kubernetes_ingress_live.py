@@ -128,6 +128,39 @@ async def test_allow_empty_services_answers_503_not_404(tmp_path: Path) -> None:
                 await until_status(ew.port(), "/", 404)
 
 
+async def test_terminating_endpoints_get_no_new_requests(tmp_path: Path) -> None:
+    """An endpoint that is serving but terminating (a pod shutting down) becomes a
+    fenced server: new requests go to the ready endpoint only. (The terminating one,
+    127.0.0.2, has nothing listening: a request sent there would be a 502.)"""
+    async with backends("b") as (b,):
+        slices = f"""
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: apps
+  labels: {{kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{{name: http, port: {b.port}}}]
+endpoints:
+- addresses: ['127.0.0.2']
+  conditions: {{ready: false, serving: true, terminating: true}}
+- addresses: ['127.0.0.1']
+  conditions: {{ready: true}}
+"""
+        with FakeAPIServer(SERVICE + "---" + slices + "---" + ingress()) as server:
+            async with live(tmp_path, server) as ew:
+                port = ew.port()
+                await until_status(port, "/", 200, "b")
+                servers = [srv for info in ew.runtime.services.values() if info.config.loadBalancer
+                           for srv in info.config.loadBalancer.servers or []]
+                assert sorted((srv.url, bool(srv.fenced)) for srv in servers) == [
+                    (f"http://127.0.0.1:{b.port}", False), (f"http://127.0.0.2:{b.port}", True)
+                ]
+                for _ in range(8):
+                    assert (await get(port, "/")).status == 200
+
+
 async def test_serving_continues_while_the_api_server_is_away_and_catches_up(tmp_path: Path) -> None:
     async with backends("a", "b") as (a, b):
         with FakeAPIServer(SERVICE + "---" + endpoint_slice(a) + "---" + ingress()) as server:
