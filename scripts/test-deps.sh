@@ -43,7 +43,7 @@ fi
 
 [ -n "$want_k8s" ] || exit 0
 
-if [ ! -x "$k8s_tools/build-apiserver.sh" ] || [ ! -x "$k8s_tools/start-apiserver.sh" ]; then
+if [ ! -f "$k8s_tools/build-apiserver.sh" ] || [ ! -f "$k8s_tools/start-apiserver.sh" ]; then
     echo "test-deps: $k8s_tools/build-apiserver.sh and start-apiserver.sh are missing:" >&2
     echo "test-deps: the real Kubernetes API server cannot be built (shared/ must sit beside the repo)" >&2
     [ "${CI:-}" = "true" ] && exit 1
@@ -59,7 +59,7 @@ fi
 log="${TMPDIR:-/tmp}/edgeway-build-apiserver.log"
 start=$(date +%s)
 echo "test-deps: kube-apiserver: ensuring it is built (about 5 minutes once per machine; log: $log)"
-if ! "$k8s_tools/build-apiserver.sh" >"$log" 2>&1; then
+if ! bash "$k8s_tools/build-apiserver.sh" >"$log" 2>&1; then
     tail -40 "$log" >&2
     echo "test-deps: building kube-apiserver failed (full log: $log)" >&2
     exit 1
