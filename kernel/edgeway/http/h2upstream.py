@@ -5,8 +5,8 @@ by ALPN, HTTP/2 cleartext to ``h2c://`` servers, and HTTP/1.1 for Upgrade
 requests. This module is that HTTP/2 client, an asyncio ``Protocol`` over the
 ``h2`` state machine: streams are multiplexed on one connection per server,
 request and response bodies stream both ways at once (gRPC bidirectional
-streaming), flow control gives back-pressure, and response trailers are kept
-for gRPC (``H2ResponseStream.trailers`` once the body has been read).
+streaming), flow control gives back-pressure, and response trailers reach the
+``Response`` (gRPC's status) once the body has been read.
 httpcore was not used: it drops trailers and sends the whole request body
 before reading the response.
 
@@ -604,10 +604,6 @@ class H2ResponseStream:
     def __init__(self, stream: H2Stream) -> None:
         self._stream = stream
         self._done = False
-
-    @property
-    def trailers(self) -> list[tuple[bytes, bytes]] | None:
-        return self._stream.trailers
 
     def __aiter__(self) -> H2ResponseStream:
         return self

@@ -35,6 +35,20 @@ log = logging.getLogger("edgeway.healthcheck")
 
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 5.0
+
+
+def check_intervals(cfg: Any) -> tuple[float, float, float]:
+    """``(interval, unhealthyInterval, timeout)`` of a health check with Traefik's
+    defaults (HTTP and TCP checks alike): unset or non-positive means the default,
+    and ``unhealthyInterval`` follows ``interval`` unless set."""
+    interval = cfg.interval if cfg.interval and cfg.interval > 0 else DEFAULT_INTERVAL
+    unhealthy = cfg.unhealthyInterval
+    if unhealthy is None:
+        unhealthy = interval
+    elif unhealthy <= 0:
+        unhealthy = DEFAULT_INTERVAL
+    timeout = cfg.timeout if cfg.timeout and cfg.timeout > 0 else DEFAULT_TIMEOUT
+    return interval, unhealthy, timeout
 MAX_REDIRECTS = 10
 _SENSITIVE = frozenset({b"authorization", b"www-authenticate", b"cookie", b"cookie2"})
 
@@ -62,14 +76,7 @@ class HealthChecker:
         self.grpc = cfg.mode == "grpc"  # Traefik: any other mode is HTTP
         self.balancer = balancer
         self.info = info
-        interval = cfg.interval or 0.0
-        self.interval = interval if interval > 0 else DEFAULT_INTERVAL
-        if cfg.unhealthyInterval is None:
-            self.unhealthy_interval = self.interval
-        else:
-            self.unhealthy_interval = cfg.unhealthyInterval if cfg.unhealthyInterval > 0 else DEFAULT_INTERVAL
-        timeout = cfg.timeout or 0.0
-        self.timeout = timeout if timeout > 0 else DEFAULT_TIMEOUT
+        self.interval, self.unhealthy_interval, self.timeout = check_intervals(cfg)
         self.method = (cfg.method or "GET").encode()
         self.status = cfg.status or 0
         self.hostname = (cfg.hostname or "").encode("latin-1")

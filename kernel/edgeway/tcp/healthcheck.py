@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from edgeway.pipeline.runtime import ServiceInfo
+from edgeway.services.healthcheck import check_intervals
 from edgeway.tcp.dialer import Dialer, split_host_port
 from edgeway.tcp.wrr import WeightedRoundRobin
 
@@ -25,8 +26,6 @@ __all__ = ["TCPHealthChecker", "Target"]
 
 log = logging.getLogger("edgeway.healthcheck")
 
-DEFAULT_INTERVAL = 30.0
-DEFAULT_TIMEOUT = 5.0
 MAX_PAYLOAD = 65535
 
 
@@ -40,16 +39,10 @@ class TCPHealthChecker:
     def __init__(self, cfg: Any, balancer: WeightedRoundRobin[Any], info: ServiceInfo, targets: list[Target]) -> None:
         self.balancer = balancer
         self.info = info
-        interval = cfg.interval or 0.0
-        self.interval = interval if interval > 0 else DEFAULT_INTERVAL
-        if cfg.unhealthyInterval is None:
-            self.unhealthy_interval = self.interval
-        else:
-            self.unhealthy_interval = cfg.unhealthyInterval if cfg.unhealthyInterval > 0 else DEFAULT_INTERVAL
+        self.interval, self.unhealthy_interval, self.timeout = check_intervals(cfg)
         #: The dial is bounded by the configured timeout as is (Go's context
         #: deadline), reads and writes by the defaulted one.
         self.dial_timeout = cfg.timeout or 0.0
-        self.timeout = self.dial_timeout if self.dial_timeout > 0 else DEFAULT_TIMEOUT
         self.port = cfg.port or 0
         send, expect = cfg.send or "", cfg.expect or ""
         if len(send.encode()) > MAX_PAYLOAD:
