@@ -1,0 +1,44 @@
+"""Registers the ``kubernetescrd`` provider type (``providers.kubernetesCRD``, ``name@kubernetescrd``).
+
+Offline, ``edgeway render --provider kubernetescrd --manifests ...`` runs the
+translation on manifests; live, the provider watches a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from edgeway import hookimpl
+from edgeway.registry import OfflineResult, OfflineSource, ProviderContext, ProviderType
+from edgeway_kubernetes import load_manifests
+
+from edgeway_kubernetes_crd.options import KubernetesCRDOptions
+from edgeway_kubernetes_crd.references import PROVIDER_NAME
+from edgeway_kubernetes_crd.translate import translate
+
+__all__ = ["PROVIDER_TYPE", "offline_translate", "register_providers"]
+
+
+def _factory(options: KubernetesCRDOptions, context: ProviderContext) -> Any:
+    raise ValueError("providers.kubernetesCRD: the live provider is not built yet")
+
+
+def offline_translate(objects: Any, options: Mapping[str, Any], context: ProviderContext) -> OfflineResult:
+    """The provider's configuration for manifests' objects (``options``: the ``providers.kubernetesCRD`` section)."""
+    result = translate(objects, KubernetesCRDOptions.model_validate(dict(options)))
+    return OfflineResult(result.configuration, tuple(result.errors))
+
+
+PROVIDER_TYPE = ProviderType(
+    name=PROVIDER_NAME,
+    config_key="kubernetesCRD",
+    options_model=KubernetesCRDOptions,
+    factory=_factory,
+    offline=OfflineSource(load=load_manifests, translate=offline_translate),
+)
+
+
+@hookimpl
+def register_providers(register: Callable[[ProviderType], None]) -> None:
+    register(PROVIDER_TYPE)
