@@ -14,7 +14,9 @@ __all__ = ["KubernetesCRDOptions"]
 
 
 class KubernetesCRDOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True
+    )
 
     endpoint: str = ""
     token: str = ""

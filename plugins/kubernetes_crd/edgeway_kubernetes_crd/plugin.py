@@ -24,7 +24,9 @@ def _factory(options: KubernetesCRDOptions, context: ProviderContext) -> Any:
     raise ValueError("providers.kubernetesCRD: the live provider is not built yet")
 
 
-def offline_translate(objects: Any, options: Mapping[str, Any], context: ProviderContext) -> OfflineResult:
+def offline_translate(
+    objects: Any, options: Mapping[str, Any], context: ProviderContext
+) -> OfflineResult:
     """The provider's configuration for manifests' objects (``options``: the ``providers.kubernetesCRD`` section)."""
     result = translate(objects, KubernetesCRDOptions.model_validate(dict(options)))
     return OfflineResult(result.configuration, tuple(result.errors))

@@ -62,7 +62,11 @@ def cross_provider_allowed(allow_list: Sequence[str] | None, namespace: str) -> 
 
 
 def resolve_reference(
-    parent_ns: str, ns: str, name: str, cross_provider_namespaces: Sequence[str] | None, allow_cross_namespace: bool
+    parent_ns: str,
+    ns: str,
+    name: str,
+    cross_provider_namespaces: Sequence[str] | None,
+    allow_cross_namespace: bool,
 ) -> str:
     """``resolveReference``: the configuration name a reference from ``parent_ns`` points at.
 
@@ -77,11 +81,17 @@ def resolve_reference(
                 "CrossNamespaceForbidden",
             )
         if not cross_provider_allowed(cross_provider_namespaces, parent_ns):
-            raise ReferenceError(f'namespace "{parent_ns}" is not in crossProviderNamespaces', "CrossProviderForbidden")
+            raise ReferenceError(
+                f'namespace "{parent_ns}" is not in crossProviderNamespaces',
+                "CrossProviderForbidden",
+            )
         return name
     ns = namespace_or_parent(ns, parent_ns)
     if not namespace_allowed(allow_cross_namespace, parent_ns, ns):
-        raise ReferenceError("allowCrossNamespace is disabled, cross-namespace are disallowed", "CrossNamespaceForbidden")
+        raise ReferenceError(
+            "allowCrossNamespace is disabled, cross-namespace are disallowed",
+            "CrossNamespaceForbidden",
+        )
     return normalize(f"{ns}-{name}")
 
 
@@ -96,7 +106,9 @@ def ingress_class_name(obj: Obj) -> str:
 def should_process(provider_class: str, obj: Obj) -> bool:
     """``shouldProcessIngress``: the object's class is the provider's (``traefik`` when the provider has none)."""
     object_class = ingress_class_name(obj)
-    return provider_class == object_class or (not provider_class and object_class == TRAEFIK_DEFAULT_INGRESS_CLASS)
+    return provider_class == object_class or (
+        not provider_class and object_class == TRAEFIK_DEFAULT_INGRESS_CLASS
+    )
 
 
 def get_tls(view: CRDView, secret_name: str, namespace: str) -> dict[str, Any]:
@@ -108,4 +120,3 @@ def get_tls(view: CRDView, secret_name: str, namespace: str) -> dict[str, Any]:
         return {"certificate": tls_certificate(secret, namespace, secret_name)}
     except SecretError as exc:
         raise ReferenceError(str(exc), "InvalidSecret") from None
-

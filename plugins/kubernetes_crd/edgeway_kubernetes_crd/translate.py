@@ -16,7 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeway_kubernetes_crd import http_routes, middlewares, tcp_routes, tls_config, traefik_services, transports, udp_routes
+from edgeway_kubernetes_crd import (
+    http_routes,
+    middlewares,
+    tcp_routes,
+    tls_config,
+    traefik_services,
+    transports,
+    udp_routes,
+)
 from edgeway_kubernetes_crd.builder import Builder, ObjectKey, Problem
 from edgeway_kubernetes_crd.options import KubernetesCRDOptions
 from edgeway_kubernetes_crd.view import CRDView
@@ -36,7 +44,9 @@ class Translation:
     processed: dict[ObjectKey, Obj] = field(default_factory=dict)
 
 
-def translate(source: CRDView | Iterable[Obj], options: KubernetesCRDOptions | None = None) -> Translation:
+def translate(
+    source: CRDView | Iterable[Obj], options: KubernetesCRDOptions | None = None
+) -> Translation:
     """Translate a view (live) or plain objects (manifests, conformance data)."""
     if isinstance(source, CRDView):
         view = source

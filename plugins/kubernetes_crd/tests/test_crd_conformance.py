@@ -44,7 +44,9 @@ def _configuration(case: ConformanceCase) -> dict:
     return dict(result.configuration)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.comparison.startswith("exact")], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.comparison.startswith("exact")], ids=lambda c: c.id
+)
 def test_exact(case: ConformanceCase) -> None:
     unordered = case.comparison == "exact_unordered_servers"
     expected = normalize_document(case.expected(), ROOT, unordered)
@@ -53,7 +55,9 @@ def test_exact(case: ConformanceCase) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.comparison == "assertions"], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.comparison == "assertions"], ids=lambda c: c.id
+)
 def test_assertions(case: ConformanceCase) -> None:
     actual = _configuration(case)
     failed = [a for a in case.case["assertions"] if not check_assertion(actual, a)]
