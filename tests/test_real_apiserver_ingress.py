@@ -224,7 +224,7 @@ def connection(
         (sa / "ca.crt").write_bytes(server.ca_file.read_bytes())
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
-        import edgeway_kubernetes_ingress.provider as provider_module
+        import edgeway_kubernetes.provider as provider_module
 
         # A pod's files are at SERVICE_ACCOUNT_DIR; here they are in the test's directory.
         monkeypatch.setattr(provider_module, "load_client_config",
