@@ -71,7 +71,9 @@ class BackendPool:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="diff-backends", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="diff-backends", daemon=True
+        )
         self.thread.start()
         self.backends: dict[str, Backend] = {}
         self.ws_received: list[WsReceived] = []
@@ -91,7 +93,9 @@ class BackendPool:
         import websockets
 
         async def echo(ws: Any) -> None:
-            self.ws_received.append(WsReceived(ws.request.path, list(ws.request.headers.raw_items())))
+            self.ws_received.append(
+                WsReceived(ws.request.path, list(ws.request.headers.raw_items()))
+            )
             async for message in ws:
                 await ws.send(f"echo:{message}")
 
@@ -335,7 +339,9 @@ def exchange(
     (with ``Transfer-Encoding: chunked`` in ``headers``, one chunk per part)."""
     hdrs = list(headers)
     parts: list[bytes] = [] if body is None else ([body] if isinstance(body, bytes) else list(body))
-    if body is not None and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in hdrs):
+    if body is not None and not any(
+        n.lower() in ("content-length", "transfer-encoding") for n, _ in hdrs
+    ):
         hdrs.append(("Content-Length", str(sum(map(len, parts)))))
     conn = h11.Connection(h11.CLIENT)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
@@ -347,7 +353,9 @@ def exchange(
         return _read_response(sock, conn)
 
 
-def raw_request(port: int, head: bytes, method: str, body: bytes = b"", timeout: float = 10.0) -> Reply:
+def raw_request(
+    port: int, head: bytes, method: str, body: bytes = b"", timeout: float = 10.0
+) -> Reply:
     """Send ``head`` + ``body`` verbatim and parse the answer with h11."""
     conn = h11.Connection(h11.CLIENT)
     conn.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
@@ -382,7 +390,9 @@ def expect_continue(port: int, head: bytes, body: bytes, wait: float = 1.0) -> R
                 rest = first.split(b"\r\n\r\n", 1)[1]
             sock.sendall(body)
         conn = h11.Connection(h11.CLIENT)
-        conn.send(h11.Request(method="PUT", target="/", headers=[("Host", "x"), ("Content-Length", "0")]))
+        conn.send(
+            h11.Request(method="PUT", target="/", headers=[("Host", "x"), ("Content-Length", "0")])
+        )
         conn.send(h11.EndOfMessage())
         if rest:
             conn.receive_data(rest)  # (b"" would mean end of stream to h11)
@@ -401,7 +411,9 @@ def digest(data: bytes) -> str | bytes:
     return f"<{len(data)} bytes sha256={hashlib.sha256(data).hexdigest()[:16]}>"
 
 
-def header_multiset(headers: Sequence[tuple[str, str]], keep: Callable[[str], bool]) -> list[tuple[str, str]]:
+def header_multiset(
+    headers: Sequence[tuple[str, str]], keep: Callable[[str], bool]
+) -> list[tuple[str, str]]:
     """Names lower-cased; sorted by name with the order of repeated names kept."""
     picked = [(n.lower(), v) for n, v in headers if keep(n.lower())]
     return sorted(picked, key=lambda item: item[0])

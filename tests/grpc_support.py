@@ -61,7 +61,10 @@ class Service:
 @contextmanager
 def grpc_server() -> Iterator[tuple[int, Service]]:
     service = Service()
-    options = [("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)]
+    options = [
+        ("grpc.max_receive_message_length", 8 << 20),
+        ("grpc.max_send_message_length", 8 << 20),
+    ]
     server = grpc.server(ThreadPoolExecutor(8), options=options)
     server.add_generic_rpc_handlers((service.handlers(),))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -86,6 +89,9 @@ class Stub:
 
 @contextmanager
 def grpc_channel(port: int) -> Iterator[Stub]:
-    options = [("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)]
+    options = [
+        ("grpc.max_receive_message_length", 8 << 20),
+        ("grpc.max_send_message_length", 8 << 20),
+    ]
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         yield Stub(channel)

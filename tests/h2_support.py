@@ -67,7 +67,9 @@ class _State:
 
 
 class H2Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, window: int = 65535) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, window: int = 65535
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.conn = _Unchecked(
@@ -90,8 +92,14 @@ class H2Client:
 
     @classmethod
     async def connect(
-        cls, port: int, *, window: int = 65535, settings: dict[int, int] | None = None,
-        ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None, preamble: bytes = b"",
+        cls,
+        port: int,
+        *,
+        window: int = 65535,
+        settings: dict[int, int] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        preamble: bytes = b"",
     ) -> H2Client:
         """``preamble``: bytes sent before TLS and HTTP/2 (a PROXY protocol header)."""
         tls: dict[str, Any] = {"ssl": ssl_context} if not preamble else {}
@@ -104,7 +112,10 @@ class H2Client:
             if ssl_context is not None:
                 await writer.start_tls(ssl_context, server_hostname=server_hostname or "127.0.0.1")
         client = cls(reader, writer, window=window)
-        initial = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window, h2.settings.SettingCodes.ENABLE_PUSH: 0}
+        initial = {
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
+            h2.settings.SettingCodes.ENABLE_PUSH: 0,
+        }
         initial.update(settings or {})
         client.conn.local_settings = h2.settings.Settings(client=True, initial_values=initial)
         client.conn.initiate_connection()
@@ -167,7 +178,9 @@ class H2Client:
         elif isinstance(ev, h2.events.ConnectionTerminated):
             self.goaway = ev
         elif isinstance(ev, h2.events.RemoteSettingsChanged):
-            self.remote_settings.update({int(k): v.new_value for k, v in ev.changed_settings.items()})
+            self.remote_settings.update(
+                {int(k): v.new_value for k, v in ev.changed_settings.items()}
+            )
 
     def open(
         self,
@@ -182,13 +195,17 @@ class H2Client:
     ) -> int:
         """Send a request's HEADERS; ``raw`` replaces the whole header list."""
         sid = self.conn.get_next_available_stream_id()
-        fields = raw if raw is not None else [
-            (b":method", method.encode()),
-            (b":scheme", scheme.encode()),
-            (b":authority", authority.encode()),
-            (b":path", path.encode()),
-            *((n.lower().encode(), v.encode()) for n, v in headers),
-        ]
+        fields = (
+            raw
+            if raw is not None
+            else [
+                (b":method", method.encode()),
+                (b":scheme", scheme.encode()),
+                (b":authority", authority.encode()),
+                (b":path", path.encode()),
+                *((n.lower().encode(), v.encode()) for n, v in headers),
+            ]
+        )
         self.streams[sid] = _State()
         self.conn.send_headers(sid, fields, end_stream=end_stream)
         self.flush()
@@ -198,7 +215,9 @@ class H2Client:
         """Send a body within the server's windows."""
         view = memoryview(data)
         while view:
-            window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            window = min(
+                self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size
+            )
             if window <= 0:
                 self._changed.clear()
                 await self._changed.wait()
@@ -233,7 +252,12 @@ class H2Client:
             return await self.streams[sid].chunks.get()
 
     async def request(
-        self, method: str = "GET", path: str = "/", headers: Sequence[tuple[str, str]] = (), body: bytes | None = None, **kw: Any
+        self,
+        method: str = "GET",
+        path: str = "/",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+        **kw: Any,
     ) -> H2Reply:
         sid = self.open(method, path, headers, end_stream=body is None, **kw)
         if body is not None:

@@ -98,7 +98,11 @@ class Backend:
                         e = conn.next_event()
                         if e is h11.NEED_DATA:
                             if conn.they_are_waiting_for_100_continue:
-                                writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+                                writer.write(
+                                    conn.send(
+                                        h11.InformationalResponse(status_code=100, headers=[])
+                                    )
+                                )
                             data = await reader.read(65536)
                             conn.receive_data(data)
                             if not data:
@@ -127,7 +131,9 @@ class Backend:
         finally:
             writer.close()
 
-    async def _answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, rec: Received) -> None:
+    async def _answer(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, rec: Received
+    ) -> None:
         if self.respond is not None:
             result = self.respond(rec)
             if asyncio.iscoroutine(result):
@@ -142,21 +148,29 @@ class Backend:
         path = rec.target.split("?")[0]
         if path.startswith("/status/"):
             code = int(path.split("/")[2])
-            body = f"status {code}".encode() if code not in (204, 304) and rec.method != "HEAD" else b""
+            body = (
+                f"status {code}".encode()
+                if code not in (204, 304) and rec.method != "HEAD"
+                else b""
+            )
             hdrs = [("Content-Length", str(len(body)))] if code not in (204, 304) else []
             writer.write(conn.send(h11.Response(status_code=code, headers=hdrs)))
             if body:
                 writer.write(conn.send(h11.Data(data=body)))
             writer.write(conn.send(h11.EndOfMessage()))
         elif path == "/chunked":
-            writer.write(conn.send(h11.Response(status_code=200, headers=[("Content-Type", "text/plain")])))
+            writer.write(
+                conn.send(h11.Response(status_code=200, headers=[("Content-Type", "text/plain")]))
+            )
             for i in range(5):
                 writer.write(conn.send(h11.Data(data=f"chunk{i};".encode())))
                 await writer.drain()
             writer.write(conn.send(h11.EndOfMessage()))
         elif path.startswith("/large/"):
             n = int(path.split("/")[2])
-            writer.write(conn.send(h11.Response(status_code=200, headers=[("Content-Length", str(n))])))
+            writer.write(
+                conn.send(h11.Response(status_code=200, headers=[("Content-Length", str(n))]))
+            )
             block = b"x" * 65536
             left = n
             while left:
@@ -168,17 +182,28 @@ class Backend:
         elif path.startswith("/slow/"):
             await asyncio.sleep(int(path.split("/")[2]) / 1000)
             body = b"slow"
-            writer.write(conn.send(h11.Response(status_code=200, headers=[("Content-Length", "4")])))
+            writer.write(
+                conn.send(h11.Response(status_code=200, headers=[("Content-Length", "4")]))
+            )
             writer.write(conn.send(h11.Data(data=body)))
             writer.write(conn.send(h11.EndOfMessage()))
         else:
-            doc = {"server": self.name, "method": rec.method, "target": rec.target, "body_len": len(rec.body)}
+            doc = {
+                "server": self.name,
+                "method": rec.method,
+                "target": rec.target,
+                "body_len": len(rec.body),
+            }
             body = json.dumps(doc).encode()
             writer.write(
                 conn.send(
                     h11.Response(
                         status_code=200,
-                        headers=[("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Backend", self.name)],
+                        headers=[
+                            ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))),
+                            ("X-Backend", self.name),
+                        ],
                     )
                 )
             )
@@ -241,7 +266,9 @@ class Client:
         hdrs = list(headers or [])
         if host and not any(n.lower() == "host" for n, _ in hdrs):
             hdrs.insert(0, ("Host", host))
-        if body is not None and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in hdrs):
+        if body is not None and not any(
+            n.lower() in ("content-length", "transfer-encoding") for n, _ in hdrs
+        ):
             hdrs.append(("Content-Length", str(len(body))))
         self.writer.write(self.conn.send(h11.Request(method=method, target=target, headers=hdrs)))
         if body:
@@ -283,7 +310,9 @@ async def get(port: int, target: str = "/", **kw: Any) -> Reply:
         await client.close()
 
 
-async def raw_exchange(port: int, data: bytes, *, until_close: bool = True, timeout: float = 5.0) -> bytes:
+async def raw_exchange(
+    port: int, data: bytes, *, until_close: bool = True, timeout: float = 5.0
+) -> bytes:
     """Send raw bytes and read until the server closes (or ``timeout``)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
@@ -351,7 +380,12 @@ class Edgeway:
 
 @asynccontextmanager
 async def edgeway(
-    tmp: Path, dynamic: str, static: str | None = None, *, plugins: dict[str, Any] | None = None, **static_overrides: Any
+    tmp: Path,
+    dynamic: str,
+    static: str | None = None,
+    *,
+    plugins: dict[str, Any] | None = None,
+    **static_overrides: Any,
 ) -> AsyncIterator[Edgeway]:
     """Run edgeway in-process on ports chosen by the OS, with a file provider.
 
@@ -362,11 +396,16 @@ async def edgeway(
     (tmp / "dynamic.yml").write_text(textwrap.dedent(dynamic))
     doc = yaml.safe_load(textwrap.dedent(static)) if static else {}
     doc.setdefault("entryPoints", {"web": {"address": "127.0.0.1:0"}})
-    doc.setdefault("providers", {"providersThrottleDuration": "0s", "file": {"filename": str(tmp / "dynamic.yml")}})
+    doc.setdefault(
+        "providers",
+        {"providersThrottleDuration": "0s", "file": {"filename": str(tmp / "dynamic.yml")}},
+    )
     doc.update(static_overrides)
     (tmp / "edgeway.yml").write_text(yaml.safe_dump(doc))
     loaded_plugins = load_plugins(extra=plugins)
-    loaded = load_static_configuration([f"--configFile={tmp / 'edgeway.yml'}"], {}, tmp, loaded_plugins.registry)
+    loaded = load_static_configuration(
+        [f"--configFile={tmp / 'edgeway.yml'}"], {}, tmp, loaded_plugins.registry
+    )
     kernel = Kernel(effective_configuration(loaded.configuration), loaded_plugins, workdir=str(tmp))
     async with anyio.create_task_group() as tg:
         await tg.start(kernel.run)

@@ -93,7 +93,9 @@ async def tcp_backends(*names: str, **kw: object) -> AsyncIterator[list[TCPBacke
             await b.stop()
 
 
-async def talk(port: int, data: bytes = b"", *, half_close: bool = True, timeout: float = 5.0) -> bytes:
+async def talk(
+    port: int, data: bytes = b"", *, half_close: bool = True, timeout: float = 5.0
+) -> bytes:
     """Connect, send ``data``, optionally half-close, read until the proxy closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     out = b""
@@ -148,7 +150,9 @@ class ThreadBackends:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="thread-backends", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="thread-backends", daemon=True
+        )
         self.thread.start()
 
     def call(self, coro: Awaitable[Any]) -> Any:
@@ -159,7 +163,9 @@ class ThreadBackends:
 
     def udp(self, name: str) -> UDPBackend:
         async def start() -> UDPBackend:
-            _, proto = await self.loop.create_datagram_endpoint(lambda: UDPBackend(name), local_addr=("127.0.0.1", 0))
+            _, proto = await self.loop.create_datagram_endpoint(
+                lambda: UDPBackend(name), local_addr=("127.0.0.1", 0)
+            )
             return proto
 
         return self.call(start())
@@ -203,7 +209,9 @@ async def udp_backends(*names: str) -> AsyncIterator[list[UDPBackend]]:
     loop = asyncio.get_running_loop()
     started = []
     for name in names:
-        _, proto = await loop.create_datagram_endpoint(lambda n=name: UDPBackend(n), local_addr=("127.0.0.1", 0))
+        _, proto = await loop.create_datagram_endpoint(
+            lambda n=name: UDPBackend(n), local_addr=("127.0.0.1", 0)
+        )
         started.append(proto)
     try:
         yield started

@@ -23,9 +23,16 @@ from support import free_port
 EDGEWAY = str(Path(sys.executable).parent / "edgeway")
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [EDGEWAY, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout
+        [EDGEWAY, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -106,8 +113,12 @@ def test_third_party_middleware_plugin_is_used_with_traefik_plugin_syntax(tmp_pa
             """
         )
     )
-    loaded = load_static_configuration([f"--providers.file.filename={tmp_path / 'd.yml'}"], {}, tmp_path, plugins.registry)
-    result = anyio.run(render, effective_configuration(loaded.configuration), plugins, str(tmp_path))
+    loaded = load_static_configuration(
+        [f"--providers.file.filename={tmp_path / 'd.yml'}"], {}, tmp_path, plugins.registry
+    )
+    result = anyio.run(
+        render, effective_configuration(loaded.configuration), plugins, str(tmp_path)
+    )
     doc = result.document
     assert doc["routers"]["r2@file"]["status"] == "enabled"
     assert doc["routers"]["r@file"]["status"] == "disabled"
@@ -143,7 +154,9 @@ def test_render_prints_statuses_and_exits_1_when_something_is_disabled(tmp_path:
         "using": ["http"],
     }
     assert doc["services"]["s@file"]["loadBalancer"]["passHostHeader"] is True
-    (tmp_path / "dyn.yml").write_text("http:\n  routers:\n    ok: {rule: 'Path(`/`)', service: s}\n  services:\n    s: {loadBalancer: {servers: []}}\n")
+    (tmp_path / "dyn.yml").write_text(
+        "http:\n  routers:\n    ok: {rule: 'Path(`/`)', service: s}\n  services:\n    s: {loadBalancer: {servers: []}}\n"
+    )
     out = run("render", "--format", "yaml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "status: enabled" in out.stdout
@@ -190,7 +203,9 @@ def test_run_healthcheck_and_graceful_stop_on_sigterm(tmp_path: Path) -> None:
             """
         )
     )
-    proc = subprocess.Popen([EDGEWAY], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [EDGEWAY], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 20
         status = 0
@@ -220,7 +235,11 @@ def test_a_port_in_use_is_a_clear_start_up_error(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        out = run(f"--entryPoints.web.address=127.0.0.1:{port}", "--providers.file.filename=x.yml", cwd=tmp_path)
+        out = run(
+            f"--entryPoints.web.address=127.0.0.1:{port}",
+            "--providers.file.filename=x.yml",
+            cwd=tmp_path,
+        )
     assert out.returncode == 1
     assert f"entry point 'web': cannot listen on 127.0.0.1:{port}" in out.stderr
     assert "Traceback" not in out.stderr  # one clear line, not a stack
@@ -231,23 +250,55 @@ def test_pip_install_of_the_two_distributions_gives_a_working_command(tmp_path: 
     root = Path(__file__).resolve().parent.parent
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(root), str(root / "plugins" / "file")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(root),
+            str(root / "plugins" / "file"),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from edgeway.cli import main; sys.argv[0]='edgeway'; main()", "plugins", "--json"],
-        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from edgeway.cli import main; sys.argv[0]='edgeway'; main()",
+            "plugins",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     plugins = json.loads(out.stdout)
     file_plugin = next(p for p in plugins if p["name"] == "file")
-    assert str(target) in subprocess.run(
-        [sys.executable, "-c", "import edgeway, edgeway_file; print(edgeway.__file__, edgeway_file.__file__)"],
-        env=env, capture_output=True, text=True, cwd=tmp_path,
-    ).stdout
+    assert (
+        str(target)
+        in subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import edgeway, edgeway_file; print(edgeway.__file__, edgeway_file.__file__)",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        ).stdout
+    )
     assert file_plugin["version"] == "0.1.0"
     script = (target / "bin" / "edgeway").read_text()
     assert "edgeway.cli" in script

@@ -49,7 +49,17 @@ TCP_PP2 = format_header(2, TCP_SOURCE, DESTINATION)
 #: A second loopback address, for a client whose address no rule trusts.
 OTHER = "127.0.0.2"
 
-ENTRY_POINTS = ("mixed", "fallback", "https404", "pp", "ppopen", "speak", "speakpp", "dns", "traefik")
+ENTRY_POINTS = (
+    "mixed",
+    "fallback",
+    "https404",
+    "pp",
+    "ppopen",
+    "speak",
+    "speakpp",
+    "dns",
+    "traefik",
+)
 
 
 # --- configuration ------------------------------------------------------------------------
@@ -84,7 +94,9 @@ def static_config(ports: dict[str, int], dynamic: Path) -> dict[str, Any]:
     }
 
 
-def dynamic_config(cert: Any, http: dict[str, Any], tcp: dict[str, TCPBackend], udp: str, grpc_port: int) -> dict[str, Any]:
+def dynamic_config(
+    cert: Any, http: dict[str, Any], tcp: dict[str, TCPBackend], udp: str, grpc_port: int
+) -> dict[str, Any]:
     def lb(address: str, **kw: Any) -> dict[str, Any]:
         return {"loadBalancer": {"servers": [{"address": address}], **kw}}
 
@@ -96,14 +108,21 @@ def dynamic_config(cert: Any, http: dict[str, Any], tcp: dict[str, TCPBackend], 
     return {
         "http": {
             "routers": {
-                "plain": router(["mixed", "pp", "ppopen", "https404"], "Host(`plain.test`)", "plain"),
-                "secure": router(["mixed", "fallback", "https404", "pp"], "Host(`web.test`)", "secure", tls={}),
+                "plain": router(
+                    ["mixed", "pp", "ppopen", "https404"], "Host(`plain.test`)", "plain"
+                ),
+                "secure": router(
+                    ["mixed", "fallback", "https404", "pp"], "Host(`web.test`)", "secure", tls={}
+                ),
                 "both": router(["mixed"], "Host(`both.test`)", "secure", tls={}),
                 "catchall": router(["mixed"], "PathPrefix(`/`)", "catchall", tls={}),
                 "grpc": router(["mixed"], "Host(`grpc.test`)", "grpc", tls={}),
             },
             "services": {
-                **{name: {"loadBalancer": {"servers": [{"url": b.url}]}} for name, b in http.items()},
+                **{
+                    name: {"loadBalancer": {"servers": [{"url": b.url}]}}
+                    for name, b in http.items()
+                },
                 "grpc": {"loadBalancer": {"servers": [{"url": f"h2c://127.0.0.1:{grpc_port}"}]}},
             },
         },
@@ -111,13 +130,19 @@ def dynamic_config(cert: Any, http: dict[str, Any], tcp: dict[str, TCPBackend], 
             "routers": {
                 "plain-other": router(["mixed"], other, "p"),
                 "plain-any": router(["fallback", "speak", "dns"], star, "p"),
-                "pass": router(["mixed", "https404"], "HostSNI(`pass.test`)", "P", tls={"passthrough": True}),
-                "pass-both": router(["mixed"], "HostSNI(`both.test`)", "P", tls={"passthrough": True}),
+                "pass": router(
+                    ["mixed", "https404"], "HostSNI(`pass.test`)", "P", tls={"passthrough": True}
+                ),
+                "pass-both": router(
+                    ["mixed"], "HostSNI(`both.test`)", "P", tls={"passthrough": True}
+                ),
                 "term": router(["mixed"], "HostSNI(`term.test`)", "t", tls={}),
                 "tls-other": router(["mixed"], other, "i", tls={}),
                 "tls-any": router(["mixed", "fallback"], star, "a", tls={}),
                 "pp-ip": router(["pp", "ppopen"], f"ClientIP(`{TCP_SOURCE[0]}`)", "o"),
-                "pp-tls": router(["pp"], f"HostSNI(`pptls.test`) && ClientIP(`{TCP_SOURCE[0]}`)", "t", tls={}),
+                "pp-tls": router(
+                    ["pp"], f"HostSNI(`pptls.test`) && ClientIP(`{TCP_SOURCE[0]}`)", "t", tls={}
+                ),
                 "speak-pp": router(["speakpp"], f"ClientIP(`{TCP_SOURCE[0]}`)", "p"),
             },
             "services": {
@@ -167,12 +192,18 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         with grpc_server() as (grpc_port, _), contextlib.ExitStack() as stack:
             passthrough = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.ca.issue_cert("pass.test").configure_cert(passthrough)
-            http = {name: pool.http(name, responder(name)) for name in ("plain", "secure", "catchall")}
+            http = {
+                name: pool.http(name, responder(name)) for name in ("plain", "secure", "catchall")
+            }
             tcp = {name: pool.tcp(name) for name in ("p", "t", "i", "a", "o")}
             tcp["P"] = pool.tcp("P", ssl_context=passthrough)
             udp = pool.udp("u")
             dynamic = tmp / "dynamic.yml"
-            dynamic.write_text(yaml.safe_dump(dynamic_config(cert, http, tcp, udp.address, grpc_port), sort_keys=False))
+            dynamic.write_text(
+                yaml.safe_dump(
+                    dynamic_config(cert, http, tcp, udp.address, grpc_port), sort_keys=False
+                )
+            )
             binaries = {"edgeway": edgeway_binary(), "traefik": traefik_binary()}
             proxies = {}
             for name, binary in binaries.items():
@@ -188,7 +219,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             deadline = time.monotonic() + 20
             for proxy in proxies.values():
                 proxy.wait_ready([("traefik", "localhost", "/ping", 200)], deadline)
-                _wait_until(lambda p=proxy: exchange(p.port("mixed"), sni="web.test") == "http 200 secure for 127.0.0.1", deadline)
+                _wait_until(
+                    lambda p=proxy: (
+                        exchange(p.port("mixed"), sni="web.test") == "http 200 secure for 127.0.0.1"
+                    ),
+                    deadline,
+                )
             yield Setup(proxies["edgeway"], proxies.get("traefik"), ca)
     finally:
         pool.close()
@@ -292,7 +328,10 @@ PRECEDENCE: dict[str, tuple[dict[str, Any], str]] = {
     "plain-no-router-404": ({"ep": "https404", "host": "nobody.test"}, "http 404"),
     # TLS: HTTPS with a specific SNI first, even over a TCP route for the same SNI.
     "https-specific": ({"ep": "mixed", "sni": "web.test"}, "http 200 secure for 127.0.0.1"),
-    "https-specific-over-tcp-same-sni": ({"ep": "mixed", "sni": "both.test"}, "http 200 secure for 127.0.0.1"),
+    "https-specific-over-tcp-same-sni": (
+        {"ep": "mixed", "sni": "both.test"},
+        "http 200 secure for 127.0.0.1",
+    ),
     "https-specific-over-tcp-non-catch-all": (
         {"ep": "mixed", "sni": "web.test", "source": OTHER},
         "http 200 secure for 127.0.0.2",
@@ -300,12 +339,24 @@ PRECEDENCE: dict[str, tuple[dict[str, Any], str]] = {
     # Then a TCP TLS route that is not exactly HostSNI(`*`).
     "tcp-passthrough-specific": ({"ep": "mixed", "sni": "pass.test"}, "tcp P"),
     "tcp-terminated-specific": ({"ep": "mixed", "sni": "term.test"}, "tcp t"),
-    "tcp-star-and-client-ip-is-not-a-catch-all": ({"ep": "mixed", "sni": "x.test", "source": OTHER}, "tcp i"),
+    "tcp-star-and-client-ip-is-not-a-catch-all": (
+        {"ep": "mixed", "sni": "x.test", "source": OTHER},
+        "tcp i",
+    ),
     # Then the HTTPS catch-all, then the TCP catch-all, then the HTTPS 404.
-    "https-catch-all-over-tcp-catch-all": ({"ep": "mixed", "sni": "x.test"}, "http 200 catchall for 127.0.0.1"),
-    "https-catch-all-without-sni": ({"ep": "mixed", "tls": True, "host": "x.test"}, "http 200 catchall for 127.0.0.1"),
+    "https-catch-all-over-tcp-catch-all": (
+        {"ep": "mixed", "sni": "x.test"},
+        "http 200 catchall for 127.0.0.1",
+    ),
+    "https-catch-all-without-sni": (
+        {"ep": "mixed", "tls": True, "host": "x.test"},
+        "http 200 catchall for 127.0.0.1",
+    ),
     "tcp-catch-all": ({"ep": "fallback", "sni": "x.test"}, "tcp a"),
-    "tcp-catch-all-after-https-specific": ({"ep": "fallback", "sni": "web.test"}, "http 200 secure for 127.0.0.1"),
+    "tcp-catch-all-after-https-specific": (
+        {"ep": "fallback", "sni": "web.test"},
+        "http 200 secure for 127.0.0.1",
+    ),
     "https-404": ({"ep": "https404", "sni": "x.test"}, "http 404"),
     "https-404-passthrough-still-routed": ({"ep": "https404", "sni": "pass.test"}, "tcp P"),
 }
@@ -324,7 +375,9 @@ def test_precedence(setup: Setup, case: str) -> None:
 
 
 def test_precedence_as_traefik(setup: Setup) -> None:
-    ours, traefik = both(setup, lambda proxy: {case: _observe(spec)(proxy) for case, (spec, _) in PRECEDENCE.items()})
+    ours, traefik = both(
+        setup, lambda proxy: {case: _observe(spec)(proxy) for case, (spec, _) in PRECEDENCE.items()}
+    )
     assert ours == traefik == {case: expected for case, (_, expected) in PRECEDENCE.items()}
 
 
@@ -340,7 +393,10 @@ SERVER_FIRST: dict[str, tuple[dict[str, Any], str]] = {
 
 def test_server_speaks_first(setup: Setup) -> None:
     """Served before the client sends a byte (the client only reads)."""
-    ours, traefik = both(setup, lambda proxy: {case: _observe(spec)(proxy) for case, (spec, _) in SERVER_FIRST.items()})
+    ours, traefik = both(
+        setup,
+        lambda proxy: {case: _observe(spec)(proxy) for case, (spec, _) in SERVER_FIRST.items()},
+    )
     assert ours == traefik == {case: expected for case, (_, expected) in SERVER_FIRST.items()}
 
 
@@ -373,21 +429,42 @@ PROXY_PROTOCOL: dict[str, tuple[dict[str, Any], str]] = {
     "tcp-tls-client-ip-without-header": ({"ep": "pp", "sni": "pptls.test"}, "http 404"),
     # Optional for trusted peers (go-proxyproto's USE policy).
     "trusted-without-header": ({"ep": "pp"}, "http 200 plain for 127.0.0.1"),
-    "v2-local-keeps-the-address": ({"ep": "pp", "header": format_header(2, None, None)}, "http 200 plain for 127.0.0.1"),
-    "v1-unknown-keeps-the-address": ({"ep": "pp", "header": b"PROXY UNKNOWN\r\n"}, "http 200 plain for 127.0.0.1"),
+    "v2-local-keeps-the-address": (
+        {"ep": "pp", "header": format_header(2, None, None)},
+        "http 200 plain for 127.0.0.1",
+    ),
+    "v1-unknown-keeps-the-address": (
+        {"ep": "pp", "header": b"PROXY UNKNOWN\r\n"},
+        "http 200 plain for 127.0.0.1",
+    ),
     # An untrusted peer's header is read and dropped (IGNORE): its own address stays.
-    "untrusted-header-dropped": ({"ep": "pp", "header": PP1, "source": OTHER}, "http 200 plain for 127.0.0.2"),
+    "untrusted-header-dropped": (
+        {"ep": "pp", "header": PP1, "source": OTHER},
+        "http 200 plain for 127.0.0.2",
+    ),
     "untrusted-header-dropped-tls": (
         {"ep": "pp", "header": PP2, "source": OTHER, "sni": "web.test"},
         "http 200 secure for 127.0.0.2",
     ),
-    "untrusted-header-no-client-ip-match": ({"ep": "pp", "header": TCP_PP1, "source": OTHER}, "http 200 plain for 127.0.0.2"),
+    "untrusted-header-no-client-ip-match": (
+        {"ep": "pp", "header": TCP_PP1, "source": OTHER},
+        "http 200 plain for 127.0.0.2",
+    ),
     "untrusted-without-header": ({"ep": "pp", "source": OTHER}, "http 200 plain for 127.0.0.2"),
-    "insecure-trusts-anyone": ({"ep": "ppopen", "header": PP1, "source": OTHER}, f"http 200 plain {FROM_SOURCE}"),
-    "insecure-tcp-client-ip": ({"ep": "ppopen", "header": TCP_PP2, "source": OTHER}, f"tcp o {TO_SERVER}"),
+    "insecure-trusts-anyone": (
+        {"ep": "ppopen", "header": PP1, "source": OTHER},
+        f"http 200 plain {FROM_SOURCE}",
+    ),
+    "insecure-tcp-client-ip": (
+        {"ep": "ppopen", "header": TCP_PP2, "source": OTHER},
+        f"tcp o {TO_SERVER}",
+    ),
     "malformed-v1-closes": ({"ep": "pp", "header": MALFORMED_V1}, "closed"),
     "malformed-v2-closes": ({"ep": "pp", "header": MALFORMED_V2}, "closed"),
-    "malformed-from-untrusted-closes": ({"ep": "pp", "header": MALFORMED_V1, "source": OTHER}, "closed"),
+    "malformed-from-untrusted-closes": (
+        {"ep": "pp", "header": MALFORMED_V1, "source": OTHER},
+        "closed",
+    ),
 }
 
 
@@ -417,8 +494,17 @@ def test_proxy_protocol_without_trusted_ips_is_refused(tmp_path: Path) -> None:
     for name, binary in {"edgeway": edgeway_binary(), "traefik": traefik_binary()}.items():
         if binary is None:
             continue
-        done = subprocess.run([binary, f"--configFile={config}"], capture_output=True, text=True, timeout=20, cwd=tmp_path)
-        outcomes[name] = (done.returncode != 0, "no trusted IPs provided" in done.stdout + done.stderr)
+        done = subprocess.run(
+            [binary, f"--configFile={config}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            cwd=tmp_path,
+        )
+        outcomes[name] = (
+            done.returncode != 0,
+            "no trusted IPs provided" in done.stdout + done.stderr,
+        )
     assert set(outcomes.values()) == {(True, True)}, outcomes
 
 
@@ -441,7 +527,10 @@ def negotiated(port: int, sni: str, alpn: list[str] | None) -> str | None:
 
 def test_alpn_as_traefik(setup: Setup) -> None:
     def observe(proxy: Proxy) -> dict[str, Any]:
-        return {case: negotiated(proxy.port("mixed"), sni, offer) for case, (sni, offer, _) in ALPN.items()}
+        return {
+            case: negotiated(proxy.port("mixed"), sni, offer)
+            for case, (sni, offer, _) in ALPN.items()
+        }
 
     ours, traefik = both(setup, observe)
     assert ours == traefik == {case: expected for case, (_, _, expected) in ALPN.items()}
@@ -457,7 +546,9 @@ def test_http11_when_the_client_offers_only_http11(setup: Setup) -> None:
 async def test_http2_over_the_tls_entry_point(setup: Setup) -> None:
     async def observe(port: int) -> list[tuple[int, str | None, str | None]]:
         out = []
-        async with h2_client(port, ssl_context=setup.ca.client_context(alpn=["h2"]), server_hostname="web.test") as c:
+        async with h2_client(
+            port, ssl_context=setup.ca.client_context(alpn=["h2"]), server_hostname="web.test"
+        ) as c:
             assert c.writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
             for authority in ("web.test", "other.test"):  # one TLS connection, two routers
                 r = await c.request("GET", "/", authority=authority, scheme="https")
@@ -478,7 +569,12 @@ async def test_http2_after_a_proxy_header(setup: Setup, tls: bool) -> None:
     async def observe(port: int) -> tuple[int, str | None]:
         ctx = setup.ca.client_context(alpn=["h2"]) if tls else None
         async with h2_client(port, ssl_context=ctx, server_hostname="web.test", preamble=PP2) as c:
-            r = await c.request("GET", "/", authority="web.test" if tls else "plain.test", scheme="https" if tls else "http")
+            r = await c.request(
+                "GET",
+                "/",
+                authority="web.test" if tls else "plain.test",
+                scheme="https" if tls else "http",
+            )
             return r.status, r.header("x-seen-for")
 
     ours = await observe(setup.edgeway.port("pp"))
@@ -491,12 +587,19 @@ def test_grpc_over_the_tls_entry_point(setup: Setup) -> None:
     def calls(proxy: Proxy) -> list[Any]:
         creds = grpc.ssl_channel_credentials(root_certificates=setup.ca.path.read_bytes())
         options = [("grpc.ssl_target_name_override", "grpc.test")]
-        with grpc.secure_channel(f"127.0.0.1:{proxy.port('mixed')}", creds, options=options) as channel:
+        with grpc.secure_channel(
+            f"127.0.0.1:{proxy.port('mixed')}", creds, options=options
+        ) as channel:
             stub = Stub(channel)
             reply, call = stub.echo.with_call(b"tls", timeout=5)
             with pytest.raises(grpc.RpcError) as err:
                 stub.fail(b"", timeout=5)
-            return [reply, dict(call.trailing_metadata())["x-trail"], list(stub.count(b"2", timeout=5)), err.value.code()]
+            return [
+                reply,
+                dict(call.trailing_metadata())["x-trail"],
+                list(stub.count(b"2", timeout=5)),
+                err.value.code(),
+            ]
 
     ours, traefik = both(setup, calls)
     assert ours == traefik == [b"echo:tls", "yes", [b"n0", b"n1"], grpc.StatusCode.NOT_FOUND]
@@ -507,7 +610,9 @@ def test_grpc_over_the_tls_entry_point(setup: Setup) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("header", [PP1, PP2], ids=["v1", "v2"])
-async def test_proxy_header_split_across_packets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: bytes) -> None:
+async def test_proxy_header_split_across_packets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: bytes
+) -> None:
     """The entry point waits for the rest of a header that arrives in pieces (checked:
     the first piece alone was seen as incomplete)."""
     seen: list[Any] = []
@@ -518,7 +623,9 @@ async def test_proxy_header_split_across_packets(tmp_path: Path, monkeypatch: py
         return result
 
     monkeypatch.setattr(proxyprotocol, "parse", spy)
-    static = 'entryPoints: {web: {address: "127.0.0.1:0", proxyProtocol: {trustedIPs: ["127.0.0.1"]}}}'
+    static = (
+        'entryPoints: {web: {address: "127.0.0.1:0", proxyProtocol: {trustedIPs: ["127.0.0.1"]}}}'
+    )
     async with backends("a") as (a,):
         dynamic = f'http: {{routers: {{r: {{rule: "PathPrefix(`/`)", service: s}}}}, services: {{s: {{loadBalancer: {{servers: [{{url: "{a.url}"}}]}}}}}}}}'
         async with edgeway(tmp_path, dynamic, static) as ew:

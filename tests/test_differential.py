@@ -117,7 +117,9 @@ def check(scenario_id: str, traefik: dict[str, Any], edgeway: dict[str, Any]) ->
         t_node, e_node = traefik, edgeway
         for key in parents:
             t_node, e_node = t_node[key], e_node[key]
-        assert (t_node[leaf], e_node[leaf]) == (t_value, e_value), f"intended difference changed ({reason})"
+        assert (t_node[leaf], e_node[leaf]) == (t_value, e_value), (
+            f"intended difference changed ({reason})"
+        )
         e_node[leaf] = t_node[leaf]
     assert edgeway == traefik, differences(traefik, edgeway)
 
@@ -193,6 +195,7 @@ ROUTERS: dict[str, dict[str, Any]] = {
     "special": {"rule": "Path(`/chunked`) || PathPrefix(`/large/`) || PathPrefix(`/status/`)"},
 }
 
+
 def hop_by_hop(rec: Received) -> tuple[int, list[tuple[str, str]], bytes]:
     return (
         200,
@@ -240,16 +243,24 @@ def dynamic_configuration(pool: BackendPool, dead_port: int) -> dict[str, Any]:
     services["dead"] = {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{dead_port}"}]}}
     services["empty"] = {"loadBalancer": {"servers": []}}
     slow = pool.add("slow")
-    services["slow"] = {"loadBalancer": {"serversTransport": "fast", "servers": [{"url": slow.url}]}}
+    services["slow"] = {
+        "loadBalancer": {"serversTransport": "fast", "servers": [{"url": slow.url}]}
+    }
     nohost = pool.add("nohost")
-    services["nohost"] = {"loadBalancer": {"passHostHeader": False, "servers": [{"url": nohost.url}]}}
-    services["ws"] = {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{pool.start_ws_echo()}"}]}}
+    services["nohost"] = {
+        "loadBalancer": {"passHostHeader": False, "servers": [{"url": nohost.url}]}
+    }
+    services["ws"] = {
+        "loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{pool.start_ws_echo()}"}]}
+    }
     return {
         "http": {
             "routers": routers,
             "services": services,
             "middlewares": MIDDLEWARES,
-            "serversTransports": {"fast": {"forwardingTimeouts": {"responseHeaderTimeout": "300ms"}}},
+            "serversTransports": {
+                "fast": {"forwardingTimeouts": {"responseHeaderTimeout": "300ms"}}
+            },
         }
     }
 
@@ -268,7 +279,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     pool = BackendPool()
     try:
         dynamic = tmp / "dynamic.yml"
-        dynamic.write_text(yaml.safe_dump(dynamic_configuration(pool, free_port()), sort_keys=False))
+        dynamic.write_text(
+            yaml.safe_dump(dynamic_configuration(pool, free_port()), sort_keys=False)
+        )
         traefik = make_proxy("traefik", TRAEFIK, tmp / "traefik", dynamic)
         edgeway = make_proxy("edgeway", edgeway_binary(), tmp / "edgeway", dynamic)
         with running([traefik, edgeway]):
@@ -335,7 +348,9 @@ def compare(pair: Pair, send: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             replies[proxy.name] = f"{type(exc).__name__}: {exc}"
         upstream[proxy.name] = observe_upstream(pair.pool.since(snap))
     t, e = replies["traefik"], replies["edgeway"]
-    framing = not (isinstance(t, Reply) and _chunked(t)) and not (isinstance(e, Reply) and _chunked(e))
+    framing = not (isinstance(t, Reply) and _chunked(t)) and not (
+        isinstance(e, Reply) and _chunked(e)
+    )
     out = []
     for name in ("traefik", "edgeway"):
         reply = replies[name]
@@ -358,7 +373,9 @@ class Scenario:
     entrypoint: str = "web"
 
     def send(self, proxy: Proxy) -> Reply:
-        headers = [("Host", self.host), *self.headers] if self.host is not None else list(self.headers)
+        headers = (
+            [("Host", self.host), *self.headers] if self.host is not None else list(self.headers)
+        )
         body = list(self.body) if isinstance(self.body, tuple) else self.body
         return exchange(proxy.port(self.entrypoint), self.method, self.target, headers, body)
 
@@ -419,7 +436,10 @@ SCENARIOS = [
     Scenario("clientip", target="/cip/local"),
     Scenario("clientip-other", target="/cip/ten"),
     Scenario(
-        "clientip-trusted-xff", target="/cip/ten", entrypoint="trusted", headers=(("X-Forwarded-For", "10.1.2.3"),)
+        "clientip-trusted-xff",
+        target="/cip/ten",
+        entrypoint="trusted",
+        headers=(("X-Forwarded-For", "10.1.2.3"),),
     ),
     Scenario("or-left", target="/or1"),
     Scenario("or-right", target="/or2"),
@@ -444,7 +464,9 @@ SCENARIOS = [
     Scenario("stripprefix-exact", target="/strip"),
     Scenario("stripprefix-no-boundary", target="/stripper"),
     Scenario("stripprefix-encoded", target="/strip/a%2Fb%20c"),
-    Scenario("stripprefix-spoofed-prefix", target="/strip/x", headers=(("X-Forwarded-Prefix", "/evil"),)),
+    Scenario(
+        "stripprefix-spoofed-prefix", target="/strip/x", headers=(("X-Forwarded-Prefix", "/evil"),)
+    ),
     Scenario("addprefix", target="/add/x?y=2"),
     Scenario("strip-then-add", target="/swap/x"),
     Scenario(
@@ -454,8 +476,16 @@ SCENARIOS = [
     ),
     # forwarded headers
     Scenario("forwarded-untrusted", target="/any/xf", host="front.example:8443", headers=SPOOFED),
-    Scenario("forwarded-trusted", target="/any/xf", host="front.example:8443", headers=SPOOFED, entrypoint="trusted"),
-    Scenario("forwarded-trusted-none", target="/any/xf", host="front.example", entrypoint="trusted"),
+    Scenario(
+        "forwarded-trusted",
+        target="/any/xf",
+        host="front.example:8443",
+        headers=SPOOFED,
+        entrypoint="trusted",
+    ),
+    Scenario(
+        "forwarded-trusted-none", target="/any/xf", host="front.example", entrypoint="trusted"
+    ),
     Scenario(
         "hop-by-hop-request",
         target="/any/hop",
@@ -475,7 +505,11 @@ SCENARIOS = [
     Scenario("passhostheader-false", target="/nohost/x", host="front.example"),
     Scenario("redirect-location-cookies", target="/redirect"),
     Scenario("hop-by-hop-response", target="/hop"),
-    Scenario("repeated-request-headers", target="/any/multi", headers=(("X-Multi", "1"), ("X-Multi", "2"), ("Cookie", "a=1"), ("Cookie", "b=2"))),
+    Scenario(
+        "repeated-request-headers",
+        target="/any/multi",
+        headers=(("X-Multi", "1"), ("X-Multi", "2"), ("Cookie", "a=1"), ("Cookie", "b=2")),
+    ),
     # paths and queries
     Scenario("encoded-slash", target="/any/a%2Fb"),
     Scenario("encoded-space", target="/any/a%20b"),
@@ -516,6 +550,7 @@ SCENARIOS = [
     Scenario("delete-with-body", method="DELETE", target="/any/del", body=b"gone"),
 ]
 
+
 @pytest.mark.parametrize("scenario", [param(sc.id, sc) for sc in SCENARIOS])
 def test_same_as_traefik(pair: Pair, scenario: Scenario) -> None:
     traefik, edgeway = compare(pair, scenario.send)
@@ -532,7 +567,9 @@ RAW_CASES = {
 def test_expect_100_continue(pair: Pair, case: str) -> None:
     path, body = RAW_CASES[case]
     head = (
-        b"PUT " + path + b" HTTP/1.1\r\nHost: example.com\r\nContent-Length: "
+        b"PUT "
+        + path
+        + b" HTTP/1.1\r\nHost: example.com\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
     )
@@ -548,18 +585,43 @@ RAW_REQUESTS = {
     "http10": (b"GET /any/h10 HTTP/1.0\r\nHost: example.com\r\n\r\n", "GET"),
     "http10-no-host": (b"GET /any/h10 HTTP/1.0\r\n\r\n", "GET"),
     "no-host-http11": (b"GET /any/x HTTP/1.1\r\nConnection: close\r\n\r\n", "GET"),
-    "bad-percent-encoding": (b"GET /any/%zz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "GET"),
-    "two-host-headers": (b"GET /any/x HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n", "GET"),
+    "bad-percent-encoding": (
+        b"GET /any/%zz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        "GET",
+    ),
+    "two-host-headers": (
+        b"GET /any/x HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n",
+        "GET",
+    ),
     "content-length-and-chunked": (
         b"POST /any/x HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
         b"Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         "POST",
     ),
-    "space-before-colon": (b"GET /any/x HTTP/1.1\r\nHost: example.com\r\nX-Bad : 1\r\nConnection: close\r\n\r\n", "GET"),
-    "options-asterisk": (b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "OPTIONS"),
-    "long-url": (b"GET /any/" + b"a" * 1_100_000 + b" HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "GET"),
-    "big-header": (b"GET /any/x HTTP/1.1\r\nHost: example.com\r\nX-Big: " + b"a" * 1_100_000 + b"\r\nConnection: close\r\n\r\n", "GET"),
-    "unknown-method": (b"FOO /any/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "FOO"),
+    "space-before-colon": (
+        b"GET /any/x HTTP/1.1\r\nHost: example.com\r\nX-Bad : 1\r\nConnection: close\r\n\r\n",
+        "GET",
+    ),
+    "options-asterisk": (
+        b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        "OPTIONS",
+    ),
+    "long-url": (
+        b"GET /any/"
+        + b"a" * 1_100_000
+        + b" HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        "GET",
+    ),
+    "big-header": (
+        b"GET /any/x HTTP/1.1\r\nHost: example.com\r\nX-Big: "
+        + b"a" * 1_100_000
+        + b"\r\nConnection: close\r\n\r\n",
+        "GET",
+    ),
+    "unknown-method": (
+        b"FOO /any/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        "FOO",
+    ),
 }
 
 
@@ -601,11 +663,17 @@ def test_websocket_echo(pair: Pair) -> None:
             "backend": [
                 (
                     r.path,
-                    [(n, v.replace(port, "<proxy port>")) for n, v in header_multiset(
-                        r.headers,
-                        lambda n: n not in IGNORED_UPSTREAM_HEADERS and n not in ("sec-websocket-key",)
-                        and ("upstream", n) not in INTENDED,
-                    )],
+                    [
+                        (n, v.replace(port, "<proxy port>"))
+                        for n, v in header_multiset(
+                            r.headers,
+                            lambda n: (
+                                n not in IGNORED_UPSTREAM_HEADERS
+                                and n not in ("sec-websocket-key",)
+                                and ("upstream", n) not in INTENDED
+                            ),
+                        )
+                    ],
                 )
                 for r in received
             ],
@@ -613,4 +681,6 @@ def test_websocket_echo(pair: Pair) -> None:
     # The handshake's key differs per connection, so its answer does too.
     for result in results.values():
         result["headers"] = [(n, v) for n, v in result["headers"] if n != "sec-websocket-accept"]
-    assert results["edgeway"] == results["traefik"], differences(results["traefik"], results["edgeway"])
+    assert results["edgeway"] == results["traefik"], differences(
+        results["traefik"], results["edgeway"]
+    )

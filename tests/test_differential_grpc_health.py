@@ -34,10 +34,19 @@ def configuration(a: HealthServer, sick: HealthServer) -> dict[str, object]:
     port = a.port
     services = {
         "toggle": {"servers": [a.url], "healthCheck": HC},
-        "plain": {"servers": [f"http://127.0.0.1:{port}"], "healthCheck": {**HC, "hostname": "x.test", "headers": {"X-A": "b"}}},
+        "plain": {
+            "servers": [f"http://127.0.0.1:{port}"],
+            "healthCheck": {**HC, "hostname": "x.test", "headers": {"X-A": "b"}},
+        },
         "tlsurl": {"servers": [f"https://127.0.0.1:{port}"], "healthCheck": HC},
-        "https": {"servers": [f"http://127.0.0.1:{port}"], "healthCheck": {**HC, "scheme": "https"}},
-        "port": {"servers": [f"http://127.0.0.1:{free_port()}"], "healthCheck": {**HC, "port": port}},
+        "https": {
+            "servers": [f"http://127.0.0.1:{port}"],
+            "healthCheck": {**HC, "scheme": "https"},
+        },
+        "port": {
+            "servers": [f"http://127.0.0.1:{free_port()}"],
+            "healthCheck": {**HC, "port": port},
+        },
         "sick": {"servers": [sick.url], "healthCheck": HC},
         "refused": {"servers": [f"h2c://127.0.0.1:{free_port()}"], "healthCheck": HC},
     }
@@ -45,7 +54,12 @@ def configuration(a: HealthServer, sick: HealthServer) -> dict[str, object]:
         "http": {
             "routers": {n: {"rule": f"Host(`{n}`)", "service": n} for n in services},
             "services": {
-                n: {"loadBalancer": {"servers": [{"url": u} for u in s["servers"]], "healthCheck": s["healthCheck"]}}
+                n: {
+                    "loadBalancer": {
+                        "servers": [{"url": u} for u in s["servers"]],
+                        "healthCheck": s["healthCheck"],
+                    }
+                }
                 for n, s in services.items()
             },
         }
@@ -88,7 +102,14 @@ def settle(proxies: list, host: str, up: bool) -> list[int]:
 
 @pytest.mark.parametrize(
     ("host", "up"),
-    [("plain", True), ("tlsurl", True), ("port", True), ("https", False), ("sick", False), ("refused", False)],
+    [
+        ("plain", True),
+        ("tlsurl", True),
+        ("port", True),
+        ("https", False),
+        ("sick", False),
+        ("refused", False),
+    ],
 )
 def test_check_outcomes_match(setup: tuple[list, HealthServer], host: str, up: bool) -> None:
     proxies, _ = setup
@@ -98,7 +119,9 @@ def test_check_outcomes_match(setup: tuple[list, HealthServer], host: str, up: b
     assert (traefik != 503, edgeway != 503) == (up, up)
 
 
-def test_not_serving_takes_the_server_out_and_serving_back(setup: tuple[list, HealthServer]) -> None:
+def test_not_serving_takes_the_server_out_and_serving_back(
+    setup: tuple[list, HealthServer],
+) -> None:
     proxies, a = setup
     assert settle(proxies, "toggle", True) == [200, 200]
     try:

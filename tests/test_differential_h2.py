@@ -117,7 +117,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     "services": {n: s for n, (_, s) in routes.items()},
                 }
             }
-            with traefik_and_edgeway(tmp, TRAEFIK, config, [("web", "app.test", "/", 200)]) as (t, e):
+            with traefik_and_edgeway(tmp, TRAEFIK, config, [("web", "app.test", "/", 200)]) as (
+                t,
+                e,
+            ):
                 yield Env(t, e, pool)
         finally:
             pool.close()
@@ -175,7 +178,13 @@ async def _send(port: int, case: Case) -> Any:
         if case.raw is not None:
             sid = c.open(raw=list(case.raw))
         else:
-            sid = c.open(case.method, case.path, case.headers, authority=case.authority, end_stream=case.body is None)
+            sid = c.open(
+                case.method,
+                case.path,
+                case.headers,
+                authority=case.authority,
+                end_stream=case.body is None,
+            )
         if case.body is not None:
             await c.send(sid, case.body)
         reply = await c.reply(sid, timeout=10)
@@ -189,7 +198,9 @@ def _upstream(received: list[tuple[str, Any]]) -> list[dict[str, Any]]:
             "method": rec.method,
             "target": rec.target,
             "version": rec.http_version,
-            "headers": header_multiset(rec.headers, lambda n: n not in ("accept-encoding", "connection")),
+            "headers": header_multiset(
+                rec.headers, lambda n: n not in ("accept-encoding", "connection")
+            ),
             "body": digest(rec.body),
         }
         for name, rec in received
@@ -200,14 +211,21 @@ async def _observe(env: Env, port: int, case: Case) -> dict[str, Any]:
     snap = env.pool.snapshot()
     reply, settings = await _send(port, case)
     with anyio.move_on_after(0.5):  # a reset stream's request may still be on its way
-        while case.raw is None and reply.reset is None and not env.pool.since(snap) and case.authority != "nobody.test":
+        while (
+            case.raw is None
+            and reply.reset is None
+            and not env.pool.since(snap)
+            and case.authority != "nobody.test"
+        ):
             await anyio.sleep(0.01)
     return {
         "status": reply.status,
         "reset": reply.reset,
         "informational": reply.informational,
         "headers": header_multiset(reply.headers, lambda n: n not in ("date", "content-length")),
-        "content-length": reply.header("content-length") if "large" not in str(case.path) else "n/a",
+        "content-length": reply.header("content-length")
+        if "large" not in str(case.path)
+        else "n/a",
         "body": digest(reply.body),
         "trailers": sorted(reply.trailers),
         "upstream": _upstream(env.pool.since(snap)),
@@ -222,7 +240,9 @@ async def test_same_as_traefik(env: Env, name: str) -> None:
         # INTENDED["content-length of streamed answers"]
         for r in results.values():
             r.pop("content-length")
-    assert results["edgeway"] == results["traefik"], differences(results["traefik"], results["edgeway"])
+    assert results["edgeway"] == results["traefik"], differences(
+        results["traefik"], results["edgeway"]
+    )
 
 
 async def test_settings_as_traefik(env: Env) -> None:
@@ -258,11 +278,15 @@ async def test_trailers_to_an_http11_client_as_traefik(env: Env) -> None:
     for proxy, port in env.proxies():
         for host in ("trailers.test", "h2.test"):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /trailers HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode())
+            writer.write(
+                b"GET /trailers HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode()
+            )
             raw = await reader.read(-1)
             writer.close()
             head, _, rest = raw.partition(b"\r\n\r\n")
-            lines = sorted(line for line in head.split(b"\r\n")[1:] if not line.lower().startswith(b"date:"))
+            lines = sorted(
+                line for line in head.split(b"\r\n")[1:] if not line.lower().startswith(b"date:")
+            )
             seen[f"{proxy} {host}"] = (head.split(b"\r\n")[0], lines, rest)
     for host in ("trailers.test", "h2.test"):
         assert seen[f"edgeway {host}"] == seen[f"traefik {host}"]

@@ -65,10 +65,17 @@ MIDDLEWARES: dict[str, Any] = {
     "to-https": {"redirectScheme": {"scheme": "https", "port": "8443"}},
     "to-https-perm": {"redirectScheme": {"scheme": "https", "port": "443", "permanent": True}},
     "to-http": {"redirectScheme": {"scheme": "http"}},
-    "rr": {"redirectRegex": {"regex": "^http://([^/:]+)(:[0-9]+)?/rr/(.*)", "replacement": "https://$1/new/${3} x"}},
+    "rr": {
+        "redirectRegex": {
+            "regex": "^http://([^/:]+)(:[0-9]+)?/rr/(.*)",
+            "replacement": "https://$1/new/${3} x",
+        }
+    },
     "rr-perm": {"redirectRegex": {"regex": "/rrp/", "replacement": "/moved/", "permanent": True}},
     "rr-same": {"redirectRegex": {"regex": "^(.*/rrs/.*)$", "replacement": "$1"}},
-    "rr-bad": {"redirectRegex": {"regex": "^http://[^/]+/rrb/(.*)", "replacement": "http://h:port/$1"}},
+    "rr-bad": {
+        "redirectRegex": {"regex": "^http://[^/]+/rrb/(.*)", "replacement": "http://h:port/$1"}
+    },
     "ct": {"contentType": {}},
     "ct-off": {"contentType": {"autoDetect": False}},
 }
@@ -97,7 +104,11 @@ ROUTERS: dict[str, tuple[str, list[str], Any]] = {
     "rr-perm": ("PathPrefix(`/rrp/`)", ["rr-perm"], None),
     "rr-same": ("PathPrefix(`/rrs/`)", ["rr-same"], None),
     "rr-bad": ("PathPrefix(`/rrb/`)", ["rr-bad"], None),
-    "ct-html": ("PathPrefix(`/ct/html`)", ["ct"], untyped(b"  <!DOCTYPE html><html><body>hi</body></html>")),
+    "ct-html": (
+        "PathPrefix(`/ct/html`)",
+        ["ct"],
+        untyped(b"  <!DOCTYPE html><html><body>hi</body></html>"),
+    ),
     "ct-png": ("PathPrefix(`/ct/png`)", ["ct"], untyped(b"\x89PNG\r\n\x1a\n" + bytes(20))),
     "ct-bin": ("PathPrefix(`/ct/bin`)", ["ct"], untyped(b"\x00\x01\x02binary")),
     "ct-text": ("PathPrefix(`/ct/text`)", ["ct"], untyped(b"just text")),
@@ -125,7 +136,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     pool = BackendPool()
     try:
         probes = [("traefik", "localhost", "/ping", 200), ("web", "ready.test", "/__ready", 200)]
-        with traefik_and_edgeway(tmp, TRAEFIK, dynamic_configuration(pool), probes) as (traefik, edgeway):
+        with traefik_and_edgeway(tmp, TRAEFIK, dynamic_configuration(pool), probes) as (
+            traefik,
+            edgeway,
+        ):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()
@@ -141,7 +155,9 @@ def observe(reply: Reply, received: list[tuple[str, Received]]) -> dict[str, Any
                 "backend": name,
                 "method": rec.method,
                 "target": rec.target,
-                "headers": header_multiset(rec.headers, lambda n: n not in IGNORED and n != "accept-encoding"),
+                "headers": header_multiset(
+                    rec.headers, lambda n: n not in IGNORED and n != "accept-encoding"
+                ),
             }
             for name, rec in received
         ],
@@ -205,7 +221,9 @@ SCENARIOS = [
     Scenario("redirectscheme-ipv6", "/tohttps/x", host="[::1]:8080"),
     Scenario("redirectscheme-permanent", "/perm/x"),
     Scenario("redirectscheme-permanent-put", "/perm/x", method="PUT"),
-    Scenario("redirectscheme-untrusted-proto", "/perm/x", headers=(("X-Forwarded-Proto", "https"),)),
+    Scenario(
+        "redirectscheme-untrusted-proto", "/perm/x", headers=(("X-Forwarded-Proto", "https"),)
+    ),
     Scenario("redirectscheme-to-http-already", "/tohttp/x"),
     Scenario("redirectscheme-to-http-port80", "/tohttp/x", host="example.com:80"),
     Scenario("redirectregex", "/rr/a/b?c=d", host="example.com:81"),
@@ -234,6 +252,8 @@ def test_same_as_traefik(pair: Pair, scenario: Scenario) -> None:
         snap = pair.pool.snapshot()
         headers = [("Host", scenario.host), *scenario.headers]
         body = b"" if scenario.method in ("POST", "PUT") else None
-        reply = exchange(proxy.port(scenario.entrypoint), scenario.method, scenario.target, headers, body)
+        reply = exchange(
+            proxy.port(scenario.entrypoint), scenario.method, scenario.target, headers, body
+        )
         seen[proxy.name] = observe(reply, pair.pool.since(snap))
     assert seen["edgeway"] == seen["traefik"], differences(seen["traefik"], seen["edgeway"])

@@ -73,33 +73,72 @@ def dynamic_configuration(pool: BackendPool) -> dict[str, Any]:
     a, b = pool.add("a"), pool.add("b")
     s = pool.add("sick", sick)
     main, mirror, fb = pool.add("main"), pool.add("mirror"), pool.add("fb")
-    cookie = {"name": "sess", "secure": True, "httpOnly": True, "sameSite": "lax", "maxAge": 30, "path": "/x", "domain": "example.com"}
+    cookie = {
+        "name": "sess",
+        "secure": True,
+        "httpOnly": True,
+        "sameSite": "lax",
+        "maxAge": 30,
+        "path": "/x",
+        "domain": "example.com",
+    }
     services: dict[str, Any] = {
         "ready": lb(a.url),
         "one": lb(a.url),
         "two": lb(b.url),
         "sticky": lb(a.url, sticky={"cookie": cookie}),
         "stickydefault": lb(a.url, sticky={"cookie": {}}),
-        "stickyp2c": lb(b.url, strategy="p2c", sticky={"cookie": {"name": "p", "sameSite": "none"}}),
+        "stickyp2c": lb(
+            b.url, strategy="p2c", sticky={"cookie": {"name": "p", "sameSite": "none"}}
+        ),
         "repick": lb(s.url, a.url, sticky={"cookie": {"name": "s"}}, healthCheck=HC),
-        "wsticky": {"weighted": {"services": [{"name": "one"}, {"name": "two"}], "sticky": {"cookie": {"name": "w"}}}},
-        "weighted": {"weighted": {"services": [{"name": "one", "weight": 2}, {"name": "two", "weight": 1}]}},
+        "wsticky": {
+            "weighted": {
+                "services": [{"name": "one"}, {"name": "two"}],
+                "sticky": {"cookie": {"name": "w"}},
+            }
+        },
+        "weighted": {
+            "weighted": {"services": [{"name": "one", "weight": 2}, {"name": "two", "weight": 1}]}
+        },
         "hrw": {"highestRandomWeight": {"services": [{"name": "one"}, {"name": "two"}]}},
         "mainsvc": lb(main.url),
         "fbsvc": lb(fb.url),
         "sickhc": lb(s.url, healthCheck=HC),
         "sickhc2": lb(s.url, healthCheck=HC),
-        "failstatus": {"failover": {"service": "mainsvc", "fallback": "fbsvc", "errors": {"status": ["500-504"]}}},
-        "faillimit": {"failover": {"service": "mainsvc", "fallback": "fbsvc", "errors": {"status": ["500"], "maxRequestBodyBytes": 2}}},
+        "failstatus": {
+            "failover": {
+                "service": "mainsvc",
+                "fallback": "fbsvc",
+                "errors": {"status": ["500-504"]},
+            }
+        },
+        "faillimit": {
+            "failover": {
+                "service": "mainsvc",
+                "fallback": "fbsvc",
+                "errors": {"status": ["500"], "maxRequestBodyBytes": 2},
+            }
+        },
         "failhealth": {"failover": {"service": "sickhc", "fallback": "fbsvc"}},
         "failboth": {"failover": {"service": "sickhc", "fallback": "sickhc2", "healthCheck": {}}},
-        "mirror": {"mirroring": {"service": "mainsvc", "mirrors": [{"name": "mirrorsvc", "percent": 100}]}},
-        "mirrorlimit": {"mirroring": {"service": "mainsvc", "maxBodySize": 3, "mirrors": [{"name": "mirrorsvc", "percent": 100}]}},
+        "mirror": {
+            "mirroring": {"service": "mainsvc", "mirrors": [{"name": "mirrorsvc", "percent": 100}]}
+        },
+        "mirrorlimit": {
+            "mirroring": {
+                "service": "mainsvc",
+                "maxBodySize": 3,
+                "mirrors": [{"name": "mirrorsvc", "percent": 100}],
+            }
+        },
         "mirrorsvc": lb(mirror.url),
         "down": lb(s.url, healthCheck=HC),
         "empty": lb(),
         "badstrategy": lb(a.url, strategy="nope"),
-        "badpercent": {"mirroring": {"service": "mainsvc", "mirrors": [{"name": "mirrorsvc", "percent": 120}]}},
+        "badpercent": {
+            "mirroring": {"service": "mainsvc", "mirrors": [{"name": "mirrorsvc", "percent": 120}]}
+        },
     }
     routers = {name: {"rule": f"Host(`{name}.test`)", "service": name} for name in services}
     return {"http": {"routers": routers, "services": services}}
@@ -128,7 +167,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             ("web", "down.test", "/", 503),
             ("web", "failboth.test", "/", 503),
         ]
-        with traefik_and_edgeway(tmp, TRAEFIK, dynamic_configuration(pool), probes) as (traefik, edgeway):
+        with traefik_and_edgeway(tmp, TRAEFIK, dynamic_configuration(pool), probes) as (
+            traefik,
+            edgeway,
+        ):
             yield Pair(traefik, edgeway, pool)
     finally:
         pool.close()
@@ -152,7 +194,11 @@ def observe(
         return [(n, r) for n, r in pair.pool.since(snap) if not r.target.startswith("/health")]
 
     deadline = time.monotonic() + 3
-    while expect_upstream is not None and len(received()) < expect_upstream and time.monotonic() < deadline:
+    while (
+        expect_upstream is not None
+        and len(received()) < expect_upstream
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     if expect_upstream is not None:
         time.sleep(0.1)  # nothing more arrives
@@ -196,7 +242,9 @@ def set_cookies(observation: dict[str, Any]) -> list[str]:
 
 def test_sticky_cookie_attributes(pair: Pair) -> None:
     seen = compare(pair, "sticky.test")
-    assert set_cookies(seen) == [f"sess={sha(pair.url('a'))}; Path=/x; Domain=example.com; Max-Age=30; HttpOnly; Secure; SameSite=Lax"]
+    assert set_cookies(seen) == [
+        f"sess={sha(pair.url('a'))}; Path=/x; Domain=example.com; Max-Age=30; HttpOnly; Secure; SameSite=Lax"
+    ]
 
 
 def test_sticky_cookie_default_name(pair: Pair) -> None:
@@ -288,7 +336,9 @@ def test_failover_with_both_down(pair: Pair) -> None:
 
 
 def test_mirror_receives_a_copy(pair: Pair) -> None:
-    seen = compare(pair, "mirror.test", method="POST", target="/m?x=1", body=b"hello", expect_upstream=2)
+    seen = compare(
+        pair, "mirror.test", method="POST", target="/m?x=1", body=b"hello", expect_upstream=2
+    )
     assert [u["backend"] for u in seen["upstream"]] == ["main", "mirror"]
 
 

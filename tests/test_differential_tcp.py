@@ -77,31 +77,90 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         dynamic = {
             "tcp": {
                 "routers": {
-                    "plain": {"entryPoints": ["tcp"], "rule": "HostSNI(`*`)", "service": "echo-half"},
+                    "plain": {
+                        "entryPoints": ["tcp"],
+                        "rule": "HostSNI(`*`)",
+                        "service": "echo-half",
+                    },
                     "cut": {"entryPoints": ["cut"], "rule": "HostSNI(`*`)", "service": "late"},
-                    "t": {"entryPoints": ["tls"], "rule": "HostSNI(`t.test`)", "service": "echo", "tls": {}},
-                    "m": {"entryPoints": ["tls"], "rule": "HostSNI(`m.test`)", "service": "echo", "tls": {"options": "modern"}},
-                    "a": {"entryPoints": ["tls"], "rule": "HostSNI(`a.test`)", "service": "A", "tls": {"passthrough": True}},
+                    "t": {
+                        "entryPoints": ["tls"],
+                        "rule": "HostSNI(`t.test`)",
+                        "service": "echo",
+                        "tls": {},
+                    },
+                    "m": {
+                        "entryPoints": ["tls"],
+                        "rule": "HostSNI(`m.test`)",
+                        "service": "echo",
+                        "tls": {"options": "modern"},
+                    },
+                    "a": {
+                        "entryPoints": ["tls"],
+                        "rule": "HostSNI(`a.test`)",
+                        "service": "A",
+                        "tls": {"passthrough": True},
+                    },
                     "b": {
                         "entryPoints": ["tls"],
                         "rule": "HostSNIRegexp(`^b\\.te`) || ALPN(`x-b`)",
                         "service": "B",
                         "tls": {"passthrough": True},
                     },
-                    "deny": {"entryPoints": ["deny"], "rule": "HostSNI(`*`)", "service": "echo", "middlewares": ["deny"]},
+                    "deny": {
+                        "entryPoints": ["deny"],
+                        "rule": "HostSNI(`*`)",
+                        "service": "echo",
+                        "middlewares": ["deny"],
+                    },
                     "pp": {"entryPoints": ["pp"], "rule": "HostSNI(`*`)", "service": "pp"},
                     # Errors, compared through the API.
-                    "err-nosni": {"entryPoints": ["tcp"], "rule": "HostSNI(`x.test`)", "service": "echo"},
+                    "err-nosni": {
+                        "entryPoints": ["tcp"],
+                        "rule": "HostSNI(`x.test`)",
+                        "service": "echo",
+                    },
                     "err-rule": {"entryPoints": ["tcp"], "rule": "Host(`x`)", "service": "echo"},
-                    "err-svc": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.1`)", "service": "ghost"},
+                    "err-svc": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.1`)",
+                        "service": "ghost",
+                    },
                     "err-nosvc": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.2`)"},
                     "err-ep": {"entryPoints": ["nope"], "rule": "HostSNI(`*`)", "service": "echo"},
-                    "err-mw": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.3`)", "service": "echo", "middlewares": ["ghost"]},
-                    "err-emptymw": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.4`)", "service": "echo", "middlewares": ["empty"]},
-                    "err-options": {"entryPoints": ["tls"], "rule": "HostSNI(`o.test`)", "service": "echo", "tls": {"options": "nope"}},
-                    "err-transport": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.5`)", "service": "bad-transport"},
-                    "err-multi": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.6`)", "service": "multi"},
-                    "err-pp3": {"entryPoints": ["tcp"], "rule": "ClientIP(`10.0.0.7`)", "service": "pp3"},
+                    "err-mw": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.3`)",
+                        "service": "echo",
+                        "middlewares": ["ghost"],
+                    },
+                    "err-emptymw": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.4`)",
+                        "service": "echo",
+                        "middlewares": ["empty"],
+                    },
+                    "err-options": {
+                        "entryPoints": ["tls"],
+                        "rule": "HostSNI(`o.test`)",
+                        "service": "echo",
+                        "tls": {"options": "nope"},
+                    },
+                    "err-transport": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.5`)",
+                        "service": "bad-transport",
+                    },
+                    "err-multi": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.6`)",
+                        "service": "multi",
+                    },
+                    "err-pp3": {
+                        "entryPoints": ["tcp"],
+                        "rule": "ClientIP(`10.0.0.7`)",
+                        "service": "pp3",
+                    },
                 },
                 "services": {
                     "echo": lb(backends["echo"]),
@@ -111,7 +170,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     "B": lb(tls["B"]),
                     "pp": lb(backends["pp"], serversTransport="pp1"),
                     "bad-transport": lb(backends["echo"], serversTransport="ghost"),
-                    "multi": {"loadBalancer": {"servers": []}, "weighted": {"services": [{"name": "echo"}]}},
+                    "multi": {
+                        "loadBalancer": {"servers": []},
+                        "weighted": {"services": [{"name": "echo"}]},
+                    },
                     "pp3": lb(backends["echo"], proxyProtocol={"version": 3}),
                 },
                 "middlewares": {
@@ -133,7 +195,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                     "err-udp-svc": {"entryPoints": ["udp2"], "service": "ghost"},
                     "err-udp-ep": {"entryPoints": ["tcp"], "service": "u"},
                 },
-                "services": {"u": {"loadBalancer": {"servers": [{"address": backends["udp"].address}]}}},
+                "services": {
+                    "u": {"loadBalancer": {"servers": [{"address": backends["udp"].address}]}}
+                },
             },
         }
         dynamic_text = yaml.safe_dump(dynamic, sort_keys=False)
@@ -154,7 +218,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         workdir = tmp / "traefik"
         workdir.mkdir()
         (workdir / "traefik.yml").write_text(yaml.safe_dump(static))
-        traefik = Proxy("traefik", [TRAEFIK, f"--configFile={workdir / 'traefik.yml'}"], workdir, ports)
+        traefik = Proxy(
+            "traefik", [TRAEFIK, f"--configFile={workdir / 'traefik.yml'}"], workdir, ports
+        )
         with running([traefik]):
             traefik.wait_ready([("traefik", "localhost", "/ping", 200)], time.monotonic() + 20)
             _wait_tcp_ready(ports["tcp"])
@@ -166,7 +232,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def _wait_tcp_ready(port: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=1) as s,
+        ):
             s.settimeout(1)
             if s.recv(10) == b"e:":
                 return
@@ -174,20 +243,29 @@ def _wait_tcp_ready(port: int) -> None:
     raise TimeoutError("Traefik's TCP router never answered")
 
 
-STATIC = """
+STATIC = (
+    """
 entryPoints:
   web: {address: "127.0.0.1:0"}
-""" + "".join(f'  {ep}: {{address: "127.0.0.1:0"}}\n' for ep in EPS) + """
+"""
+    + "".join(f'  {ep}: {{address: "127.0.0.1:0"}}\n' for ep in EPS)
+    + """
   udp: {address: "127.0.0.1:0/udp"}
   udp2: {address: "127.0.0.1:0/udp"}
 """
+)
 
 
 # --- what a client observes -------------------------------------------------------------
 
 
 async def tls_exchange(
-    ca: trustme.CA, port: int, sni: str, alpn: list[str] | None = None, data: bytes = b"hello", **client: Any
+    ca: trustme.CA,
+    port: int,
+    sni: str,
+    alpn: list[str] | None = None,
+    data: bytes = b"hello",
+    **client: Any,
 ) -> bytes | str:
     """Send ``data`` over TLS, read until it comes back (or the proxy closes)."""
     ctx = ssl.create_default_context()
@@ -198,7 +276,9 @@ async def tls_exchange(
     for name, value in client.items():
         setattr(ctx, name, value)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=sni)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname=sni
+        )
     except (OSError, ssl.SSLError):
         return "handshake failed"
     try:
@@ -315,7 +395,10 @@ def _api(port: int, path: str) -> Any:
 async def test_router_statuses_and_errors(env: Env, tmp_path: Path) -> None:
     def traefik_view(kind: str) -> dict[str, Any]:
         items = _api(env.api, f"/api/{kind}/routers?per_page=100")
-        return {i["name"]: (i.get("status"), sorted(i.get("error") or []), i.get("priority")) for i in items}
+        return {
+            i["name"]: (i.get("status"), sorted(i.get("error") or []), i.get("priority"))
+            for i in items
+        }
 
     traefik = {"tcp": traefik_view("tcp"), "udp": traefik_view("udp")}
     async with edgeway(tmp_path, env.dynamic, STATIC) as ew:

@@ -59,7 +59,10 @@ def _static(ports: dict[str, int], dynamic: Path) -> dict[str, Any]:
                 "http": {"redirections": {"entryPoint": {"to": "websecure"}}},
             },
             "websecure": {"address": f"127.0.0.1:{ports['websecure']}"},
-            "secured": {"address": f"127.0.0.1:{ports['secured']}", "http": {"tls": {"options": "modern"}}},
+            "secured": {
+                "address": f"127.0.0.1:{ports['secured']}",
+                "http": {"tls": {"options": "modern"}},
+            },
             "traefik": {"address": f"127.0.0.1:{ports['traefik']}"},
         },
         "ping": {},
@@ -69,7 +72,10 @@ def _static(ports: dict[str, int], dynamic: Path) -> dict[str, Any]:
 
 
 def _dynamic(tmp: Path, ca: CA, clients: CA, backend_url: str) -> dict[str, Any]:
-    certs = [ca.issue(*n) for n in (("a.example.com",), ("*.example.com",), ("127.0.0.1",), ("m.example.com",))]
+    certs = [
+        ca.issue(*n)
+        for n in (("a.example.com",), ("*.example.com",), ("127.0.0.1",), ("m.example.com",))
+    ]
     route = {"service": "app", "entryPoints": ["websecure"]}
     return {
         "http": {
@@ -78,13 +84,35 @@ def _dynamic(tmp: Path, ca: CA, clients: CA, backend_url: str) -> dict[str, Any]
                 "wild": {**route, "rule": "Host(`w.example.com`)", "tls": {}},
                 "strict": {**route, "rule": "Host(`s.example.com`)", "tls": {"options": "strict"}},
                 "modern": {**route, "rule": "Host(`v.example.com`)", "tls": {"options": "modern"}},
-                "mtls": {**route, "rule": "Host(`m.example.com`)", "tls": {"options": "mtls"}, "middlewares": ["pass"]},
-                "optional": {**route, "rule": "Host(`o.example.com`)", "tls": {"options": "optional"}, "middlewares": ["pass"]},
+                "mtls": {
+                    **route,
+                    "rule": "Host(`m.example.com`)",
+                    "tls": {"options": "mtls"},
+                    "middlewares": ["pass"],
+                },
+                "optional": {
+                    **route,
+                    "rule": "Host(`o.example.com`)",
+                    "tls": {"options": "optional"},
+                    "middlewares": ["pass"],
+                },
                 "h11": {**route, "rule": "Host(`h.example.com`)", "tls": {"options": "h11"}},
-                "secured": {"service": "app", "entryPoints": ["secured"], "rule": "PathPrefix(`/`)"},
-                "ready": {"service": "app", "entryPoints": ["websecure"], "rule": "Path(`/__ready`)"},
+                "secured": {
+                    "service": "app",
+                    "entryPoints": ["secured"],
+                    "rule": "PathPrefix(`/`)",
+                },
+                "ready": {
+                    "service": "app",
+                    "entryPoints": ["websecure"],
+                    "rule": "Path(`/__ready`)",
+                },
             },
-            "middlewares": {"pass": {"passTLSClientCert": {"pem": True, "info": {"sans": True, "serialNumber": True}}}},
+            "middlewares": {
+                "pass": {
+                    "passTLSClientCert": {"pem": True, "info": {"sans": True, "serialNumber": True}}
+                }
+            },
             "services": {"app": {"loadBalancer": {"servers": [{"url": backend_url}]}}},
         },
         "tls": {
@@ -93,9 +121,20 @@ def _dynamic(tmp: Path, ca: CA, clients: CA, backend_url: str) -> dict[str, Any]
                 "strict": {"sniStrict": True},
                 "modern": {"minVersion": "VersionTLS13"},
                 "mtls": {"clientAuth": {"caFiles": [str(clients.path)]}},
-                "optional": {"clientAuth": {"caFiles": [str(clients.path)], "clientAuthType": "VerifyClientCertIfGiven"}},
-                "h11": {"alpnProtocols": ["http/1.1"], "maxVersion": "VersionTLS12",
-                        "cipherSuites": ["TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]},
+                "optional": {
+                    "clientAuth": {
+                        "caFiles": [str(clients.path)],
+                        "clientAuthType": "VerifyClientCertIfGiven",
+                    }
+                },
+                "h11": {
+                    "alpnProtocols": ["http/1.1"],
+                    "maxVersion": "VersionTLS12",
+                    "cipherSuites": [
+                        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+                        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                    ],
+                },
             },  # fmt: skip
         },
     }
@@ -133,7 +172,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 def _wait_tls(proxy: Proxy, deadline: float) -> None:
     while True:
-        result = tls_exchange(proxy.port("websecure"), "a.example.com", "a.example.com", "/__ready", _insecure())
+        result = tls_exchange(
+            proxy.port("websecure"), "a.example.com", "a.example.com", "/__ready", _insecure()
+        )
         if result.get("status") == 200:
             return
         if time.monotonic() > deadline:
@@ -176,13 +217,18 @@ def tls_exchange(
                 if cn and cn[0].value == "TRAEFIK DEFAULT CERT"
                 else hashlib.sha256(der).hexdigest()[:16]
             )
-            out.update(version=tls.version(), cipher=tls.cipher()[0], alpn=tls.selected_alpn_protocol())
+            out.update(
+                version=tls.version(), cipher=tls.cipher()[0], alpn=tls.selected_alpn_protocol()
+            )
             if path is None:
                 return out
             conn = h11.Connection(h11.CLIENT)
             headers = [("Host", host)] if host else []
             try:
-                tls.sendall(conn.send(h11.Request(method="GET", target=path, headers=headers)) + conn.send(h11.EndOfMessage()))
+                tls.sendall(
+                    conn.send(h11.Request(method="GET", target=path, headers=headers))
+                    + conn.send(h11.EndOfMessage())
+                )
                 body = b""
                 while True:
                     event = conn.next_event()
@@ -202,7 +248,9 @@ def tls_exchange(
     return out
 
 
-def both(setup: Setup, entrypoint: str, *args: Any, ctx: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def both(
+    setup: Setup, entrypoint: str, *args: Any, ctx: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     results = []
     for proxy in (setup.traefik, setup.edgeway):
         context = ctx() if callable(ctx) else _insecure()
@@ -231,13 +279,33 @@ def test_certificate_selection(setup: Setup, sni: str | None, host: str) -> None
     [
         ("sni-strict known", "s.example.com", "s.example.com", {}),
         ("sni-strict unknown via host route", "s.example.com", "x.example.com", {}),
-        ("tls13 only, tls12 client", "v.example.com", "v.example.com", {"maximum_version": ssl.TLSVersion.TLSv1_2}),
+        (
+            "tls13 only, tls12 client",
+            "v.example.com",
+            "v.example.com",
+            {"maximum_version": ssl.TLSVersion.TLSv1_2},
+        ),
         ("tls13 only, tls13 client", "v.example.com", "v.example.com", {}),
-        ("tls12 cipher order", "a.example.com", "a.example.com", {"maximum_version": ssl.TLSVersion.TLSv1_2}),
+        (
+            "tls12 cipher order",
+            "a.example.com",
+            "a.example.com",
+            {"maximum_version": ssl.TLSVersion.TLSv1_2},
+        ),
         ("options cipher suites", "h.example.com", "h.example.com", {"alpn": ["h2", "http/1.1"]}),
-        ("default is tls12+", "a.example.com", "a.example.com", {"maximum_version": ssl.TLSVersion.TLSv1_1}),
+        (
+            "default is tls12+",
+            "a.example.com",
+            "a.example.com",
+            {"maximum_version": ssl.TLSVersion.TLSv1_1},
+        ),
         ("misdirected", "v.example.com", "a.example.com", {}),
-        ("entry point tls options", "a.example.com", "a.example.com", {"maximum_version": ssl.TLSVersion.TLSv1_2}),
+        (
+            "entry point tls options",
+            "a.example.com",
+            "a.example.com",
+            {"maximum_version": ssl.TLSVersion.TLSv1_2},
+        ),
     ],
 )
 def test_options(setup: Setup, name: str, sni: str, host: str, client: dict[str, Any]) -> None:
@@ -275,14 +343,22 @@ def test_client_auth(setup: Setup, host: str, cert: str | None) -> None:
     received = setup.pool.backends["app"].received[before:]
     if traefik.get("status") == 200:
         assert len(received) == 2
-        names = ("X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info", "X-Forwarded-Proto", "X-Forwarded-Port")
+        names = (
+            "X-Forwarded-Tls-Client-Cert",
+            "X-Forwarded-Tls-Client-Cert-Info",
+            "X-Forwarded-Proto",
+            "X-Forwarded-Port",
+        )
         assert [received[1].header(n) for n in names] == [received[0].header(n) for n in names]
 
 
 def test_redirection(setup: Setup) -> None:
     from differential_support import exchange
 
-    replies = [exchange(p.port("web"), "GET", "/some/path?x=1", [("Host", "r.example.com")]) for p in (setup.traefik, setup.edgeway)]
+    replies = [
+        exchange(p.port("web"), "GET", "/some/path?x=1", [("Host", "r.example.com")])
+        for p in (setup.traefik, setup.edgeway)
+    ]
     t, e = replies
     assert (e.status, e.header("Location")) == (t.status, t.header("Location").replace(
         str(setup.traefik.port("websecure")), str(setup.edgeway.port("websecure"))))  # fmt: skip

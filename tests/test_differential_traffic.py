@@ -49,21 +49,55 @@ MIDDLEWARES: dict[str, Any] = {
     "teapot": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "rejectStatusCode": 418}},
     "white": {"ipWhiteList": {"sourceRange": ["10.0.0.0/8"]}},
     "depth": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"depth": 2}}},
-    "excluded": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"excludedIPs": ["192.168.0.0/16"]}}},
-    "v6": {"ipAllowList": {"sourceRange": ["2001:db8:1::"], "ipStrategy": {"depth": 1, "ipv6Subnet": 48}}},
+    "excluded": {
+        "ipAllowList": {
+            "sourceRange": ["10.0.0.0/8"],
+            "ipStrategy": {"excludedIPs": ["192.168.0.0/16"]},
+        }
+    },
+    "v6": {
+        "ipAllowList": {
+            "sourceRange": ["2001:db8:1::"],
+            "ipStrategy": {"depth": 1, "ipv6Subnet": 48},
+        }
+    },
     "bad-cidr": {"ipAllowList": {"sourceRange": ["10.0.0.0/33"]}},
     "bad-code": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "rejectStatusCode": 999}},
     "rl": {"rateLimit": {"average": 1, "period": "1m", "burst": 1}},
-    "rl-header": {"rateLimit": {"average": 1, "period": "1m", "sourceCriterion": {"requestHeaderName": "X-User"}}},
-    "rl-bad": {"rateLimit": {"average": 1, "sourceCriterion": {"requestHost": True, "requestHeaderName": "X"}}},
+    "rl-header": {
+        "rateLimit": {
+            "average": 1,
+            "period": "1m",
+            "sourceCriterion": {"requestHeaderName": "X-User"},
+        }
+    },
+    "rl-bad": {
+        "rateLimit": {
+            "average": 1,
+            "sourceCriterion": {"requestHost": True, "requestHeaderName": "X"},
+        }
+    },
     "inflight": {"inFlightReq": {"amount": 0}},
     "retry": {"retry": {"attempts": 3, "status": ["500-599"]}},
     "retry-post": {"retry": {"attempts": 3, "status": ["500-599"]}},
-    "retry-post-any": {"retry": {"attempts": 2, "status": ["500"], "retryNonIdempotentMethod": True}},
+    "retry-post-any": {
+        "retry": {"attempts": 2, "status": ["500"], "retryNonIdempotentMethod": True}
+    },
     "retry-small": {"retry": {"attempts": 3, "status": ["500"], "maxRequestBodyBytes": 4}},
     "retry-bad": {"retry": {"attempts": 0}},
-    "cb": {"circuitBreaker": {"expression": "ResponseCodeRatio(500, 600, 0, 600) > 0.5", "fallbackDuration": "1m"}},
-    "cb-code": {"circuitBreaker": {"expression": "NetworkErrorRatio() > 0.5", "responseCode": 418, "fallbackDuration": "1m"}},
+    "cb": {
+        "circuitBreaker": {
+            "expression": "ResponseCodeRatio(500, 600, 0, 600) > 0.5",
+            "fallbackDuration": "1m",
+        }
+    },
+    "cb-code": {
+        "circuitBreaker": {
+            "expression": "NetworkErrorRatio() > 0.5",
+            "responseCode": 418,
+            "fallbackDuration": "1m",
+        }
+    },
     "cb-request-threshold": {"circuitBreaker": {"expression": "RequestThreshold() > 100"}},
     "cb-bad": {"circuitBreaker": {"expression": "NetworkErrorRatio() > 1"}},
 }
@@ -112,9 +146,16 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             "ready": {"rule": "Path(`/__ready`)", "service": "app"},
         }
         for name, (mw, service) in ROUTES.items():
-            routers[name] = {"rule": f"PathPrefix(`/{name}/`)", "service": service, "middlewares": [mw]}
+            routers[name] = {
+                "rule": f"PathPrefix(`/{name}/`)",
+                "service": service,
+                "middlewares": [mw],
+            }
         config = {"http": {"routers": routers, "services": services, "middlewares": MIDDLEWARES}}
-        probes = [("web", "ready.test", "/__ready", 200), ("trusted", "ready.test", "/__ready", 200)]
+        probes = [
+            ("web", "ready.test", "/__ready", 200),
+            ("trusted", "ready.test", "/__ready", 200),
+        ]
         with traefik_and_edgeway(tmp, TRAEFIK, config, probes) as (traefik, edgeway):
             yield Pair(traefik, edgeway, pool)
     finally:
@@ -124,19 +165,33 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 def observe(reply: Reply) -> dict[str, Any]:
     headers = header_multiset(reply.headers, lambda n: n not in IGNORED)
     # X-Retry-In is the exact remaining wait: compare its form, not its nanoseconds.
-    headers = [(n, re.sub(r"^\d+(\.\d+)?(s|ms)$", "<duration>", v) if n == "x-retry-in" else v) for n, v in headers]
+    headers = [
+        (n, re.sub(r"^\d+(\.\d+)?(s|ms)$", "<duration>", v) if n == "x-retry-in" else v)
+        for n, v in headers
+    ]
     return {"status": reply.status, "headers": headers, "body": reply.body}
 
 
-def both(pair: Pair, path: str, *, method: str = "GET", headers: tuple[tuple[str, str], ...] = (),
-         body: bytes | None = None, entrypoint: str = "web") -> tuple[dict[str, Any], dict[str, Any]]:
+def both(
+    pair: Pair,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: tuple[tuple[str, str], ...] = (),
+    body: bytes | None = None,
+    entrypoint: str = "web",
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same request to both; each observation also says how many requests each backend got."""
     out = []
     for proxy in (pair.traefik, pair.edgeway):
         snap = pair.pool.snapshot()
-        reply = exchange(proxy.port(entrypoint), method, path, [("Host", "traffic.test"), *headers], body)
+        reply = exchange(
+            proxy.port(entrypoint), method, path, [("Host", "traffic.test"), *headers], body
+        )
         seen = pair.pool.since(snap)
-        out.append({**observe(reply), "upstream": [(name, r.method, r.target, r.body) for name, r in seen]})
+        out.append(
+            {**observe(reply), "upstream": [(name, r.method, r.target, r.body) for name, r in seen]}
+        )
     return out[0], out[1]
 
 
@@ -166,8 +221,12 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "entrypoint", "headers"), [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])
-def test_single_requests(pair: Pair, path: str, entrypoint: str, headers: tuple[tuple[str, str], ...]) -> None:
+@pytest.mark.parametrize(
+    ("path", "entrypoint", "headers"), [s[1:] for s in SCENARIOS], ids=[s[0] for s in SCENARIOS]
+)
+def test_single_requests(
+    pair: Pair, path: str, entrypoint: str, headers: tuple[tuple[str, str], ...]
+) -> None:
     scenario = next(s[0] for s in SCENARIOS if s[1:] == (path, entrypoint, headers))
     traefik, edgeway = both(pair, path, headers=headers, entrypoint=entrypoint)
     if scenario in INTENDED:

@@ -54,7 +54,11 @@ def test_each_hook_is_documented_once() -> None:
 
 
 def test_relative_links_in_the_plugin_docs_resolve() -> None:
-    pages = [ROOT / "docs" / "hooks.md", ROOT / "docs" / "plugins.md", ROOT / "examples" / "plugins" / "edgeway-example-middleware" / "README.md"]
+    pages = [
+        ROOT / "docs" / "hooks.md",
+        ROOT / "docs" / "plugins.md",
+        ROOT / "examples" / "plugins" / "edgeway-example-middleware" / "README.md",
+    ]
     broken = [
         f"{page.relative_to(ROOT)}: {target}"
         for page in pages

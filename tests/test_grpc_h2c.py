@@ -53,7 +53,10 @@ async def test_grpc_unary_streaming_errors_and_cancellation(tmp_path: Path) -> N
                     # An error status and message, from the trailers.
                     with pytest.raises(grpc.RpcError) as err:
                         stub.fail(b"", timeout=5)
-                    assert err.value.code() == grpc.StatusCode.NOT_FOUND and err.value.details() == "nope"
+                    assert (
+                        err.value.code() == grpc.StatusCode.NOT_FOUND
+                        and err.value.details() == "nope"
+                    )
                     # The client's deadline resets its stream: the server sees the cancellation.
                     with pytest.raises(grpc.RpcError) as err:
                         stub.wait(b"", timeout=0.5)

@@ -86,7 +86,8 @@ async def test_changed_http2_health_settings_make_a_new_pool(tmp_path: Path) -> 
         async with edgeway(tmp_path, config(b.url, LONG_IDLE)) as ew:
             assert (await get(ew.port())).status == 200
             await reconfigure(
-                ew, config(b.url, "forwardingTimeouts: {idleConnTimeout: 90s, readIdleTimeout: 10s}")
+                ew,
+                config(b.url, "forwardingTimeouts: {idleConnTimeout: 90s, readIdleTimeout: 10s}"),
             )
             await eventually(lambda: b.closed == 1)
             assert (await get(ew.port())).status == 200

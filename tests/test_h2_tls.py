@@ -39,14 +39,19 @@ def config(url: str, options: str = "") -> str:
     from the files ``ca`` wrote in edgeway's working directory."""
     routers = plain_config(url).replace("service: app}", "service: app, tls: {}}")
     if options:  # TLS options apply to the hosts a rule names
-        routers = routers.replace("PathPrefix(`/`)", "Host(`app.test`)").replace("tls: {}", f"tls: {{options: {options}}}")
-    return routers + """
+        routers = routers.replace("PathPrefix(`/`)", "Host(`app.test`)").replace(
+            "tls: {}", f"tls: {{options: {options}}}"
+        )
+    return (
+        routers
+        + """
 tls:
   certificates:
     - {certFile: app.test.crt, keyFile: app.test.key}
   options:
     h11: {alpnProtocols: [http/1.1]}
 """
+    )
 
 
 def h2_context(ca: CA) -> ssl.SSLContext:
@@ -55,13 +60,19 @@ def h2_context(ca: CA) -> ssl.SSLContext:
 
 async def test_https_request_over_h2(tmp_path: Path, ca: CA) -> None:
     async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew:
-        async with h2_client(ew.port(), ssl_context=h2_context(ca), server_hostname="app.test") as c:
+        async with h2_client(
+            ew.port(), ssl_context=h2_context(ca), server_hostname="app.test"
+        ) as c:
             assert c.writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
             r = await c.request("GET", "/x", authority="app.test", scheme="https")
             assert r.status == 200
-            assert (await c.request("GET", "/y", authority="app.test", scheme="https")).status == 200
+            assert (
+                await c.request("GET", "/y", authority="app.test", scheme="https")
+            ).status == 200
         rec = a.received[-1]
-        assert rec.header("x-forwarded-proto") == "https" and rec.header("x-forwarded-port") == "443"
+        assert (
+            rec.header("x-forwarded-proto") == "https" and rec.header("x-forwarded-port") == "443"
+        )
         assert rec.header("host") == "app.test"
         assert [r.target for r in a.received] == ["/x", "/y"]  # two streams, one TLS connection
 
@@ -77,7 +88,9 @@ async def test_handler_sees_https_and_the_connection_tls_object(tmp_path: Path, 
             return await inner(req)
 
         ep.https_handler = spy
-        async with h2_client(ew.port(), ssl_context=h2_context(ca), server_hostname="app.test") as c:
+        async with h2_client(
+            ew.port(), ssl_context=h2_context(ca), server_hostname="app.test"
+        ) as c:
             assert (await c.request("GET", "/", authority="app.test", scheme="https")).status == 200
     assert seen == [("https", "h2", "TLSv1.3")]
 
@@ -91,12 +104,18 @@ async def test_handler_sees_https_and_the_connection_tls_object(tmp_path: Path, 
         (["h2", "http/1.1"], "h11", "http/1.1"),  # alpnProtocols without h2
     ],
 )
-async def test_alpn_choice(tmp_path: Path, ca: CA, offer: list[str] | None, options: str, protocol: str | None) -> None:
+async def test_alpn_choice(
+    tmp_path: Path, ca: CA, offer: list[str] | None, options: str, protocol: str | None
+) -> None:
     """Without ``h2`` negotiated, the TLS connection is served by HTTP/1.1."""
     async with backends("a") as (a,), edgeway(tmp_path, config(a.url, options)) as ew:
         if protocol == "h2":
-            async with h2_client(ew.port(), ssl_context=ca.client_context(alpn=offer), server_hostname="app.test") as c:
-                assert (await c.request("GET", "/", authority="app.test", scheme="https")).status == 200
+            async with h2_client(
+                ew.port(), ssl_context=ca.client_context(alpn=offer), server_hostname="app.test"
+            ) as c:
+                assert (
+                    await c.request("GET", "/", authority="app.test", scheme="https")
+                ).status == 200
             assert a.received[-1].http_version == "1.1"  # towards the backend, as configured
             return
         client, tls = await https(ew.port(), "app.test", ca.client_context(alpn=offer))
@@ -119,7 +138,9 @@ async def test_grpc_over_tls(tmp_path: Path, ca: CA) -> None:
                 with grpc.secure_channel(f"127.0.0.1:{port}", creds, options=options) as channel:
                     stub = Stub(channel)
                     reply, call = stub.echo.with_call(b"tls", timeout=5)
-                    assert reply == b"echo:tls" and dict(call.trailing_metadata())["x-trail"] == "yes"
+                    assert (
+                        reply == b"echo:tls" and dict(call.trailing_metadata())["x-trail"] == "yes"
+                    )
                     assert list(stub.count(b"3", timeout=5)) == [b"n0", b"n1", b"n2"]
                     assert list(stub.chat(iter([b"a", b"b"]), timeout=5)) == [b"re:a", b"re:b"]
                     with pytest.raises(grpc.RpcError) as err:

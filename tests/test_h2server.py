@@ -49,11 +49,21 @@ async def eventually(predicate, timeout: float = 5.0) -> None:  # type: ignore[n
 
 
 async def test_request_reaches_the_backend_as_traefik_forwards_it(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request(
             "GET",
             "/p/a%2Fb?x=1&y",
-            [("x-custom", "v"), ("cookie", "a=1"), ("cookie", "b=2"), ("x-forwarded-for", "6.6.6.6"), ("te", "trailers")],
+            [
+                ("x-custom", "v"),
+                ("cookie", "a=1"),
+                ("cookie", "b=2"),
+                ("x-forwarded-for", "6.6.6.6"),
+                ("te", "trailers"),
+            ],
             authority="app.test:8080",
         )
         assert r.status == 200 and r.ended and r.header("x-backend") == "a"
@@ -62,26 +72,44 @@ async def test_request_reaches_the_backend_as_traefik_forwards_it(tmp_path: Path
         rec = a.received[-1]
         assert (rec.method, rec.target, rec.http_version) == ("GET", "/p/a%2Fb?x=1&y", "1.1")
         assert rec.header("host") == "app.test:8080"
-        assert rec.header("x-custom") == "v" and ("X-Custom", "v") in rec.headers  # canonical, as Go
+        assert (
+            rec.header("x-custom") == "v" and ("X-Custom", "v") in rec.headers
+        )  # canonical, as Go
         assert rec.header_all("cookie") == ["a=1; b=2"]
         assert rec.header("x-forwarded-for") == "127.0.0.1"  # untrusted: replaced
-        assert rec.header("x-forwarded-proto") == "http" and rec.header("x-forwarded-port") == "8080"
-        assert rec.header("x-forwarded-host") == "app.test:8080" and rec.header("x-real-ip") == "127.0.0.1"
+        assert (
+            rec.header("x-forwarded-proto") == "http" and rec.header("x-forwarded-port") == "8080"
+        )
+        assert (
+            rec.header("x-forwarded-host") == "app.test:8080"
+            and rec.header("x-real-ip") == "127.0.0.1"
+        )
         assert rec.header("te") == "trailers"
         # Another stream of the same connection naming another port: its own X-Forwarded-*.
         assert (await c.request("GET", "/", authority="other.test:9443")).status == 200
         rec = a.received[-1]
-        assert (rec.header("x-forwarded-host"), rec.header("x-forwarded-port")) == ("other.test:9443", "9443")
+        assert (rec.header("x-forwarded-host"), rec.header("x-forwarded-port")) == (
+            "other.test:9443",
+            "9443",
+        )
 
 
 async def test_trusted_forwarded_headers_are_kept(tmp_path: Path) -> None:
     st = static('forwardedHeaders: {trustedIPs: ["127.0.0.1"]}')
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
-        r = await c.request("GET", "/", [("x-forwarded-for", "6.6.6.6"), ("x-forwarded-proto", "https")])
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
+        r = await c.request(
+            "GET", "/", [("x-forwarded-for", "6.6.6.6"), ("x-forwarded-proto", "https")]
+        )
         assert r.status == 200
         rec = a.received[-1]
         assert rec.header("x-forwarded-for") == "6.6.6.6, 127.0.0.1"
-        assert rec.header("x-forwarded-proto") == "https" and rec.header("x-forwarded-port") == "443"
+        assert (
+            rec.header("x-forwarded-proto") == "https" and rec.header("x-forwarded-port") == "443"
+        )
 
 
 async def test_host_header_stands_in_for_a_missing_authority(tmp_path: Path) -> None:
@@ -89,7 +117,12 @@ async def test_host_header_stands_in_for_a_missing_authority(tmp_path: Path) -> 
     async with backends("a") as (a,):
         dyn = dyn.replace("http://127.0.0.1:1", a.url)
         async with edgeway(tmp_path, dyn) as ew, h2_client(ew.port()) as c:
-            raw = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b"host", b"h.test")]
+            raw = [
+                (b":method", b"GET"),
+                (b":scheme", b"http"),
+                (b":path", b"/"),
+                (b"host", b"h.test"),
+            ]
             r = await c.reply(c.open(raw=raw))
             assert r.status == 200 and a.received[-1].header("host") == "h.test"
             assert (await c.request("GET", "/", authority="other.test")).status == 404
@@ -97,7 +130,11 @@ async def test_host_header_stands_in_for_a_missing_authority(tmp_path: Path) -> 
 
 async def test_bodies_both_ways_beyond_the_windows(tmp_path: Path) -> None:
     big = bytes(range(256)) * 12000  # 3 MiB: several stream windows
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request("PUT", "/up", body=big)
         assert r.status == 200 and a.received[-1].body == big
         assert a.received[-1].header("transfer-encoding") == "chunked"  # no content-length sent
@@ -108,7 +145,11 @@ async def test_bodies_both_ways_beyond_the_windows(tmp_path: Path) -> None:
 
 
 async def test_head_204_and_options_star(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request("HEAD", "/status/200")
         assert r.status == 200 and r.body == b"" and r.ended
         r = await c.request("GET", "/status/204")
@@ -118,8 +159,14 @@ async def test_head_204_and_options_star(tmp_path: Path) -> None:
 
 
 async def test_expect_continue_is_answered_when_the_body_is_read(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
-        sid = c.open("POST", "/", [("expect", "100-continue"), ("content-length", "3")], end_stream=False)
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
+        sid = c.open(
+            "POST", "/", [("expect", "100-continue"), ("content-length", "3")], end_stream=False
+        )
         await eventually(lambda: c.streams[sid].reply.informational == [100])
         await c.send(sid, b"abc")
         r = await c.reply(sid)
@@ -128,7 +175,11 @@ async def test_expect_continue_is_answered_when_the_body_is_read(tmp_path: Path)
 
 
 async def test_http2_upstream_trailers_reach_the_http2_client(tmp_path: Path) -> None:
-    async with dual(h2c=True) as b, edgeway(tmp_path, config(b.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        dual(h2c=True) as b,
+        edgeway(tmp_path, config(b.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request("GET", "/trailers", [("te", "trailers")])
         assert r.status == 200 and r.body == b"hello"
         assert r.trailers == [("x-checksum", "abc"), ("grpc-status", "0")]
@@ -162,8 +213,14 @@ BASE = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":
         "bad-escape", "connect",
     ],
 )  # fmt: skip
-async def test_malformed_request_is_a_stream_error(tmp_path: Path, fields: list[tuple[bytes, bytes]]) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+async def test_malformed_request_is_a_stream_error(
+    tmp_path: Path, fields: list[tuple[bytes, bytes]]
+) -> None:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.reply(c.open(raw=fields))
         assert r.reset == PROTOCOL_ERROR and r.status == 0
         assert (await c.request("GET", "/")).status == 200  # the connection goes on
@@ -176,17 +233,38 @@ async def test_malformed_request_is_a_stream_error(tmp_path: Path, fields: list[
         ([(b"connection", b"keep-alive")], 'request header "Connection" is not valid in HTTP/2'),
         ([(b"keep-alive", b"1")], 'request header "Keep-Alive" is not valid in HTTP/2'),
         ([(b"proxy-connection", b"x")], 'request header "Proxy-Connection" is not valid in HTTP/2'),
-        ([(b"transfer-encoding", b"chunked")], 'request header "Transfer-Encoding" is not valid in HTTP/2'),
-        ([(b"upgrade", b"x"), (b"connection", b"y")], 'request header "Connection" is not valid in HTTP/2'),
+        (
+            [(b"transfer-encoding", b"chunked")],
+            'request header "Transfer-Encoding" is not valid in HTTP/2',
+        ),
+        (
+            [(b"upgrade", b"x"), (b"connection", b"y")],
+            'request header "Connection" is not valid in HTTP/2',
+        ),
         ([(b"te", b"gzip")], 'request header "TE" may only be "trailers" in HTTP/2'),
-        ([(b"te", b"trailers"), (b"te", b"trailers")], 'request header "TE" may only be "trailers" in HTTP/2'),
+        (
+            [(b"te", b"trailers"), (b"te", b"trailers")],
+            'request header "TE" may only be "trailers" in HTTP/2',
+        ),
     ],
-    ids=["connection", "keep-alive", "proxy-connection", "transfer-encoding", "first-in-go-order", "te-gzip", "te-twice"],
+    ids=[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "first-in-go-order",
+        "te-gzip",
+        "te-twice",
+    ],
 )
 async def test_connection_specific_headers_get_go_400(
     tmp_path: Path, fields: list[tuple[bytes, bytes]], message: str
 ) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.reply(c.open(raw=BASE + fields))
         assert r.status == 400 and r.body == message.encode() + b"\n"
         assert r.header("content-type") == "text/plain; charset=utf-8"
@@ -195,7 +273,11 @@ async def test_connection_specific_headers_get_go_400(
 
 async def test_header_list_over_max_header_bytes_gets_431(tmp_path: Path) -> None:
     st = static(http="maxHeaderBytes: 1000")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request("GET", "/", [("x-big", "v" * 1400)])
         assert r.status == 431 and b"Request Header Field(s) Too Large" in r.body
         assert r.header("content-type") == "text/html; charset=utf-8"
@@ -207,8 +289,14 @@ async def test_header_list_over_max_header_bytes_gets_431(tmp_path: Path) -> Non
 
 
 async def test_settings_advertise_the_entry_point_http2_options(tmp_path: Path) -> None:
-    st = static("http2: {maxConcurrentStreams: 7, maxDecoderHeaderTableSize: 1024, maxEncoderHeaderTableSize: 128}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    st = static(
+        "http2: {maxConcurrentStreams: 7, maxDecoderHeaderTableSize: 1024, maxEncoderHeaderTableSize: 128}"
+    )
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         headers = [(f"x-h{i}", "v" * 50) for i in range(10)]
         assert (await c.request("GET", "/", headers)).status == 200
         codes = h2.settings.SettingCodes
@@ -221,13 +309,19 @@ async def test_settings_advertise_the_entry_point_http2_options(tmp_path: Path) 
 
 async def test_defaults_and_zero_mean_go_defaults(tmp_path: Path) -> None:
     st = static("http2: {maxConcurrentStreams: 0}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         assert (await c.request("GET", "/")).status == 200
         assert c.remote_settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 250
         assert c.remote_settings[h2.settings.SettingCodes.HEADER_TABLE_SIZE] == 4096
 
 
-@pytest.mark.parametrize("key", ["maxConcurrentStreams", "maxDecoderHeaderTableSize", "maxEncoderHeaderTableSize"])
+@pytest.mark.parametrize(
+    "key", ["maxConcurrentStreams", "maxDecoderHeaderTableSize", "maxEncoderHeaderTableSize"]
+)
 async def test_negative_http2_options_are_refused(tmp_path: Path, key: str) -> None:
     from edgeway.config.static import EntryPoint
 
@@ -237,7 +331,11 @@ async def test_negative_http2_options_are_refused(tmp_path: Path, key: str) -> N
 
 async def test_streams_over_max_concurrent_streams_are_refused(tmp_path: Path) -> None:
     st = static("http2: {maxConcurrentStreams: 2}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         assert (await c.request("GET", "/")).status == 200  # our SETTINGS are acknowledged
         slow = [c.open("GET", "/slow/400") for _ in range(2)]
         third = c.open("GET", "/")
@@ -248,7 +346,11 @@ async def test_streams_over_max_concurrent_streams_are_refused(tmp_path: Path) -
 
 
 async def test_reset_cancels_only_its_stream_and_its_upstream_exchange(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         doomed = c.open("GET", "/slow/3000")
         other = c.open("GET", "/slow/300")
         await eventually(lambda: len(a.received) == 2)
@@ -320,7 +422,11 @@ async def test_request_body_is_read_as_the_upstream_takes_it(tmp_path: Path) -> 
 
 
 async def test_graceful_stop_sends_goaway_and_lets_streams_finish(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url)) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url)) as ew,
+        h2_client(ew.port()) as c,
+    ):
         sid = c.open("GET", "/slow/500")
         await eventually(lambda: len(a.received) == 1)
         stopping = asyncio.create_task(ew.kernel.entrypoints["web"].stop())
@@ -334,7 +440,11 @@ async def test_graceful_stop_sends_goaway_and_lets_streams_finish(tmp_path: Path
 
 async def test_keep_alive_max_requests_ends_with_goaway(tmp_path: Path) -> None:
     st = static(transport="keepAliveMaxRequests: 2")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         assert (await c.request("GET", "/")).status == 200
         assert c.goaway is None
         assert (await c.request("GET", "/")).status == 200
@@ -345,7 +455,11 @@ async def test_keep_alive_max_requests_ends_with_goaway(tmp_path: Path) -> None:
 
 async def test_keep_alive_max_time_ends_with_goaway(tmp_path: Path) -> None:
     st = static(transport="keepAliveMaxTime: 200ms")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         assert (await c.request("GET", "/")).status == 200
         assert c.goaway is None
         await anyio.sleep(0.25)
@@ -355,7 +469,11 @@ async def test_keep_alive_max_time_ends_with_goaway(tmp_path: Path) -> None:
 
 async def test_idle_connection_gets_goaway_then_closes(tmp_path: Path) -> None:
     st = static(transport="respondingTimeouts: {idleTimeout: 300ms}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         assert (await c.request("GET", "/")).status == 200
         await eventually(lambda: c.goaway is not None)
         assert c.goaway.error_code == 0
@@ -364,7 +482,11 @@ async def test_idle_connection_gets_goaway_then_closes(tmp_path: Path) -> None:
 
 async def test_write_timeout_resets_the_stream(tmp_path: Path) -> None:
     st = static(transport="respondingTimeouts: {writeTimeout: 300ms}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         r = await c.request("GET", "/slow/2000")
         assert r.reset == h2.errors.ErrorCodes.INTERNAL_ERROR
         assert (await c.request("GET", "/")).status == 200
@@ -372,7 +494,11 @@ async def test_write_timeout_resets_the_stream(tmp_path: Path) -> None:
 
 async def test_read_timeout_fails_a_body_still_arriving(tmp_path: Path) -> None:
     st = static(transport="respondingTimeouts: {readTimeout: 300ms}")
-    async with backends("a") as (a,), edgeway(tmp_path, config(a.url), st) as ew, h2_client(ew.port()) as c:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, config(a.url), st) as ew,
+        h2_client(ew.port()) as c,
+    ):
         sid = c.open("POST", "/", end_stream=False)
         await c.send(sid, b"part", end_stream=False)
         r = await c.reply(sid)
@@ -407,11 +533,18 @@ async def test_upgrade_h2c_serves_the_request_as_stream_1(tmp_path: Path) -> Non
         ).encode()
         first, c = await _upgrade(ew.port(), head)
         try:
-            assert first == b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            assert (
+                first
+                == b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            )
             r = await c.reply(1)
             assert r.status == 200 and json.loads(r.body)["body_len"] == 5
             rec = a.received[-1]
-            assert rec.body == b"hello" and rec.header("http2-settings") is None and rec.header("upgrade") is None
+            assert (
+                rec.body == b"hello"
+                and rec.header("http2-settings") is None
+                and rec.header("upgrade") is None
+            )
             assert (await c.request("GET", "/next", authority="a.test")).status == 200
         finally:
             await c.close()

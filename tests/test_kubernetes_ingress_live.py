@@ -36,7 +36,9 @@ spec:
 
 def endpoint_slice(*targets: Backend, name: str = "web-1") -> str:
     port = targets[0].port if targets else 1
-    endpoints = "".join("\n- addresses: ['127.0.0.1']\n  conditions: {ready: true}" for _ in targets[:1])
+    endpoints = "".join(
+        "\n- addresses: ['127.0.0.1']\n  conditions: {ready: true}" for _ in targets[:1]
+    )
     return f"""
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -152,16 +154,23 @@ endpoints:
             async with live(tmp_path, server) as ew:
                 port = ew.port()
                 await until_status(port, "/", 200, "b")
-                servers = [srv for info in ew.runtime.services.values() if info.config.loadBalancer
-                           for srv in info.config.loadBalancer.servers or []]
+                servers = [
+                    srv
+                    for info in ew.runtime.services.values()
+                    if info.config.loadBalancer
+                    for srv in info.config.loadBalancer.servers or []
+                ]
                 assert sorted((srv.url, bool(srv.fenced)) for srv in servers) == [
-                    (f"http://127.0.0.1:{b.port}", False), (f"http://127.0.0.2:{b.port}", True)
+                    (f"http://127.0.0.1:{b.port}", False),
+                    (f"http://127.0.0.2:{b.port}", True),
                 ]
                 for _ in range(8):
                     assert (await get(port, "/")).status == 200
 
 
-async def test_serving_continues_while_the_api_server_is_away_and_catches_up(tmp_path: Path) -> None:
+async def test_serving_continues_while_the_api_server_is_away_and_catches_up(
+    tmp_path: Path,
+) -> None:
     async with backends("a", "b") as (a, b):
         with FakeAPIServer(SERVICE + "---" + endpoint_slice(a) + "---" + ingress()) as server:
             async with live(tmp_path, server) as ew:
@@ -183,20 +192,26 @@ async def test_serving_continues_while_the_api_server_is_away_and_catches_up(tmp
                 with anyio.fail_after(10):
                     while any(r.last_error for r in kube.reflectors):
                         await anyio.sleep(0.01)
-                assert sum(r.lists for r in kube.reflectors) > len(kube.reflectors)  # re-listed after 410
+                assert sum(r.lists for r in kube.reflectors) > len(
+                    kube.reflectors
+                )  # re-listed after 410
 
 
 async def test_ingress_status_is_written_once(tmp_path: Path) -> None:
     async with backends("a") as (a,):
         with FakeAPIServer(SERVICE + "---" + endpoint_slice(a) + "---" + ingress()) as server:
             async with live(tmp_path, server, ingressEndpoint={"hostname": "lb.example"}) as ew:
-                server.wait_for(lambda: bool((server.get("Ingress", "apps", "site") or {}).get("status")))
+                server.wait_for(
+                    lambda: bool((server.get("Ingress", "apps", "site") or {}).get("status"))
+                )
                 status = server.get("Ingress", "apps", "site")["status"]  # type: ignore[index]
                 assert status == {"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}}
                 server.apply(ingress("/other"))  # a rebuild; the status is already right
                 await until_status(ew.port(), "/other", 200, "a")
                 writes = [(m, p) for m, p in server.requests if m in ("PUT", "PATCH")]
-                assert writes == [("PUT", "/apis/networking.k8s.io/v1/namespaces/apps/ingresses/site/status")]
+                assert writes == [
+                    ("PUT", "/apis/networking.k8s.io/v1/namespaces/apps/ingresses/site/status")
+                ]
 
 
 async def collect(provider: KubernetesIngressProvider, predicate: Any) -> dict[str, Any]:
@@ -233,7 +248,9 @@ async def test_in_cluster_over_tls_with_the_service_account_token(tmp_path: Path
         env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(server.port)}
         config = load_client_config(environ=env, service_account_dir=str(sa))
         assert config.host == server.url and config.source.startswith("in-cluster")
-        provider = KubernetesIngressProvider(KubernetesIngressOptions(allowEmptyServices=True), client_config=config)
+        provider = KubernetesIngressProvider(
+            KubernetesIngressOptions(allowEmptyServices=True), client_config=config
+        )
         assert has_router(await collect(provider, has_router))
 
 
@@ -249,7 +266,9 @@ contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
 current-context: x
 """)
         config = load_client_config(environ={"KUBECONFIG": str(kubeconfig)})
-        provider = KubernetesIngressProvider(KubernetesIngressOptions(allowEmptyServices=True), client_config=config)
+        provider = KubernetesIngressProvider(
+            KubernetesIngressOptions(allowEmptyServices=True), client_config=config
+        )
         assert has_router(await collect(provider, has_router))
 
 

@@ -83,7 +83,10 @@ ROUTES = {
 
 
 def config(url: str) -> str:
-    lines = [f"    {name}: {{rule: \"{rule}\", service: s, middlewares: [{name}]}}" for name, rule in ROUTES.items()]
+    lines = [
+        f'    {name}: {{rule: "{rule}", service: s, middlewares: [{name}]}}'
+        for name, rule in ROUTES.items()
+    ]
     return CONFIG.format(routers="\n".join(lines), url=url)
 
 
@@ -134,7 +137,11 @@ async def test_strip_prefix_refuses_a_path_that_would_clean_differently(proxy: A
     ew, b = proxy
     n = len(b.received)
     r = await fetch(ew.port(), "/a../etc")  # stripped: /../etc
-    assert (r.status, r.body, r.header("Content-Type")) == (400, b"Bad Request\n", "text/plain; charset=utf-8")
+    assert (r.status, r.body, r.header("Content-Type")) == (
+        400,
+        b"Bad Request\n",
+        "text/plain; charset=utf-8",
+    )
     assert len(b.received) == n
     await fetch(ew.port(), "/a/..%2Fetc")  # an encoded slash is not a separator: passes
     assert last(b).target == "/..%2Fetc"
@@ -183,7 +190,10 @@ async def test_invalid_options_disable_their_routers(proxy: Any) -> None:
         ("no-scheme", "you must provide a target scheme"),
         ("rr-bad", "missing closing ]"),
     ]:
-        assert any(text in e for e in rt.middlewares[f"{name}@file"].errors), (name, rt.middlewares[f"{name}@file"].errors)
+        assert any(text in e for e in rt.middlewares[f"{name}@file"].errors), (
+            name,
+            rt.middlewares[f"{name}@file"].errors,
+        )
     assert (await fetch(ew.port(), "/emptyprefix")).status == 404
 
 
@@ -211,7 +221,10 @@ async def test_redirect_scheme(proxy: Any) -> None:
         302, "https://example.com:8443/https/x?y=1", b"Found", None,
     )  # fmt: skip
     client_post = await _request(ew.port(), "POST", "/perm/x")
-    assert (client_post.status, client_post.header("Location")) == (308, "https://example.com/perm/x")
+    assert (client_post.status, client_post.header("Location")) == (
+        308,
+        "https://example.com/perm/x",
+    )
     r = await fetch(ew.port(), "/perm/x")
     assert (r.status, r.body) == (301, b"Moved Permanently")
     assert (await _request(ew.port(), "PUT", "/https/x")).status == 307
@@ -373,8 +386,12 @@ async def _through(options: dict[str, Any], tls: Any) -> Request:
         seen.append(req)
         return Response(200)
 
-    handler = build_pass_tls_client_cert(PassTLSClientCert(**options), backend, BuildContext("p@file", "r@file"))
-    await handler(Request("GET", "/", "", Headers([(b"X-Forwarded-Tls-Client-Cert", b"spoofed")]), tls=tls))
+    handler = build_pass_tls_client_cert(
+        PassTLSClientCert(**options), backend, BuildContext("p@file", "r@file")
+    )
+    await handler(
+        Request("GET", "/", "", Headers([(b"X-Forwarded-Tls-Client-Cert", b"spoofed")]), tls=tls)
+    )
     return seen[0]
 
 
@@ -382,7 +399,11 @@ async def test_pass_tls_client_cert_pem() -> None:
     der, cert = make_cert()
     req = await _through({"pem": True}, FakeTLS(der))
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    expected = pem.replace("-----BEGIN CERTIFICATE-----", "").replace("-----END CERTIFICATE-----", "").replace("\n", "")
+    expected = (
+        pem.replace("-----BEGIN CERTIFICATE-----", "")
+        .replace("-----END CERTIFICATE-----", "")
+        .replace("\n", "")
+    )
     assert req.headers.getlist(b"x-forwarded-tls-client-cert") == [expected.encode()]
 
 
@@ -390,7 +411,15 @@ async def test_pass_tls_client_cert_info_all_fields() -> None:
     der, cert = make_cert()
     dn = {
         k: True
-        for k in ("country", "province", "locality", "organization", "commonName", "serialNumber", "domainComponent")
+        for k in (
+            "country",
+            "province",
+            "locality",
+            "organization",
+            "commonName",
+            "serialNumber",
+            "domainComponent",
+        )
     }
     info = {"notAfter": True, "notBefore": True, "sans": True, "serialNumber": True,
             "subject": {**dn, "organizationalUnit": True}, "issuer": dn}  # fmt: skip
@@ -411,7 +440,9 @@ async def test_pass_tls_client_cert_info_all_fields() -> None:
 
 async def test_pass_tls_client_cert_partial_info_and_no_certificate() -> None:
     der, _ = make_cert()
-    req = await _through({"info": {"subject": {"commonName": True}, "notBefore": True}}, FakeTLS(der))
+    req = await _through(
+        {"info": {"subject": {"commonName": True}, "notBefore": True}}, FakeTLS(der)
+    )
     assert unquote_plus(req.headers.get(b"x-forwarded-tls-client-cert-info", b"").decode()) == (
         'Subject="CN=client.test";NB="1704067200"'
     )

@@ -43,7 +43,9 @@ entryPoints:
 def dynamic(routers: dict[str, Any], middlewares: dict[str, Any], services: dict[str, Any]) -> str:
     for router in routers.values():
         router.setdefault("entryPoints", ["web"])
-    return yaml.safe_dump({"http": {"routers": routers, "middlewares": middlewares, "services": services}})
+    return yaml.safe_dump(
+        {"http": {"routers": routers, "middlewares": middlewares, "services": services}}
+    )
 
 
 def lb(*urls: str) -> dict[str, Any]:
@@ -61,12 +63,38 @@ async def test_ip_allow_list(tmp_path: Path) -> None:
     async with backends("app") as (app,):
         routers = {
             n: {"rule": f"PathPrefix(`/{n}`)", "service": "app", "middlewares": [n]}
-            for n in ("allow", "deny", "teapot", "white", "depth", "deep", "excluded", "v6", "mapped")
+            for n in (
+                "allow",
+                "deny",
+                "teapot",
+                "white",
+                "depth",
+                "deep",
+                "excluded",
+                "v6",
+                "mapped",
+            )
         }
-        routers["bad-code"] = {"rule": "PathPrefix(`/bad-code`)", "service": "app", "middlewares": ["bad-code"]}
-        routers["bad-cidr"] = {"rule": "PathPrefix(`/bad-cidr`)", "service": "app", "middlewares": ["bad-cidr"]}
-        routers["empty"] = {"rule": "PathPrefix(`/empty`)", "service": "app", "middlewares": ["empty"]}
-        routers["bad-subnet"] = {"rule": "PathPrefix(`/bad-subnet`)", "service": "app", "middlewares": ["bad-subnet"]}
+        routers["bad-code"] = {
+            "rule": "PathPrefix(`/bad-code`)",
+            "service": "app",
+            "middlewares": ["bad-code"],
+        }
+        routers["bad-cidr"] = {
+            "rule": "PathPrefix(`/bad-cidr`)",
+            "service": "app",
+            "middlewares": ["bad-cidr"],
+        }
+        routers["empty"] = {
+            "rule": "PathPrefix(`/empty`)",
+            "service": "app",
+            "middlewares": ["empty"],
+        }
+        routers["bad-subnet"] = {
+            "rule": "PathPrefix(`/bad-subnet`)",
+            "service": "app",
+            "middlewares": ["bad-subnet"],
+        }
         mws = {
             "allow": {"ipAllowList": {"sourceRange": ["10.0.0.0/8", "127.0.0.1"]}},
             "deny": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"]}},
@@ -75,28 +103,42 @@ async def test_ip_allow_list(tmp_path: Path) -> None:
             "depth": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"depth": 2}}},
             "deep": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"depth": 5}}},
             "excluded": {
-                "ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"excludedIPs": ["192.168.0.0/16"]}}
+                "ipAllowList": {
+                    "sourceRange": ["10.0.0.0/8"],
+                    "ipStrategy": {"excludedIPs": ["192.168.0.0/16"]},
+                }
             },
             "v6": {
-                "ipAllowList": {"sourceRange": ["2001:db8:1::"], "ipStrategy": {"depth": 1, "ipv6Subnet": 48}}
+                "ipAllowList": {
+                    "sourceRange": ["2001:db8:1::"],
+                    "ipStrategy": {"depth": 1, "ipv6Subnet": 48},
+                }
             },
             "mapped": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"depth": 1}}},
             "bad-code": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "rejectStatusCode": 999}},
             "bad-cidr": {"ipAllowList": {"sourceRange": ["10.0.0.0/33"]}},
             "empty": {"ipAllowList": {"sourceRange": []}},
-            "bad-subnet": {"ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"ipv6Subnet": 129}}},
+            "bad-subnet": {
+                "ipAllowList": {"sourceRange": ["10.0.0.0/8"], "ipStrategy": {"ipv6Subnet": 129}}
+            },
         }
         async with edgeway(tmp_path, dynamic(routers, mws, {"app": lb(app.url)}), TRUSTING) as ew:
             port = ew.port()
             assert (await get(port, "/allow")).status == 200
             denied = await get(port, "/deny")
-            assert (denied.status, denied.body, denied.header("Content-Type")) == (403, b"Forbidden", None)
+            assert (denied.status, denied.body, denied.header("Content-Type")) == (
+                403,
+                b"Forbidden",
+                None,
+            )
             teapot = await get(port, "/teapot")
             assert (teapot.status, teapot.body) == (418, b"I'm a teapot")
             assert (await get(port, "/white")).status == 403
             xff = [("X-Forwarded-For", "10.1.2.3, 8.8.8.8")]
             assert (await get(port, "/depth", headers=xff)).status == 200
-            assert (await get(port, "/depth", headers=[("X-Forwarded-For", "8.8.8.8, 10.1.2.3")])).status == 403
+            assert (
+                await get(port, "/depth", headers=[("X-Forwarded-For", "8.8.8.8, 10.1.2.3")])
+            ).status == 403
             assert (await get(port, "/deep", headers=xff)).status == 403  # fewer entries than depth
             assert (await get(port, "/depth")).status == 403  # no X-Forwarded-For at all
             chain = [("X-Forwarded-For", "8.8.8.8, 10.9.9.9, 192.168.1.1 ,, 192.168.7.7")]
@@ -104,19 +146,36 @@ async def test_ip_allow_list(tmp_path: Path) -> None:
             chain = [("X-Forwarded-For", "10.9.9.9, 8.8.8.8, 192.168.1.1")]
             assert (await get(port, "/excluded", headers=chain)).status == 403
             # ipv6Subnet: 2001:db8:1:2::5 counts as 2001:db8:1:: (its /48)
-            assert (await get(port, "/v6", headers=[("X-Forwarded-For", "2001:db8:1:2::5")])).status == 200
-            assert (await get(port, "/v6", headers=[("X-Forwarded-For", "2001:db8:2::5")])).status == 403
+            assert (
+                await get(port, "/v6", headers=[("X-Forwarded-For", "2001:db8:1:2::5")])
+            ).status == 200
+            assert (
+                await get(port, "/v6", headers=[("X-Forwarded-For", "2001:db8:2::5")])
+            ).status == 403
             # an IPv4-mapped IPv6 address is the IPv4 address; a port is ignored
-            assert (await get(port, "/mapped", headers=[("X-Forwarded-For", "::ffff:10.0.0.1")])).status == 200
-            assert (await get(port, "/mapped", headers=[("X-Forwarded-For", "10.0.0.1:4567")])).status == 200
-            assert (await get(port, "/mapped", headers=[("X-Forwarded-For", "garbage")])).status == 403
+            assert (
+                await get(port, "/mapped", headers=[("X-Forwarded-For", "::ffff:10.0.0.1")])
+            ).status == 200
+            assert (
+                await get(port, "/mapped", headers=[("X-Forwarded-For", "10.0.0.1:4567")])
+            ).status == 200
+            assert (
+                await get(port, "/mapped", headers=[("X-Forwarded-For", "garbage")])
+            ).status == 403
             for name in ("bad-code", "bad-cidr", "empty", "bad-subnet"):
                 assert (await get(port, f"/{name}")).status == 404
             assert errors(ew, "bad-code") == ["invalid HTTP status code 999"]
             assert "cannot parse CIDRs [10.0.0.0/33]" in errors(ew, "bad-cidr")[0]
             assert errors(ew, "empty") == ["sourceRange is empty, IPAllowLister not created"]
             assert "invalid IPv6 subnet 129" in errors(ew, "bad-subnet")[0]
-        assert [r.target for r in app.received] == ["/allow", "/depth", "/excluded", "/v6", "/mapped", "/mapped"]
+        assert [r.target for r in app.received] == [
+            "/allow",
+            "/depth",
+            "/excluded",
+            "/v6",
+            "/mapped",
+            "/mapped",
+        ]
 
 
 def _request(client_ip: str = "127.0.0.1", xff: str | None = None) -> Request:
@@ -181,9 +240,16 @@ async def test_in_flight_req(tmp_path: Path) -> None:
         }
         mws = {
             "by-host": {"inFlightReq": {"amount": 1}},
-            "by-header": {"inFlightReq": {"amount": 2, "sourceCriterion": {"requestHeaderName": "X-User"}}},
+            "by-header": {
+                "inFlightReq": {"amount": 2, "sourceCriterion": {"requestHeaderName": "X-User"}}
+            },
             "zero": {"inFlightReq": {"amount": 0}},
-            "both": {"inFlightReq": {"amount": 1, "sourceCriterion": {"requestHost": True, "requestHeaderName": "X"}}},
+            "both": {
+                "inFlightReq": {
+                    "amount": 1,
+                    "sourceCriterion": {"requestHost": True, "requestHeaderName": "X"},
+                }
+            },
         }
         async with edgeway(tmp_path, dynamic(routers, mws, {"app": lb(app.url)})) as ew:
             port = ew.port()
@@ -191,7 +257,11 @@ async def test_in_flight_req(tmp_path: Path) -> None:
                 tg.start_soon(get, port, "/host/1")
                 await wait_for(lambda: len(arrived) == 1, "first request at the backend")
                 busy = await get(port, "/host/2")
-                assert (busy.status, busy.body, busy.header("Content-Type")) == (429, b"max connections reached: 1", None)
+                assert (busy.status, busy.body, busy.header("Content-Type")) == (
+                    429,
+                    b"max connections reached: 1",
+                    None,
+                )
                 tg.start_soon(lambda: get(port, "/host/3", host="other.example"))  # another source
                 await wait_for(lambda: len(arrived) == 2, "other host passes")
                 for _ in range(2):
@@ -205,7 +275,9 @@ async def test_in_flight_req(tmp_path: Path) -> None:
             assert (await get(port, "/host/4")).status == 200
             assert (await get(port, "/zero")).status == 429
             assert (await get(port, "/both")).status == 404
-            assert errors(ew, "both") == ["requestHost and RequestHeaderName are mutually exclusive"]
+            assert errors(ew, "both") == [
+                "requestHost and RequestHeaderName are mutually exclusive"
+            ]
 
 
 async def test_in_flight_req_holds_streamed_responses(tmp_path: Path) -> None:
@@ -232,7 +304,12 @@ async def test_in_flight_req_holds_streamed_responses(tmp_path: Path) -> None:
 
 def test_rate_limit_parameters() -> None:
     assert limiter_parameters(RateLimit(average=100)) == (100.0, 1, 5_000_000, 2)
-    assert limiter_parameters(RateLimit(average=1, period=10.0, burst=0)) == (0.1, 1, 500_000_000, 11)
+    assert limiter_parameters(RateLimit(average=1, period=10.0, burst=0)) == (
+        0.1,
+        1,
+        500_000_000,
+        11,
+    )
     assert limiter_parameters(RateLimit(average=3, period=0.0, burst=5)) == (3.0, 5, 166_666_666, 2)
     rate, *_ = limiter_parameters(RateLimit(average=0))
     assert rate == float("inf")
@@ -253,7 +330,11 @@ def test_token_bucket_and_ttl_map() -> None:
     buckets.add("b", b, 2, 100)
     assert buckets.touch("a", 2, 101) is a  # a used again: b is now closest to expiry
     buckets.add("c", c, 2, 101)  # full: b goes
-    assert (buckets.touch("a", 2, 101), buckets.touch("b", 2, 101), buckets.touch("c", 2, 101)) == (a, None, c)
+    assert (buckets.touch("a", 2, 101), buckets.touch("b", 2, 101), buckets.touch("c", 2, 101)) == (
+        a,
+        None,
+        c,
+    )
     assert buckets.touch("a", 2, 103) is None and len(buckets) == 1  # expired at 103
 
 
@@ -266,25 +347,52 @@ async def test_rate_limit(tmp_path: Path) -> None:
             "free": {"rule": "PathPrefix(`/free`)", "service": "app", "middlewares": ["free"]},
             "delay": {"rule": "PathPrefix(`/delay`)", "service": "app", "middlewares": ["delay"]},
             "xff": {"rule": "PathPrefix(`/xff`)", "service": "app", "middlewares": ["xff"]},
-            "negative": {"rule": "PathPrefix(`/negative`)", "service": "app", "middlewares": ["negative"]},
+            "negative": {
+                "rule": "PathPrefix(`/negative`)",
+                "service": "app",
+                "middlewares": ["negative"],
+            },
             "both": {"rule": "PathPrefix(`/both`)", "service": "app", "middlewares": ["both"]},
         }
         mws = {
             "burst": {"rateLimit": {"average": 1, "period": "10s", "burst": 2}},
-            "user": {"rateLimit": {"average": 1, "period": "1m", "sourceCriterion": {"requestHeaderName": "X-User"}}},
+            "user": {
+                "rateLimit": {
+                    "average": 1,
+                    "period": "1m",
+                    "sourceCriterion": {"requestHeaderName": "X-User"},
+                }
+            },
             "free": {"rateLimit": {"average": 0, "burst": 1}},
             "delay": {"rateLimit": {"average": 2, "period": "1s", "burst": 1}},
-            "xff": {"rateLimit": {"average": 1, "period": "1m", "sourceCriterion": {"ipStrategy": {"depth": 1}}}},
+            "xff": {
+                "rateLimit": {
+                    "average": 1,
+                    "period": "1m",
+                    "sourceCriterion": {"ipStrategy": {"depth": 1}},
+                }
+            },
             "negative": {"rateLimit": {"average": 1, "period": "-1s"}},
-            "both": {"rateLimit": {"average": 1, "sourceCriterion": {"ipStrategy": {}, "requestHost": True}}},
+            "both": {
+                "rateLimit": {
+                    "average": 1,
+                    "sourceCriterion": {"ipStrategy": {}, "requestHost": True},
+                }
+            },
         }
         async with edgeway(tmp_path, dynamic(routers, mws, {"app": lb(app.url)}), TRUSTING) as ew:
             port = ew.port()
             assert [(await get(port, "/burst")).status for _ in range(2)] == [200, 200]
             limited = await get(port, "/burst")
-            assert (limited.status, limited.body, limited.header("Content-Type")) == (429, b"Too Many Requests", None)
+            assert (limited.status, limited.body, limited.header("Content-Type")) == (
+                429,
+                b"Too Many Requests",
+                None,
+            )
             assert limited.header("Retry-After") == "10"
-            assert re.fullmatch(r"9\.\d+s|10s", limited.header("X-Retry-In") or ""), limited.header("X-Retry-In")
+            assert re.fullmatch(r"9\.\d+s|10s", limited.header("X-Retry-In") or ""), limited.header(
+                "X-Retry-In"
+            )
             # the same middleware on another router has its own buckets
             assert (await get(port, "/again")).status == 200
             a = [("X-User", "a")]
@@ -321,7 +429,9 @@ class RedisServer:
     def clients(self) -> list[Any]:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, username="admin", password="admin-pw")
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, username="admin", password="admin-pw"
+        )
         try:
             return list(client.client_list())
         finally:
@@ -330,7 +440,13 @@ class RedisServer:
     def cli(self, *args: str) -> str:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, username="admin", password="admin-pw", decode_responses=True)
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            username="admin",
+            password="admin-pw",
+            decode_responses=True,
+        )
         try:
             return str(client.execute_command(*args))
         finally:
@@ -342,7 +458,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Red
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is missing (scripts/test-deps.sh installs it); required under CI")
+            pytest.fail(
+                "redis-server is missing (scripts/test-deps.sh installs it); required under CI"
+            )
         pytest.skip("redis-server is missing: run scripts/test-deps.sh (as root) to install it")
     import trustme
 
@@ -374,7 +492,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Red
             ]
         )
     )
-    proc = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp)
+    proc = subprocess.Popen(
+        [binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp
+    )
     server = RedisServer(proc, port, tls_port)
     try:
         deadline = time.monotonic() + 10
@@ -397,19 +517,28 @@ def redis_limit(server: RedisServer, **redis: Any) -> dict[str, Any]:
     return {"rateLimit": {"average": 1, "period": "1m", "burst": 2, "redis": options}}
 
 
-async def test_redis_rate_limit_is_shared_by_replicas(tmp_path: Path, redis_server: tuple[RedisServer, Any]) -> None:
+async def test_redis_rate_limit_is_shared_by_replicas(
+    tmp_path: Path, redis_server: tuple[RedisServer, Any]
+) -> None:
     server, _ = redis_server
     server.cli("FLUSHALL")
     async with backends("app") as (app,):
         routers = {"r": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["shared"]}}
         # (different pool sizes: in one process, equal options would share one Redis client)
         texts = [
-            dynamic(routers, {"shared": redis_limit(server, poolSize=size, minIdleConns=2)}, {"app": lb(app.url)})
+            dynamic(
+                routers,
+                {"shared": redis_limit(server, poolSize=size, minIdleConns=2)},
+                {"app": lb(app.url)},
+            )
             for size in (4, 5)
         ]
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
-        async with edgeway(tmp_path / "a", texts[0]) as one, edgeway(tmp_path / "b", texts[1]) as two:
+        async with (
+            edgeway(tmp_path / "a", texts[0]) as one,
+            edgeway(tmp_path / "b", texts[1]) as two,
+        ):
             assert (await get(one.port(), "/")).status == 200
             assert (await get(two.port(), "/")).status == 200
             for replica in (one, two):
@@ -437,22 +566,35 @@ async def test_redis_options(tmp_path: Path, redis_server: tuple[RedisServer, An
         "auth": redis_limit(server, username="admin", password="admin-pw", db=3),
         "bad-auth": redis_limit(server, username="admin", password="wrong"),
         "down": redis_limit(server, endpoints=[f"127.0.0.1:{free_port()}"]),
-        "silent": redis_limit(server, endpoints=[f"127.0.0.1:{silent_port}"], readTimeout="200ms", writeTimeout="200ms"),
+        "silent": redis_limit(
+            server,
+            endpoints=[f"127.0.0.1:{silent_port}"],
+            readTimeout="200ms",
+            writeTimeout="200ms",
+        ),
         "tls": redis_limit(server, endpoints=tls_endpoint, tls={"ca": ca_pem}),
-        "tls-insecure": redis_limit(server, endpoints=tls_endpoint, tls={"insecureSkipVerify": True}),
+        "tls-insecure": redis_limit(
+            server, endpoints=tls_endpoint, tls={"insecureSkipVerify": True}
+        ),
         "tls-untrusted": redis_limit(server, endpoints=tls_endpoint, tls={}),
         "one-conn": redis_limit(server, maxActiveConns=1, dialTimeout="1s"),
-        "unlimited": {"rateLimit": {"average": 0, "redis": {"endpoints": [f"127.0.0.1:{server.port}"]}}},
+        "unlimited": {
+            "rateLimit": {"average": 0, "redis": {"endpoints": [f"127.0.0.1:{server.port}"]}}
+        },
         "bad-endpoint": redis_limit(server, endpoints=["nohost"]),
         "bad-tls": redis_limit(server, tls={"cert": "only-a-cert"}),
     }
-    routers = {n: {"rule": f"PathPrefix(`/{n}/`)", "service": "app", "middlewares": [n]} for n in mws}
+    routers = {
+        n: {"rule": f"PathPrefix(`/{n}/`)", "service": "app", "middlewares": [n]} for n in mws
+    }
     try:
         async with backends("app") as (app,):
             async with edgeway(tmp_path, dynamic(routers, mws, {"app": lb(app.url)})) as ew:
                 port = ew.port()
                 assert (await get(port, "/auth/")).status == 200
-                assert server.cli("SELECT", "3") == "True"  # (per connection: just checks the db exists)
+                assert (
+                    server.cli("SELECT", "3") == "True"
+                )  # (per connection: just checks the db exists)
                 import redis
 
                 db3 = redis.Redis(port=server.port, db=3, username="admin", password="admin-pw")
@@ -460,7 +602,10 @@ async def test_redis_options(tmp_path: Path, redis_server: tuple[RedisServer, An
                 db3.close()
                 for name in ("bad-auth", "down", "tls-untrusted"):
                     failed = await get(port, f"/{name}/")
-                    assert (failed.status, failed.body) == (500, b"Could not insert/update bucket\n"), name
+                    assert (failed.status, failed.body) == (
+                        500,
+                        b"Could not insert/update bucket\n",
+                    ), name
                 started = time.monotonic()
                 assert (await get(port, "/silent/")).status == 500
                 assert time.monotonic() - started < 2
@@ -499,7 +644,9 @@ def test_expressions() -> None:
     m = Metrics()
     assert parse_expression("NetworkErrorRatio() > 0.2")(m)
     assert not parse_expression("NetworkErrorRatio() >= 0.5 || LatencyAtQuantileMS(50.0) < 100")(m)
-    assert parse_expression("(ResponseCodeRatio(500, 600, 0, 600) == 0.5 && RequestThreshold() != 6)")(m)
+    assert parse_expression(
+        "(ResponseCodeRatio(500, 600, 0, 600) == 0.5 && RequestThreshold() != 6)"
+    )(m)
     assert parse_expression("LatencyAtQuantileMS(50.0) <= 120 && RequestThreshold() > 6")(m)
     for bad, message in [
         ("", "expected operand"),
@@ -539,14 +686,41 @@ async def test_circuit_breaker(tmp_path: Path) -> None:
         dead = f"http://127.0.0.1:{free_port()}"
         fast = {"checkPeriod": "1ms", "fallbackDuration": "200ms", "recoveryDuration": "200ms"}
         mws = {
-            "codes": {"circuitBreaker": {"expression": "ResponseCodeRatio(500, 600, 0, 600) > 0.5", **fast}},
-            "net": {"circuitBreaker": {"expression": "NetworkErrorRatio() > 0.5", "responseCode": 418, **fast}},
-            "slow": {"circuitBreaker": {"expression": "LatencyAtQuantileMS(50.0) > 100", "fallbackDuration": "1m"}},
-            "count": {"circuitBreaker": {"expression": "RequestThreshold() >= 2", "checkPeriod": "1ns", "fallbackDuration": "1m"}},
+            "codes": {
+                "circuitBreaker": {
+                    "expression": "ResponseCodeRatio(500, 600, 0, 600) > 0.5",
+                    **fast,
+                }
+            },
+            "net": {
+                "circuitBreaker": {
+                    "expression": "NetworkErrorRatio() > 0.5",
+                    "responseCode": 418,
+                    **fast,
+                }
+            },
+            "slow": {
+                "circuitBreaker": {
+                    "expression": "LatencyAtQuantileMS(50.0) > 100",
+                    "fallbackDuration": "1m",
+                }
+            },
+            "count": {
+                "circuitBreaker": {
+                    "expression": "RequestThreshold() >= 2",
+                    "checkPeriod": "1ns",
+                    "fallbackDuration": "1m",
+                }
+            },
             "bad": {"circuitBreaker": {"expression": "NetworkErrorRatio() > 1"}},
-            "bad-code": {"circuitBreaker": {"expression": "NetworkErrorRatio() > 0.5", "responseCode": 99}},
+            "bad-code": {
+                "circuitBreaker": {"expression": "NetworkErrorRatio() > 0.5", "responseCode": 99}
+            },
         }
-        routers = {n: {"rule": f"PathPrefix(`/{n}/`)", "service": "app", "middlewares": [n, "strip"]} for n in mws}
+        routers = {
+            n: {"rule": f"PathPrefix(`/{n}/`)", "service": "app", "middlewares": [n, "strip"]}
+            for n in mws
+        }
         mws["strip"] = {"stripPrefix": {"prefixes": [f"/{n}" for n in mws]}}
         routers["net"]["service"] = "dead"
         services = {"app": lb(app.url), "dead": lb(dead)}
@@ -555,7 +729,11 @@ async def test_circuit_breaker(tmp_path: Path) -> None:
             # standby: a 500 goes through, trips the breaker (first check is at once)
             assert (await get(port, "/codes/status/500")).status == 500
             tripped = await get(port, "/codes/")
-            assert (tripped.status, tripped.body, tripped.header("Content-Type")) == (503, b"Service Unavailable", None)
+            assert (tripped.status, tripped.body, tripped.header("Content-Type")) == (
+                503,
+                b"Service Unavailable",
+                None,
+            )
             hits = len(app.received)
             # after fallbackDuration: recovering lets a growing share through, then standby
             with anyio.fail_after(5):
@@ -617,10 +795,14 @@ async def test_retry(tmp_path: Path) -> None:
     }
     mws = {
         "status": {"retry": {"attempts": 3, "status": ["500-599"]}},
-        "post": {"retry": {"attempts": 3, "status": ["500", "503"], "retryNonIdempotentMethod": True}},
+        "post": {
+            "retry": {"attempts": 3, "status": ["500", "503"], "retryNonIdempotentMethod": True}
+        },
         "small": {"retry": {"attempts": 3, "status": ["500"], "maxRequestBodyBytes": 5}},
         "net": {"retry": {"attempts": 4}},
-        "net-off": {"retry": {"attempts": 4, "status": ["500"], "disableRetryOnNetworkError": True}},
+        "net-off": {
+            "retry": {"attempts": 4, "status": ["500"], "disableRetryOnNetworkError": True}
+        },
         "backoff": {"retry": {"attempts": 2, "status": ["503"], "initialInterval": "200ms"}},
         "timeout": {"retry": {"attempts": 5, "status": ["503"], "timeout": "1ns"}},
         "once": {"retry": {"attempts": 1, "status": ["503"]}},
@@ -630,12 +812,20 @@ async def test_retry(tmp_path: Path) -> None:
     }
     routers: dict[str, Any] = {}
     for name in mws:
-        routers[name] = {"rule": f"PathPrefix(`/{name}/`)", "service": "always", "middlewares": [name]}
+        routers[name] = {
+            "rule": f"PathPrefix(`/{name}/`)",
+            "service": "always",
+            "middlewares": [name],
+        }
     routers["status"]["service"] = "flaky"
     routers["post"]["service"] = "flaky"
     routers["net"]["service"] = "dead"
     routers["net-off"]["service"] = "dead"
-    routers["stream"] = {"rule": "PathPrefix(`/stream/`)", "service": "truncating", "middlewares": ["status"]}
+    routers["stream"] = {
+        "rule": "PathPrefix(`/stream/`)",
+        "service": "truncating",
+        "middlewares": ["status"],
+    }
     services = {name: lb(url) for name, url in servers.items()}
     services["dead"] = lb(dead)
     try:
@@ -657,7 +847,9 @@ async def test_retry(tmp_path: Path) -> None:
             reply = await client.request("PUT", "/small/", body=b"0123456789")
             assert reply.status == 503 and len(always.received) == before + 1
             assert always.received[-1].body == b"0123456789"
-            reply = await client.request("PUT", "/status/", body=b"0123456789")  # under 2 MiB: retried
+            reply = await client.request(
+                "PUT", "/status/", body=b"0123456789"
+            )  # under 2 MiB: retried
             await client.close()
             assert len(always.received) == before + 1  # (flaky serves /status/)
             # network errors: the server cannot be reached at all
@@ -678,7 +870,9 @@ async def test_retry(tmp_path: Path) -> None:
                 await get(port, "/stream/")
             assert truncated_hits == [1]
             assert errors(ew, "zero") == ["incorrect (or empty) value for attempt (0)"]
-            assert errors(ew, "no-criteria") == ["retry middleware requires at least HTTP status codes or retry on TCP"]
+            assert errors(ew, "no-criteria") == [
+                "retry middleware requires at least HTTP status codes or retry on TCP"
+            ]
             assert 'parsing "5xx": invalid syntax' in errors(ew, "bad-status")[0]
     finally:
         for backend in (flaky, always):
@@ -689,7 +883,12 @@ async def test_retry(tmp_path: Path) -> None:
 async def test_retry_network_errors_reach_another_server(tmp_path: Path) -> None:
     async with backends("app") as (app,):
         dead = f"http://127.0.0.1:{free_port()}"
-        mws = {"net": {"retry": {"attempts": 2}}, "off": {"retry": {"attempts": 2, "status": ["599"], "disableRetryOnNetworkError": True}}}
+        mws = {
+            "net": {"retry": {"attempts": 2}},
+            "off": {
+                "retry": {"attempts": 2, "status": ["599"], "disableRetryOnNetworkError": True}
+            },
+        }
         routers = {
             "net": {"rule": "PathPrefix(`/net`)", "service": "pair", "middlewares": ["net"]},
             "off": {"rule": "PathPrefix(`/off`)", "service": "pair", "middlewares": ["off"]},

@@ -73,14 +73,20 @@ async def test_cross_provider_references(tmp_path: Path) -> None:
         """
         mem_cfg = {
             "http": {
-                "routers": {"r": {"rule": "PathPrefix(`/mem`)", "service": "app@file", "middlewares": ["strip@file"]}}
+                "routers": {
+                    "r": {
+                        "rule": "PathPrefix(`/mem`)",
+                        "service": "app@file",
+                        "middlewares": ["strip@file"],
+                    }
+                }
             }
         }
         plugin, _ = memory_plugin(mem_cfg)
         static = f"""
         providers:
           providersThrottleDuration: 0s
-          file: {{filename: "{tmp_path / 'dynamic.yml'}"}}
+          file: {{filename: "{tmp_path / "dynamic.yml"}"}}
           memory: {{}}
         """
         async with edgeway(tmp_path, file_cfg, static, plugins={"memory": plugin}) as ew:
@@ -120,7 +126,9 @@ async def test_one_broken_object_never_takes_the_others_down(tmp_path: Path) -> 
             rt = ew.runtime
             assert rt.routers["good@file"].status == "enabled"
             assert rt.routers["no-service@file"].status == "disabled"
-            assert rt.routers["no-service@file"].errors == ['the service "missing@file" does not exist']
+            assert rt.routers["no-service@file"].errors == [
+                'the service "missing@file" does not exist'
+            ]
             assert rt.routers["bad-rule@file"].status == "disabled"
             assert "error while parsing rule" in rt.routers["bad-rule@file"].errors[0]
             assert rt.routers["bad-mw@file"].errors == ['middleware "nope@file" does not exist']
@@ -130,14 +138,22 @@ async def test_one_broken_object_never_takes_the_others_down(tmp_path: Path) -> 
             assert "multi-types middleware" in rt.middlewares["two@file"].errors[0]
 
 
-async def test_reload_applies_changes_and_an_invalid_file_keeps_the_last_good(tmp_path: Path) -> None:
-    async with backends("a", "b") as (a, b), edgeway(tmp_path, f"""
+async def test_reload_applies_changes_and_an_invalid_file_keeps_the_last_good(
+    tmp_path: Path,
+) -> None:
+    async with (
+        backends("a", "b") as (a, b),
+        edgeway(
+            tmp_path,
+            f"""
         http:
           routers:
             r: {{rule: "PathPrefix(`/`)", service: s}}
           services:
             s: {{loadBalancer: {{servers: [{{url: "{a.url}"}}]}}}}
-        """) as ew:
+        """,
+        ) as ew,
+    ):
         client = await Client.connect(ew.port())
         assert (await client.request()).json()["server"] == "a"
         n = ew.kernel.state.reloads
@@ -176,7 +192,11 @@ async def test_pools_and_their_connections_survive_a_reload(tmp_path: Path) -> N
             client = await Client.connect(ew.port())
             await client.request()
             n = ew.kernel.state.reloads
-            ew.write_dynamic(base.replace("routers:\n", 'routers:\n            other: {rule: "Path(`/o`)", service: s}\n'))
+            ew.write_dynamic(
+                base.replace(
+                    "routers:\n", 'routers:\n            other: {rule: "Path(`/o`)", service: s}\n'
+                )
+            )
             await ew.wait_applied(n)
             assert "other@file" in ew.runtime.routers
             await client.request()
@@ -269,7 +289,7 @@ async def test_ping_is_503_until_every_provider_delivered_then_200(tmp_path: Pat
     static = f"""
     providers:
       providersThrottleDuration: 0s
-      file: {{filename: "{tmp_path / 'dynamic.yml'}"}}
+      file: {{filename: "{tmp_path / "dynamic.yml"}"}}
       memory: {{delay: true}}
     entryPoints:
       web: {{address: "127.0.0.1:0"}}
@@ -286,7 +306,9 @@ async def test_ping_is_503_until_every_provider_delivered_then_200(tmp_path: Pat
 
     (tmp_path / "edgeway.yml").write_text(textwrap.dedent(static))
     plugins = load_plugins(extra={"memory": plugin})
-    loaded = load_static_configuration([f"--configFile={tmp_path / 'edgeway.yml'}"], {}, tmp_path, plugins.registry)
+    loaded = load_static_configuration(
+        [f"--configFile={tmp_path / 'edgeway.yml'}"], {}, tmp_path, plugins.registry
+    )
     kernel = Kernel(effective_configuration(loaded.configuration), plugins, workdir=str(tmp_path))
     async with anyio.create_task_group() as tg:
         await tg.start(kernel.run)
@@ -323,10 +345,14 @@ async def test_ping_answers_503_while_stopping(tmp_path: Path) -> None:
 
 async def test_watcher_drops_unchanged_snapshots_and_throttles_to_the_newest() -> None:
     applied: list[dict[str, Any]] = []
-    watcher = ConfigurationWatcher({"p": 0.3}, lambda snaps: applied.append(dict(snaps)), first_snapshot_timeout=5)
+    watcher = ConfigurationWatcher(
+        {"p": 0.3}, lambda snaps: applied.append(dict(snaps)), first_snapshot_timeout=5
+    )
 
     def cfg(name: str) -> Any:
-        return parse_configuration({"http": {"routers": {name: {"rule": "Path(`/`)", "service": "s"}}}})
+        return parse_configuration(
+            {"http": {"routers": {name: {"rule": "Path(`/`)", "service": "s"}}}}
+        )
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watcher.run)
@@ -365,4 +391,6 @@ async def test_render_in_process_reports_statuses(tmp_path: Path) -> None:
     result = await render(effective_configuration(loaded.configuration), plugins, str(tmp_path))
     assert result.failed
     assert result.document["routers"]["a@file"]["status"] == "disabled"
-    assert result.document["routers"]["a@file"]["error"] == ['the service "nope@file" does not exist']
+    assert result.document["routers"]["a@file"]["error"] == [
+        'the service "nope@file" does not exist'
+    ]

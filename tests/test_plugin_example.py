@@ -23,8 +23,14 @@ from support import backends, free_port, get
 
 pytestmark = pytest.mark.anyio
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "edgeway-example-middleware"
-EDGEWAY = [sys.executable, "-c", "import sys; from edgeway.cli import main; sys.argv[0] = 'edgeway'; main()"]
+EXAMPLE = (
+    Path(__file__).resolve().parent.parent / "examples" / "plugins" / "edgeway-example-middleware"
+)
+EDGEWAY = [
+    sys.executable,
+    "-c",
+    "import sys; from edgeway.cli import main; sys.argv[0] = 'edgeway'; main()",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +38,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A pip ``--target`` directory holding only the example distribution."""
     tmp = tmp_path_factory.mktemp("example")
     source = tmp / "src"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+    shutil.copytree(
+        EXAMPLE,
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"),
+    )
     target = tmp / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -44,23 +65,47 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def env_with(target: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
+    }
 
 
 def test_edgeway_plugins_lists_it_with_its_version_and_hooks(site: Path, tmp_path: Path) -> None:
-    out = subprocess.run([*EDGEWAY, "plugins", "--json"], env=env_with(site), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*EDGEWAY, "plugins", "--json"],
+        env=env_with(site),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     plugin = next(p for p in json.loads(out.stdout) if p["name"] == "example-middleware")
     assert plugin["version"] == "0.3.0"
     assert plugin["hooks"] == ["register_middlewares"]
     assert plugin["builtin"] is False
     assert plugin["module"] == "edgeway_example_middleware.plugin"
-    text = subprocess.run([*EDGEWAY, "plugins"], env=env_with(site), cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout
-    assert "example-middleware 0.3.0 (installed, edgeway_example_middleware.plugin)\n  hooks: register_middlewares\n" in text
+    text = subprocess.run(
+        [*EDGEWAY, "plugins"],
+        env=env_with(site),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert (
+        "example-middleware 0.3.0 (installed, edgeway_example_middleware.plugin)\n  hooks: register_middlewares\n"
+        in text
+    )
 
 
 def test_without_the_target_the_plugin_is_not_there(tmp_path: Path) -> None:
-    out = subprocess.run([*EDGEWAY, "plugins", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*EDGEWAY, "plugins", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert "example-middleware" not in {p["name"] for p in json.loads(out.stdout)}
 
 
@@ -136,8 +181,12 @@ async def test_the_installed_middleware_works_end_to_end(site: Path, tmp_path: P
             # Invalid options disable that middleware and its router only, with the model's message.
             middleware = (await get(admin, "/api/http/middlewares/bad@file")).json()
             assert middleware["status"] == "disabled"
-            assert middleware["error"] == ["plugin stamp: blockPathPrefixes: Value error, 'admin' does not start with /"]
+            assert middleware["error"] == [
+                "plugin stamp: blockPathPrefixes: Value error, 'admin' does not start with /"
+            ]
             router = (await get(admin, "/api/http/routers/misconfigured@file")).json()
             assert router["status"] == "disabled"
             assert (await get(web, "/bad")).header("X-Served-By") == "edge-1"  # falls to `stamped`
-            assert (await get(admin, "/api/http/middlewares/stamp@file")).json()["status"] == "enabled"
+            assert (await get(admin, "/api/http/middlewares/stamp@file")).json()[
+                "status"
+            ] == "enabled"

@@ -41,7 +41,9 @@ class Flaky:
         self.calls = 0
 
     def build(self, options: Options, next_: Any, ctx: BuildContext) -> Any:
-        error = {"RuntimeError": RuntimeError, "ValueError": ValueError, "KeyError": KeyError}[options.error]
+        error = {"RuntimeError": RuntimeError, "ValueError": ValueError, "KeyError": KeyError}[
+            options.error
+        ]
         if options.fail == "build":
             raise error("kaput")
         if options.fail == "handler":
@@ -79,9 +81,14 @@ def config(url: str, flaky: str, stamp: str = "") -> str:
     """
 
 
-async def test_any_exception_from_build_disables_that_middleware_and_its_routers_only(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_any_exception_from_build_disables_that_middleware_and_its_routers_only(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     flaky = Flaky()
-    async with backends("app") as (app,), edgeway(tmp_path, config(app.url, "fail: build"), plugins={"flaky": flaky}) as ew:
+    async with (
+        backends("app") as (app,),
+        edgeway(tmp_path, config(app.url, "fail: build"), plugins={"flaky": flaky}) as ew,
+    ):
         rt = ew.runtime
         message = 'plugin "flaky" failed to build: RuntimeError: kaput'
         assert rt.middlewares["flaky@file"].errors == [message]
@@ -101,19 +108,32 @@ async def test_any_exception_from_build_disables_that_middleware_and_its_routers
         ("fail: build, error: ValueError", "kaput"),  # a ValueError is the plugin's own message
         ("fail: build, error: KeyError", "plugin \"flaky\" failed to build: KeyError: 'kaput'"),
         ("fail: handler", 'plugin "flaky": build returned str, not a request handler'),
-        ("nope: 1", "plugin flaky: nope: Extra inputs are not permitted"),  # its own model validates
+        (
+            "nope: 1",
+            "plugin flaky: nope: Extra inputs are not permitted",
+        ),  # its own model validates
     ],
 )
-async def test_build_errors_are_the_middlewares_status(tmp_path: Any, options: str, message: str) -> None:
-    async with backends("app") as (app,), edgeway(tmp_path, config(app.url, options), plugins={"flaky": Flaky()}) as ew:
+async def test_build_errors_are_the_middlewares_status(
+    tmp_path: Any, options: str, message: str
+) -> None:
+    async with (
+        backends("app") as (app,),
+        edgeway(tmp_path, config(app.url, options), plugins={"flaky": Flaky()}) as ew,
+    ):
         assert ew.runtime.middlewares["flaky@file"].errors == [message]
         assert ew.runtime.routers["one@file"].status == "disabled"
         assert (await get(ew.port(), "/other")).status == 200
 
 
-async def test_an_error_while_serving_answers_500_and_disables_the_middleware_and_its_routers(tmp_path: Any) -> None:
+async def test_an_error_while_serving_answers_500_and_disables_the_middleware_and_its_routers(
+    tmp_path: Any,
+) -> None:
     flaky = Flaky()
-    async with backends("app") as (app,), edgeway(tmp_path, config(app.url, "fail: serve"), ADMIN, plugins={"flaky": flaky}) as ew:
+    async with (
+        backends("app") as (app,),
+        edgeway(tmp_path, config(app.url, "fail: serve"), ADMIN, plugins={"flaky": flaky}) as ew,
+    ):
         first = await get(ew.port(), "/one")
         assert (first.status, first.body) == (500, b"Internal Server Error")
         assert flaky.calls == 1
@@ -124,7 +144,10 @@ async def test_an_error_while_serving_answers_500_and_disables_the_middleware_an
         assert (middleware["status"], middleware["error"]) == ("disabled", [message])
         for router in ("one@file", "two@file"):
             info = (await get(api, f"/api/http/routers/{router}")).json()
-            assert (info["status"], info["error"]) == ("disabled", [f'middleware "flaky@file": {message}'])
+            assert (info["status"], info["error"]) == (
+                "disabled",
+                [f'middleware "flaky@file": {message}'],
+            )
         assert (await get(api, "/api/http/routers/other@file")).json()["status"] == "enabled"
 
         # Both routers using it now fail closed without calling the plugin; the rest serves.
@@ -145,7 +168,10 @@ async def test_an_error_while_serving_answers_500_and_disables_the_middleware_an
 
 
 async def test_a_handler_returning_no_response_is_a_serving_error(tmp_path: Any) -> None:
-    async with backends("app") as (app,), edgeway(tmp_path, config(app.url, "fail: none"), plugins={"flaky": Flaky()}) as ew:
+    async with (
+        backends("app") as (app,),
+        edgeway(tmp_path, config(app.url, "fail: none"), plugins={"flaky": Flaky()}) as ew,
+    ):
         assert (await get(ew.port(), "/two")).status == 500
         assert ew.runtime.middlewares["flaky@file"].errors == [
             'plugin "flaky" failed while serving a request: TypeError: the handler returned NoneType, not a Response'
@@ -153,7 +179,9 @@ async def test_a_handler_returning_no_response_is_a_serving_error(tmp_path: Any)
         assert (await get(ew.port(), "/one")).status == 503
 
 
-async def test_a_failure_in_a_service_middleware_disables_the_service_and_its_routers(tmp_path: Any) -> None:
+async def test_a_failure_in_a_service_middleware_disables_the_service_and_its_routers(
+    tmp_path: Any,
+) -> None:
     dynamic = """
         http:
           routers:
@@ -179,7 +207,9 @@ def guarded(handler_factory: Any, next_: Any) -> tuple[Any, RuntimeConfiguration
     rt.middlewares["m@file"] = MiddlewareInfo("m@file", "file", None)
     rt.routers["r@file"] = RouterInfo("r@file", "file", None)
     mtype = MiddlewareType("p", Options, lambda options, nxt, ctx: handler_factory(nxt))
-    return guard_plugin(mtype, Options(), next_, BuildContext(name="m@file", router="r@file"), rt), rt
+    return guard_plugin(
+        mtype, Options(), next_, BuildContext(name="m@file", router="r@file"), rt
+    ), rt
 
 
 def request() -> Request:
@@ -210,7 +240,9 @@ async def test_the_client_going_away_is_not_blamed_on_the_plugin() -> None:
     assert rt.middlewares["m@file"].status == "enabled"
 
 
-async def test_a_plain_function_returning_an_awaitable_is_a_handler_and_its_errors_are_contained() -> None:
+async def test_a_plain_function_returning_an_awaitable_is_a_handler_and_its_errors_are_contained() -> (
+    None
+):
     async def ok(req: Request) -> Response:
         return Response(204)
 
@@ -225,7 +257,9 @@ async def test_a_plain_function_returning_an_awaitable_is_a_handler_and_its_erro
     handler, rt = guarded(sync_handler, ok)
     assert (await handler(request())).status == 204
     assert (await handler(Request("GET", "/raise", "", Headers()))).status == 500
-    assert rt.routers["r@file"].errors == ['middleware "m@file": plugin "p" failed while serving a request: LookupError: synchronously']
+    assert rt.routers["r@file"].errors == [
+        'middleware "m@file": plugin "p" failed while serving a request: LookupError: synchronously'
+    ]
 
 
 async def test_concurrent_failures_record_only_the_first(caplog: pytest.LogCaptureFixture) -> None:
@@ -255,6 +289,8 @@ async def test_concurrent_failures_record_only_the_first(caplog: pytest.LogCaptu
                 await anyio.sleep(0)
         release.set()
     assert statuses == [500, 500]
-    assert rt.middlewares["m@file"].errors == ['plugin "p" failed while serving a request: RuntimeError: first']
+    assert rt.middlewares["m@file"].errors == [
+        'plugin "p" failed while serving a request: RuntimeError: first'
+    ]
     assert sum(r.levelno == logging.ERROR for r in caplog.records) == 1
     assert (await handler(request())).status == 503

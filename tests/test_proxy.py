@@ -109,7 +109,11 @@ async def test_trusted_forwarded_headers_are_kept_and_appended(tmp_path: Path) -
         async with edgeway(tmp_path, simple(a.url), static) as ew:
             await get(
                 ew.port(),
-                headers=[("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "5.6.7.8"), ("X-Forwarded-Proto", "https")],
+                headers=[
+                    ("X-Forwarded-For", "1.2.3.4"),
+                    ("X-Forwarded-For", "5.6.7.8"),
+                    ("X-Forwarded-Proto", "https"),
+                ],
             )
             rec = a.received[-1]
             assert rec.header("X-Forwarded-For") == "1.2.3.4, 5.6.7.8, 127.0.0.1"
@@ -196,7 +200,9 @@ async def test_limits_answer_431_414_400(tmp_path: Path) -> None:
             long_url = b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
             assert (await raw_exchange(ew.port(), long_url)).startswith(b"HTTP/1.1 414 ")
             assert (await raw_exchange(ew.port(), b"GARBAGE\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
-            assert (await raw_exchange(ew.port(), b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
+            assert (
+                await raw_exchange(ew.port(), b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n")
+            ).startswith(b"HTTP/1.1 400 ")
             no_host = await raw_exchange(ew.port(), b"GET / HTTP/1.1\r\n\r\n")
             assert no_host.startswith(b"HTTP/1.1 400 ")
             assert a.received == []
@@ -288,7 +294,9 @@ async def test_stale_pooled_connection_is_retried_for_idempotent_requests(tmp_pa
     (what a server's idle timeout looks like from the proxy, racing a request)."""
     served: list[str] = []
 
-    async def one_request_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def one_request_per_connection(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         length = 0
         for line in head.split(b"\r\n"):
@@ -374,10 +382,14 @@ async def test_graceful_stop_finishes_in_flight_and_refuses_new(tmp_path: Path) 
             await client.close()
 
 
-async def test_garbage_pipelined_after_a_request_ends_the_connection_after_its_answer(tmp_path: Path) -> None:
+async def test_garbage_pipelined_after_a_request_ends_the_connection_after_its_answer(
+    tmp_path: Path,
+) -> None:
     async with backends("a") as (a,):
         async with edgeway(tmp_path, simple(a.url)) as ew:
-            out = await raw_exchange(ew.port(), b"GET /slow/100 HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n")
+            out = await raw_exchange(
+                ew.port(), b"GET /slow/100 HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n"
+            )
             assert out.startswith(b"HTTP/1.1 200 OK")
             assert b"Connection: close" in out and out.endswith(b"slow")
 
@@ -385,9 +397,13 @@ async def test_garbage_pipelined_after_a_request_ends_the_connection_after_its_a
 async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
     async with backends("a") as (a,):
         async with edgeway(tmp_path, simple(a.url)) as ew:
-            reqs = b"".join(
-                b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in (b"slow/150", b"first", b"second")
-            ) + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            reqs = (
+                b"".join(
+                    b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+                    for p in (b"slow/150", b"first", b"second")
+                )
+                + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
             out = await raw_exchange(ew.port(), reqs)
             assert out.count(b"HTTP/1.1 200 OK") == 4
             order = [out.find(t) for t in (b"slow", b'"/first"', b'"/second"', b'"/last"')]
@@ -451,5 +467,7 @@ async def test_an_unread_small_body_is_dropped_and_the_connection_kept(tmp_path:
             head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 404")
         writer.close()
-        out = await raw_exchange(ew.port(), b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        out = await raw_exchange(
+            ew.port(), b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"
+        )
         assert out.startswith(b"HTTP/1.1 404") and b"Connection: close" in out

@@ -109,7 +109,9 @@ def test_not_proxy() -> None:
 
 
 @given(version=st.sampled_from([1, 2]), v6=st.booleans(), data=st.data())
-def test_written_headers_parse_back_byte_by_byte(version: int, v6: bool, data: st.DataObject) -> None:
+def test_written_headers_parse_back_byte_by_byte(
+    version: int, v6: bool, data: st.DataObject
+) -> None:
     family = ipv6 if v6 else ipv4
     source = (data.draw(family), data.draw(ports))
     destination = (data.draw(family), data.draw(ports))
@@ -143,9 +145,18 @@ def test_prefixed_garbage_after_v2_signature(tail: bytes) -> None:
 
 
 def test_format_like_go_proxyproto() -> None:
-    assert format_header(1, ("192.0.2.1", 5), ("192.0.2.2", 80)) == b"PROXY TCP4 192.0.2.1 192.0.2.2 5 80\r\n"
-    assert format_header(1, ("::ffff:192.0.2.1", 5), ("192.0.2.2", 80)) == b"PROXY TCP4 192.0.2.1 192.0.2.2 5 80\r\n"
-    assert format_header(1, ("2001:db8::1", 5), ("192.0.2.2", 80)) == b"PROXY TCP6 2001:db8::1 192.0.2.2 5 80\r\n"
+    assert (
+        format_header(1, ("192.0.2.1", 5), ("192.0.2.2", 80))
+        == b"PROXY TCP4 192.0.2.1 192.0.2.2 5 80\r\n"
+    )
+    assert (
+        format_header(1, ("::ffff:192.0.2.1", 5), ("192.0.2.2", 80))
+        == b"PROXY TCP4 192.0.2.1 192.0.2.2 5 80\r\n"
+    )
+    assert (
+        format_header(1, ("2001:db8::1", 5), ("192.0.2.2", 80))
+        == b"PROXY TCP6 2001:db8::1 192.0.2.2 5 80\r\n"
+    )
     assert format_header(2, ("192.0.2.1", 5), ("192.0.2.2", 80)) == (
         SIGNATURE_V2 + b"\x21\x11\x00\x0c\xc0\x00\x02\x01\xc0\x00\x02\x02\x00\x05\x00\x50"
     )

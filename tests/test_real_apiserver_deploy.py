@@ -114,7 +114,9 @@ def test_manifests_apply_and_are_stored(real_apiserver: RealApiServer, deployed:
         got = real_apiserver.kubectl("get", doc["kind"], doc["metadata"]["name"], *ns, "-o", "yaml")
         assert yaml.safe_load(got.stdout)["metadata"]["name"] == doc["metadata"]["name"]
     # The server's own view of what matters: the probe, the class controller, the binding.
-    dep = yaml.safe_load(real_apiserver.kubectl("get", "deployment/edgeway", "-n", NS, "-o", "yaml").stdout)
+    dep = yaml.safe_load(
+        real_apiserver.kubectl("get", "deployment/edgeway", "-n", NS, "-o", "yaml").stdout
+    )
     pod = dep["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == SA
     assert pod["containers"][0]["readinessProbe"]["httpGet"] == {
@@ -237,7 +239,9 @@ def test_service_account_gets_and_updates_ingress_status(real_apiserver: RealApi
         )
     )
     net.replace_namespaced_ingress_status("ing", scratch, ing)
-    stored = client.NetworkingV1Api(real_apiserver.api_client()).read_namespaced_ingress("ing", scratch)
+    stored = client.NetworkingV1Api(real_apiserver.api_client()).read_namespaced_ingress(
+        "ing", scratch
+    )
     assert stored.status.load_balancer.ingress[0].ip == "192.0.2.7"
 
 

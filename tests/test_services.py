@@ -83,7 +83,10 @@ FAST_HC = {"path": "/health", "interval": "50ms", "timeout": "1s"}
 
 
 async def test_unknown_strategy_is_rejected(tmp_path: Path) -> None:
-    async with backends("a") as (a,), edgeway(tmp_path, dynamic({"app": lb(a.url, strategy="fastest")})) as ew:
+    async with (
+        backends("a") as (a,),
+        edgeway(tmp_path, dynamic({"app": lb(a.url, strategy="fastest")})) as ew,
+    ):
         assert (await get(ew.port())).status == 404
         assert errors_of(ew, "app@file") == ['unsupported load-balancer strategy "fastest"']
 
@@ -100,7 +103,9 @@ async def test_empty_and_all_down_answer_no_available_server(tmp_path: Path) -> 
             assert (reply.status, reply.body) == (503, b"no available server\n")
 
 
-async def test_p2c_spreads_and_prefers_the_server_with_fewer_requests_in_flight(tmp_path: Path) -> None:
+async def test_p2c_spreads_and_prefers_the_server_with_fewer_requests_in_flight(
+    tmp_path: Path,
+) -> None:
     release = asyncio.Event()
 
     def responder(name: str) -> Callable[[Received], Any]:
@@ -138,7 +143,10 @@ async def test_leasttime_prefers_the_faster_server(tmp_path: Path) -> None:
     s = Backend(name="slow", respond=slow)
     await s.start()
     try:
-        async with backends("fast") as (f,), edgeway(tmp_path, dynamic({"app": lb(s.url, f.url, strategy="leasttime")})) as ew:
+        async with (
+            backends("fast") as (f,),
+            edgeway(tmp_path, dynamic({"app": lb(s.url, f.url, strategy="leasttime")})) as ew,
+        ):
             for _ in range(10):
                 await get(ew.port())
             assert len(s.received) <= 2 and len(f.received) >= 8
@@ -189,13 +197,17 @@ async def test_hrw_strategy_and_failover_when_the_chosen_server_goes_down(tmp_pa
     for x in (a, b):
         await x.start()
     try:
-        async with edgeway(tmp_path, dynamic({"app": lb(a.url, b.url, strategy="hrw", healthCheck=FAST_HC)})) as ew:
+        async with edgeway(
+            tmp_path, dynamic({"app": lb(a.url, b.url, strategy="hrw", healthCheck=FAST_HC)})
+        ) as ew:
             first = {(await get(ew.port())).json()["server"] for _ in range(4)}
             assert len(first) == 1
             chosen = first.pop()
             (ha if chosen == "a" else hb).status = 500
             await eventually(lambda: "DOWN" in status_of(ew).values())
-            assert {(await get(ew.port())).json()["server"] for _ in range(3)} == {"b" if chosen == "a" else "a"}
+            assert {(await get(ew.port())).json()["server"] for _ in range(3)} == {
+                "b" if chosen == "a" else "a"
+            }
     finally:
         await a.stop()
         await b.stop()
@@ -227,13 +239,29 @@ async def test_sticky_cookie_default_name_value_and_stickiness(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("strategy", ["wrr", "p2c", "hrw", "leasttime"])
-async def test_fenced_servers_keep_their_sticky_sessions_only(tmp_path: Path, strategy: str) -> None:
+async def test_fenced_servers_keep_their_sticky_sessions_only(
+    tmp_path: Path, strategy: str
+) -> None:
     """A fenced server (a terminating Kubernetes endpoint) gets no new requests; a
     sticky cookie for it still reaches it (Traefik's ``fenced``); all fenced: 503."""
     async with backends("a", "b") as (a, b):
-        fenced = {"loadBalancer": {"strategy": strategy, "servers": [{"url": a.url, "fenced": True}, {"url": b.url}]}}
-        sticky = {"loadBalancer": {"servers": [{"url": a.url, "fenced": True}, {"url": b.url}], "sticky": {"cookie": {"name": "s"}}}}
-        plain = {"loadBalancer": {"servers": [{"url": a.url, "fenced": True}, {"url": b.url, "fenced": True}]}}
+        fenced = {
+            "loadBalancer": {
+                "strategy": strategy,
+                "servers": [{"url": a.url, "fenced": True}, {"url": b.url}],
+            }
+        }
+        sticky = {
+            "loadBalancer": {
+                "servers": [{"url": a.url, "fenced": True}, {"url": b.url}],
+                "sticky": {"cookie": {"name": "s"}},
+            }
+        }
+        plain = {
+            "loadBalancer": {
+                "servers": [{"url": a.url, "fenced": True}, {"url": b.url, "fenced": True}]
+            }
+        }
         cfg = dynamic({"app": fenced, "sticky": sticky, "gone": plain})
         async with edgeway(tmp_path, cfg) as ew:
             assert set(await names(ew.port(), 6)) == {"b"}
@@ -252,7 +280,9 @@ def fnv1(text: str) -> str:
 
 
 @pytest.mark.parametrize("legacy", ["raw", "fnv", "double-fnv"])
-async def test_sticky_legacy_cookie_values_are_honoured_and_rewritten(tmp_path: Path, legacy: str) -> None:
+async def test_sticky_legacy_cookie_values_are_honoured_and_rewritten(
+    tmp_path: Path, legacy: str
+) -> None:
     async with backends("a", "b") as (a, b):
         cfg = dynamic({"app": lb(a.url, b.url, sticky={"cookie": {"name": "s"}})})
         async with edgeway(tmp_path, cfg) as ew:
@@ -286,13 +316,28 @@ async def test_sticky_cookie_attributes(tmp_path: Path) -> None:
                 f"my_cookie_x={sha(a.url)}; Path=/app; Domain=example.com; Max-Age=60; HttpOnly; Secure; SameSite=Strict",
                 "backend=1",
             ]
-            ew.write_dynamic(dynamic({"app": lb(a.url, sticky={"cookie": {"name": "n", "maxAge": -1, "sameSite": "lax", "path": ""}})}))
+            ew.write_dynamic(
+                dynamic(
+                    {
+                        "app": lb(
+                            a.url,
+                            sticky={
+                                "cookie": {"name": "n", "maxAge": -1, "sameSite": "lax", "path": ""}
+                            },
+                        )
+                    }
+                )
+            )
             await ew.wait_applied(ew.kernel.state.reloads)
             reply = await get(ew.port())
             assert reply.header("Set-Cookie") == f"n={sha(a.url)}; Max-Age=0; SameSite=Lax"
-            ew.write_dynamic(dynamic({"app": lb(a.url, sticky={"cookie": {"name": "n", "sameSite": "none"}})}))
+            ew.write_dynamic(
+                dynamic({"app": lb(a.url, sticky={"cookie": {"name": "n", "sameSite": "none"}})})
+            )
             await ew.wait_applied(ew.kernel.state.reloads)
-            assert (await get(ew.port())).header("Set-Cookie") == f"n={sha(a.url)}; Path=/; SameSite=None"
+            assert (await get(ew.port())).header(
+                "Set-Cookie"
+            ) == f"n={sha(a.url)}; Path=/; SameSite=None"
     finally:
         await a.stop()
 
@@ -302,9 +347,13 @@ async def test_sticky_cookie_to_a_down_server_picks_another_and_rewrites(tmp_pat
     for x in (a, b):
         await x.start()
     try:
-        cfg = dynamic({"app": lb(a.url, b.url, sticky={"cookie": {"name": "s"}}, healthCheck=FAST_HC)})
+        cfg = dynamic(
+            {"app": lb(a.url, b.url, sticky={"cookie": {"name": "s"}}, healthCheck=FAST_HC)}
+        )
         async with edgeway(tmp_path, cfg) as ew:
-            assert (await get(ew.port(), headers=[("Cookie", f"s={sha(a.url)}")])).json()["server"] == "a"
+            assert (await get(ew.port(), headers=[("Cookie", f"s={sha(a.url)}")])).json()[
+                "server"
+            ] == "a"
             ha.status = 503
             await eventually(lambda: status_of(ew) == {a.url: "DOWN", b.url: "UP"})
             reply = await get(ew.port(), headers=[("Cookie", f"s={sha(a.url)}")])
@@ -318,7 +367,12 @@ async def test_sticky_cookie_to_a_down_server_picks_another_and_rewrites(tmp_pat
 async def test_sticky_p2c_and_sticky_weighted_with_nested_cookies(tmp_path: Path) -> None:
     async with backends("a", "b") as (a, b):
         services = {
-            "app": {"weighted": {"services": [{"name": "s1"}, {"name": "s2"}], "sticky": {"cookie": {"name": "w"}}}},
+            "app": {
+                "weighted": {
+                    "services": [{"name": "s1"}, {"name": "s2"}],
+                    "sticky": {"cookie": {"name": "w"}},
+                }
+            },
             "s1": lb(a.url, sticky={"cookie": {"name": "inner"}}, strategy="p2c"),
             "s2": lb(b.url),
         }
@@ -327,7 +381,9 @@ async def test_sticky_p2c_and_sticky_weighted_with_nested_cookies(tmp_path: Path
                 reply = await get(ew.port(), headers=[("Cookie", f"w={sha('s1')}")])
                 assert reply.json()["server"] == "a"
                 # The parent's cookie is not rewritten; the inner one is set (no inner cookie sent).
-                assert [v for n, v in reply.headers if n.lower() == "set-cookie"] == [f"inner={sha(a.url)}; Path=/"]
+                assert [v for n, v in reply.headers if n.lower() == "set-cookie"] == [
+                    f"inner={sha(a.url)}; Path=/"
+                ]
             reply = await get(ew.port(), headers=[("Cookie", f"w={sha('s2')}")])
             assert reply.json()["server"] == "b" and reply.header("Set-Cookie") is None
             first = await get(ew.port())
@@ -375,7 +431,9 @@ async def test_health_check_options(tmp_path: Path) -> None:
             "headers": {"x-probe": "yes"},
             "status": 204,
         }
-        async with edgeway(tmp_path, dynamic({"app": lb(a.url + "/ignored", healthCheck=hc)})) as ew:
+        async with edgeway(
+            tmp_path, dynamic({"app": lb(a.url + "/ignored", healthCheck=hc)})
+        ) as ew:
             await eventually(lambda: len(ha.checks) >= 1)
             check = ha.checks[0]
             assert (check.method, check.target) == ("HEAD", "/health/deep?x=1")
@@ -426,7 +484,9 @@ async def test_health_check_port_scheme_timeout_and_bad_path(tmp_path: Path) -> 
             assert status_of(ew) == {a.url: "UP"}
             hprobe.status = 500  # ... and decides for the server
             await eventually(lambda: status_of(ew) == {a.url: "DOWN"})
-            await eventually(lambda: status_of(ew, "tls@file") == {probe.url: "DOWN"})  # TLS to a plain server
+            await eventually(
+                lambda: status_of(ew, "tls@file") == {probe.url: "DOWN"}
+            )  # TLS to a plain server
             await eventually(lambda: status_of(ew, "slow@file") == {slow.url: "DOWN"})
             await eventually(lambda: status_of(ew, "abs@file") == {probe.url: "DOWN"})
     finally:
@@ -504,7 +564,9 @@ async def test_passive_health_check(tmp_path: Path) -> None:
     try:
         async with backends("b") as (b,):
             passive = {"maxFailedAttempts": 2, "failureWindow": "400ms"}
-            async with edgeway(tmp_path, dynamic({"app": lb(a.url, b.url, passiveHealthCheck=passive)})) as ew:
+            async with edgeway(
+                tmp_path, dynamic({"app": lb(a.url, b.url, passiveHealthCheck=passive)})
+            ) as ew:
                 client = await Client.connect(ew.port())
                 statuses = [(await client.request()).status for _ in range(4)]
                 assert statuses == [500, 200, 500, 200]  # the second failure takes "a" out
@@ -525,7 +587,9 @@ async def test_passive_health_check(tmp_path: Path) -> None:
 async def test_passive_health_check_counts_unreachable_servers(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     async with backends("b") as (b,):
-        async with edgeway(tmp_path, dynamic({"app": lb(dead, b.url, passiveHealthCheck={})})) as ew:
+        async with edgeway(
+            tmp_path, dynamic({"app": lb(dead, b.url, passiveHealthCheck={})})
+        ) as ew:
             assert (await get(ew.port())).status == 502
             assert set(await names(ew.port(), 4)) == {"b"}
 
@@ -536,7 +600,15 @@ async def test_passive_health_check_counts_unreachable_servers(tmp_path: Path) -
 async def test_weighted_follows_weights(tmp_path: Path) -> None:
     async with backends("a", "b", "c") as (a, b, c):
         services = {
-            "app": {"weighted": {"services": [{"name": "s1", "weight": 3}, {"name": "s2"}, {"name": "s3", "weight": 0}]}},
+            "app": {
+                "weighted": {
+                    "services": [
+                        {"name": "s1", "weight": 3},
+                        {"name": "s2"},
+                        {"name": "s3", "weight": 0},
+                    ]
+                }
+            },
             "s1": lb(a.url),
             "s2": lb(b.url),
             "s3": lb(c.url),
@@ -555,7 +627,9 @@ async def test_weighted_errors(tmp_path: Path) -> None:
             "plain": lb(a.url),
         }
         async with edgeway(tmp_path, dynamic(services, "missing")) as ew:
-            assert errors_of(ew, "missing@file") == ['building HTTP service "nope": the service "nope@file" does not exist']
+            assert errors_of(ew, "missing@file") == [
+                'building HTTP service "nope": the service "nope@file" does not exist'
+            ]
             assert errors_of(ew, "nohc@file") == [
                 "cannot register plain as updater for nohc@file: healthCheck not enabled in config for this WRR service"
             ]
@@ -592,7 +666,9 @@ async def test_health_propagates_through_weighted_and_mirroring(tmp_path: Path) 
 
 
 def mirroring(**options: Any) -> dict[str, Any]:
-    return {"mirroring": {"service": "main", "mirrors": [{"name": "mirror", "percent": 100}], **options}}
+    return {
+        "mirroring": {"service": "main", "mirrors": [{"name": "mirror", "percent": 100}], **options}
+    }
 
 
 async def test_mirror_receives_copies_with_the_body(tmp_path: Path) -> None:
@@ -605,9 +681,15 @@ async def test_mirror_receives_copies_with_the_body(tmp_path: Path) -> None:
             await eventually(lambda: len(mi.received) == 1)
             main_rec, copy = m.received[0], mi.received[0]
             assert (copy.method, copy.target, copy.body) == ("POST", "/p?q=1", b"hello")
-            assert (main_rec.body, copy.header("X-Test"), copy.header("Content-Length")) == (b"hello", "1", "5")
+            assert (main_rec.body, copy.header("X-Test"), copy.header("Content-Length")) == (
+                b"hello",
+                "1",
+                "5",
+            )
             # Chunked bodies stay chunked.
-            await client.request("PUT", "/c", body=b"abc", headers=[("Transfer-Encoding", "chunked")])
+            await client.request(
+                "PUT", "/c", body=b"abc", headers=[("Transfer-Encoding", "chunked")]
+            )
             await eventually(lambda: len(mi.received) == 2)
             assert mi.received[1].body == b"abc" and m.received[1].body == b"abc"
             await client.close()
@@ -616,7 +698,12 @@ async def test_mirror_receives_copies_with_the_body(tmp_path: Path) -> None:
 async def test_mirror_percentage_is_respected(tmp_path: Path) -> None:
     async with backends("main", "m1", "m2") as (m, m1, m2):
         services = {
-            "app": {"mirroring": {"service": "main", "mirrors": [{"name": "m1", "percent": 30}, {"name": "m2", "percent": 0}]}},
+            "app": {
+                "mirroring": {
+                    "service": "main",
+                    "mirrors": [{"name": "m1", "percent": 30}, {"name": "m2", "percent": 0}],
+                }
+            },
             "main": lb(m.url),
             "m1": lb(m1.url),
             "m2": lb(m2.url),
@@ -656,7 +743,13 @@ async def test_mirror_body_limits(tmp_path: Path) -> None:
             "app": mirroring(maxBodySize=4),
             "main": lb(m.url),
             "mirror": lb(mi.url),
-            "nobody": {"mirroring": {"service": "main2", "mirrors": [{"name": "mirror2", "percent": 100}], "mirrorBody": False}},
+            "nobody": {
+                "mirroring": {
+                    "service": "main2",
+                    "mirrors": [{"name": "mirror2", "percent": 100}],
+                    "mirrorBody": False,
+                }
+            },
             "main2": lb(m2.url),
             "mirror2": lb(mi2.url),
         }
@@ -670,7 +763,10 @@ async def test_mirror_body_limits(tmp_path: Path) -> None:
             assert (await client.request("POST", "/nb", body=b"data", host="nobody")).status == 200
             await eventually(lambda: len(mi2.received) == 1)
             assert m2.received[0].body == b"data"
-            assert mi2.received[0].body == b"" and mi2.received[0].header("Content-Length") in (None, "0")
+            assert mi2.received[0].body == b"" and mi2.received[0].header("Content-Length") in (
+                None,
+                "0",
+            )
             await client.close()
 
 
@@ -740,8 +836,20 @@ async def test_failover_on_status_replays_the_body(tmp_path: Path) -> None:
 async def _failover_on_status(tmp_path: Path, b: Backend) -> None:
     async with backends("a") as (a,):
         services = {
-            "app": {"failover": {"service": "main", "fallback": "backup", "errors": {"status": ["500-502", "504"]}}},
-            "limited": {"failover": {"service": "main", "fallback": "backup", "errors": {"status": ["503"], "maxRequestBodyBytes": 3}}},
+            "app": {
+                "failover": {
+                    "service": "main",
+                    "fallback": "backup",
+                    "errors": {"status": ["500-502", "504"]},
+                }
+            },
+            "limited": {
+                "failover": {
+                    "service": "main",
+                    "fallback": "backup",
+                    "errors": {"status": ["503"], "maxRequestBodyBytes": 3},
+                }
+            },
             "main": lb(a.url),
             "backup": lb(b.url),
         }
@@ -755,7 +863,9 @@ async def _failover_on_status(tmp_path: Path, b: Backend) -> None:
             assert (await client.request("GET", "/status/504")).json()["server"] == "b"
             reply = await client.request("POST", "/x", body=b"toolong", host="limited")
             assert (reply.status, reply.body) == (413, b"Request body too large\n")
-            assert (await client.request("POST", "/status/503", body=b"abc", host="limited")).json()["server"] == "b"
+            assert (
+                await client.request("POST", "/status/503", body=b"abc", host="limited")
+            ).json()["server"] == "b"
             await client.close()
 
 
@@ -763,7 +873,9 @@ async def test_failover_errors(tmp_path: Path) -> None:
     async with backends("a") as (a,):
         services = {
             "nohc": {"failover": {"service": "s", "fallback": "s"}},
-            "badcode": {"failover": {"service": "s", "fallback": "s", "errors": {"status": ["5xx"]}}},
+            "badcode": {
+                "failover": {"service": "s", "fallback": "s", "errors": {"status": ["5xx"]}}
+            },
             "internal": {"failover": {"service": "noop@internal", "fallback": "s"}},
             "fallbacknohc": {"failover": {"service": "hc", "fallback": "s", "healthCheck": {}}},
             "s": lb(a.url),

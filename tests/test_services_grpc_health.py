@@ -34,13 +34,15 @@ class HealthServer:
         self.server = grpc.server(ThreadPoolExecutor(4))
         handlers = [
             grpc.method_handlers_generic_handler(
-                "test.Svc", {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())}
+                "test.Svc",
+                {"Who": grpc.unary_unary_rpc_method_handler(lambda req, ctx: name.encode())},
             )
         ]
         if health:
             handlers.append(
                 grpc.method_handlers_generic_handler(
-                    "grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(self._check)}
+                    "grpc.health.v1.Health",
+                    {"Check": grpc.unary_unary_rpc_method_handler(self._check)},
                 )
             )
         self.server.add_generic_rpc_handlers(handlers)
@@ -163,9 +165,11 @@ async def test_scheme_port_and_ignored_options(tmp_path: Path) -> None:
             }
             # Servers start UP: wait for the checks themselves too (four services reach ``a``).
             await eventually(
-                lambda: {n: set(status_of(ew, f"{n}@file").values()) for n in expected}
-                == {n: {s} for n, s in expected.items()}
-                and len(a.checks) >= 4
+                lambda: (
+                    {n: set(status_of(ew, f"{n}@file").values()) for n in expected}
+                    == {n: {s} for n, s in expected.items()}
+                    and len(a.checks) >= 4
+                )
             )
             assert all(set(m) == {"user-agent"} for _, m in a.checks)
             assert {r for r, _ in a.checks} == {b""}
@@ -185,9 +189,19 @@ def test_response_decoding() -> None:
     cases = [
         ([(b":status", b"404")], b"", [], "code = Unimplemented"),
         ([(b":status", b"503")], b"", [], "code = Unavailable"),
-        ([(b":status", b"200"), (b"content-type", b"text/html")], b"", [], "unexpected content-type"),
+        (
+            [(b":status", b"200"), (b"content-type", b"text/html")],
+            b"",
+            [],
+            "unexpected content-type",
+        ),
         (ok, framed, [], "without sending trailers"),
-        (ok + [(b"grpc-status", b"14"), (b"grpc-message", b"going%20away")], b"", [], "Unavailable desc = going away"),
+        (
+            ok + [(b"grpc-status", b"14"), (b"grpc-message", b"going%20away")],
+            b"",
+            [],
+            "Unavailable desc = going away",
+        ),
         (ok, b"", trailers, "cardinality violation"),
         (ok, b"\x01\x00\x00\x00\x00", trailers, "compressed flag"),
         (ok, b"\x00\x00\x00\x00\x02\x08\x80", trailers, "failed to unmarshal"),

@@ -496,7 +496,9 @@ def test_section_false_leaves_it_unset(load):
 
 
 def test_bare_boolean_does_not_take_the_next_argument(load):
-    static = load(["--api.insecure", "--api.dashboard", "--entryPoints.a.address", ":1"]).configuration
+    static = load(
+        ["--api.insecure", "--api.dashboard", "--entryPoints.a.address", ":1"]
+    ).configuration
     assert static.api.insecure and static.api.dashboard
     assert static.entryPoints["a"].address == ":1"
 

@@ -26,6 +26,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     """Both event loops (production runs uvloop, whose transports differ)."""
     return ("asyncio", {"use_uvloop": True}) if request.param == "uvloop" else "asyncio"
 
+
 STATIC = """
 entryPoints:
   web: {address: "127.0.0.1:0"}
@@ -36,7 +37,9 @@ HALF_CLOSE = "serversTransports: {halfclose: {terminationDelay: -1s}}"
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp: Path, dynamic: str, static: str = STATIC) -> AsyncIterator[tuple[Edgeway, int]]:
+async def serving(
+    tmp: Path, dynamic: str, static: str = STATIC
+) -> AsyncIterator[tuple[Edgeway, int]]:
     """edgeway on ``dynamic``, and the port of its ``tcp`` entry point."""
     async with edgeway(tmp, dynamic, static) as ew:
         yield ew, ew.port("tcp")
@@ -256,7 +259,10 @@ async def test_middleware_precedence_and_unknown(tmp_path: Path) -> None:
     """
     async with serving(tmp_path, dyn) as (ew, _):
         assert status(ew, "tcp_routers", "r@file") == ("enabled", [])  # ipAllowList wins, no error
-        assert status(ew, "tcp_routers", "missing@file") == ("disabled", ['middleware "nope@file" does not exist'])
+        assert status(ew, "tcp_routers", "missing@file") == (
+            "disabled",
+            ['middleware "nope@file" does not exist'],
+        )
         void = 'invalid middleware "void@file" configuration: invalid middleware type or middleware does not exist'
         assert status(ew, "tcp_middlewares", "void@file") == ("disabled", [void])
 
@@ -289,7 +295,11 @@ async def test_proxy_protocol_to_servers(tmp_path: Path, version: int, where: st
             await a.wait_received(1)
     header = parse(a.received[0])
     assert isinstance(header, ProxyHeader)
-    assert (header.version, header.source, header.destination) == (version, tuple(client), ("127.0.0.1", port))
+    assert (header.version, header.source, header.destination) == (
+        version,
+        tuple(client),
+        ("127.0.0.1", port),
+    )
     assert a.received[0][header.length :] == b"payload"
 
 
@@ -308,7 +318,10 @@ async def test_proxy_protocol_default_version_and_bad_version(tmp_path: Path) ->
         async with serving(tmp_path, dyn) as (ew, port):
             await converse(port, b"z", b"z")
             await a.wait_received(1)
-            assert status(ew, "tcp_routers", "bad@file") == ("disabled", ["unknown proxyProtocol version: 3"])
+            assert status(ew, "tcp_routers", "bad@file") == (
+                "disabled",
+                ["unknown proxyProtocol version: 3"],
+            )
             # As Traefik, a service's build error goes to its routers only.
             assert status(ew, "tcp_services", "v3@file") == ("enabled", [])
     header = parse(a.received[0])
@@ -323,7 +336,9 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def server_context(ca: trustme.CA, name: str, *, client_ca: trustme.CA | None = None) -> ssl.SSLContext:
+def server_context(
+    ca: trustme.CA, name: str, *, client_ca: trustme.CA | None = None
+) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(name).configure_cert(ctx)
     if client_ca is not None:
@@ -344,14 +359,19 @@ def server_context(ca: trustme.CA, name: str, *, client_ca: trustme.CA | None = 
             "{serverName: backend.test, rootCAs: [ca.pem], peerCertSANs: [{type: DNSName, value: backend.test}]}",
             True,
         ),
-        ("{insecureSkipVerify: true, rootCAs: [ca.pem], peerCertSANs: [{type: DNSName, value: x.test}]}", False),
+        (
+            "{insecureSkipVerify: true, rootCAs: [ca.pem], peerCertSANs: [{type: DNSName, value: x.test}]}",
+            False,
+        ),
         (None, False),
     ],
 )
 async def test_tls_to_servers(tmp_path: Path, ca: trustme.CA, tls: str | None, works: bool) -> None:
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     async with tcp_backends("secure", ssl_context=server_context(ca, "backend.test")) as (a,):
-        transport = f"serversTransports: {{t: {{tls: {tls}, terminationDelay: -1s}}}}" if tls else ""
+        transport = (
+            f"serversTransports: {{t: {{tls: {tls}, terminationDelay: -1s}}}}" if tls else ""
+        )
         dyn = f"""
         tcp:
           routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
@@ -374,7 +394,10 @@ async def test_tls_client_certificate_to_servers(tmp_path: Path, ca: trustme.CA)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     ctx = server_context(ca, "backend.test", client_ca=client_ca)
     async with tcp_backends("mtls", ssl_context=ctx) as (a,):
-        for certs, works in (("[{certFile: client.pem, keyFile: client.key}]", True), ("[]", False)):
+        for certs, works in (
+            ("[{certFile: client.pem, keyFile: client.key}]", True),
+            ("[]", False),
+        ):
             dyn = f"""
             tcp:
               routers: {{r: {{entryPoints: [tcp], rule: "HostSNI(`*`)", service: s}}}}
@@ -408,7 +431,9 @@ async def test_static_tcp_servers_transport_is_the_default(tmp_path: Path, ca: t
           services:
             s: {{loadBalancer: {{servers: [{{address: "{a.address}", tls: true}}]}}}}
         """
-        static = STATIC + "tcpServersTransport: {dialTimeout: 5s, tls: {insecureSkipVerify: true}}\n"
+        static = (
+            STATIC + "tcpServersTransport: {dialTimeout: 5s, tls: {insecureSkipVerify: true}}\n"
+        )
         async with serving(tmp_path, dyn, static) as (_, port):
             assert await converse(port, b"hi", b"secure:hi") == b"secure:hi"
 
@@ -456,7 +481,9 @@ async def test_health_check_options(tmp_path: Path, options: str, up: bool) -> N
             info = ew.runtime.tcp_services["s@file"]
             before = a.connections
             async with asyncio.timeout(5):
-                while a.connections < before + 2 and not (options.startswith("port") or "0s" in options):
+                while a.connections < before + 2 and not (
+                    options.startswith("port") or "0s" in options
+                ):
                     await asyncio.sleep(0.02)
                 while info.server_status[a.address] != ("UP" if up else "DOWN"):
                     await asyncio.sleep(0.02)
@@ -482,7 +509,9 @@ async def test_weighted_health_check_needs_children_with_health_check(tmp_path: 
     async with serving(tmp_path, dyn) as (ew, _):
         assert status(ew, "tcp_routers", "r@file") == (
             "disabled",
-            ["cannot register plain as updater for w@file: healthCheck not enabled in config for this weighted service"],
+            [
+                "cannot register plain as updater for w@file: healthCheck not enabled in config for this weighted service"
+            ],
         )
         assert status(ew, "tcp_routers", "ok@file") == ("enabled", [])
 
@@ -537,7 +566,10 @@ async def test_router_errors(tmp_path: Path, ca: trustme.CA) -> None:
         for name, error in expected.items():
             st, errors = status(ew, "tcp_routers", f"{name}@file")
             assert st == "disabled" and error in errors, (name, errors)
-        assert status(ew, "tcp_routers", "someep@file") == ("warning", ['entryPoint "nope" doesn\'t exist'])
+        assert status(ew, "tcp_routers", "someep@file") == (
+            "warning",
+            ['entryPoint "nope" doesn\'t exist'],
+        )
         assert "no valid entryPoint for this router" in status(ew, "tcp_routers", "noep@file")[1]
         assert status(ew, "tcp_services", "both@file")[0] == "disabled"
         assert status(ew, "tcp_services", "s@file") == ("enabled", [])
@@ -545,7 +577,10 @@ async def test_router_errors(tmp_path: Path, ca: trustme.CA) -> None:
         route = ew.kernel.entrypoints["tcp"].routing.tcp.match_tls(_info("o.test"))
         assert route is not None and route.passthrough
         # Closed before the handshake (not a certificate the client rejects).
-        assert await tls_talk(ca, port, "o.test", check_hostname=False, verify_mode=ssl.CERT_NONE) is None
+        assert (
+            await tls_talk(ca, port, "o.test", check_hostname=False, verify_mode=ssl.CERT_NONE)
+            is None
+        )
         assert ew.runtime.tcp_services["s@file"].used_by  # populated as for HTTP
 
 
@@ -576,13 +611,20 @@ async def test_priorities_and_order(tmp_path: Path) -> None:
             await ew.wait_applied(ew.kernel.state.reloads)
             # ClientIP(`127.0.0.0/8`) is longer (priority 23) than the one with priority 1.
             assert await converse(port, b"x", b"low:x") == b"low:x"
-            assert [ew.runtime.tcp_routers[f"{n}@file"].priority for n in ("all", "ip", "ip2")] == [-1, 23, 1]
+            assert [ew.runtime.tcp_routers[f"{n}@file"].priority for n in ("all", "ip", "ip2")] == [
+                -1,
+                23,
+                1,
+            ]
 
 
 async def test_tls_passthrough_by_sni_and_alpn(tmp_path: Path, ca: trustme.CA) -> None:
     ctx_a = server_context(ca, "a.test")
     ctx_b = server_context(ca, "b.other")
-    async with tcp_backends("A", ssl_context=ctx_a) as (a,), tcp_backends("B", ssl_context=ctx_b) as (b,):
+    async with (
+        tcp_backends("A", ssl_context=ctx_a) as (a,),
+        tcp_backends("B", ssl_context=ctx_b) as (b,),
+    ):
         dyn = f"""
         tcp:
           routers:
@@ -597,9 +639,13 @@ async def test_tls_passthrough_by_sni_and_alpn(tmp_path: Path, ca: trustme.CA) -
             assert routing.has_tls_routes and routing.early_handler("127.0.0.1", False) is None
             assert await tls_talk(ca, port, "a.test") == b"A:hello"
             assert await tls_talk(ca, port, "b.other", alpn=["x-proto"]) == b"B:hello"
-            assert await tls_talk(ca, port, "b.other") is None  # ALPN does not match: HTTPS 404, default cert
+            assert (
+                await tls_talk(ca, port, "b.other") is None
+            )  # ALPN does not match: HTTPS 404, default cert
             # Not TLS and no plain TCP route: the entry point's HTTP handler (404), as Traefik.
-            assert (await talk(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404 Not Found\r\n")
+            assert (await talk(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(
+                b"HTTP/1.1 404 Not Found\r\n"
+            )
 
 
 async def tls_talk(
@@ -613,7 +659,9 @@ async def tls_talk(
     for name, value in client.items():
         setattr(ctx, name, value)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=sni)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname=sni
+        )
     except (OSError, ssl.SSLError):
         return None
     try:
@@ -649,12 +697,21 @@ async def test_tls_termination(tmp_path: Path, ca: trustme.CA) -> None:
         """
         async with serving(tmp_path, dyn) as (ew, port):
             route = ew.kernel.entrypoints["tcp"].routing.tcp.match_tls(_info("c.test"))
-            assert route is not None and (route.passthrough, route.options, route.catch_all) == (False, "modern@file", False)
+            assert route is not None and (route.passthrough, route.options, route.catch_all) == (
+                False,
+                "modern@file",
+                False,
+            )
             assert await tls_talk(ca, port, "t.test") == b"hello"
             assert await tls_talk(ca, port, "i.test") == b"hello"
             assert await tls_talk(ca, port, "c.test") == b"hello"
-            assert await tls_talk(ca, port, "c.test", maximum_version=ssl.TLSVersion.TLSv1_2) is None
-            assert await tls_talk(ca, port, "t.test", maximum_version=ssl.TLSVersion.TLSv1_2) == b"hello"
+            assert (
+                await tls_talk(ca, port, "c.test", maximum_version=ssl.TLSVersion.TLSv1_2) is None
+            )
+            assert (
+                await tls_talk(ca, port, "t.test", maximum_version=ssl.TLSVersion.TLSv1_2)
+                == b"hello"
+            )
             # No route for the SNI: the HTTPS 404 handler's generated certificate.
             assert await tls_talk(ca, port, "x.test") is None
             await a.wait_received(4)

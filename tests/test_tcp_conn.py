@@ -19,7 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 @contextlib.asynccontextmanager
-async def spliced(backend_port: int, delay: float, accepted: list[TCPConnection] | None = None) -> AsyncIterator[int]:
+async def spliced(
+    backend_port: int, delay: float, accepted: list[TCPConnection] | None = None
+) -> AsyncIterator[int]:
     """A listener splicing each connection to ``backend_port`` (what a loadBalancer server does)."""
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
@@ -104,7 +106,9 @@ def _paused(conns: list[TCPConnection]) -> bool:
 async def test_reader_pauses_transport_above_high_water() -> None:
     loop = asyncio.get_running_loop()
     made: list[TCPConnection] = []
-    server = await loop.create_server(lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0)
+    server = await loop.create_server(
+        lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0
+    )
     port = server.sockets[0].getsockname()[1]
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"x" * (READ_HIGH_WATER * 4))
@@ -138,7 +142,9 @@ async def test_client_reset_ends_the_splice() -> None:
 async def test_write_after_close_raises_and_read_after_reset() -> None:
     loop = asyncio.get_running_loop()
     made: list[TCPConnection] = []
-    server = await loop.create_server(lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0)
+    server = await loop.create_server(
+        lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0
+    )
     port = server.sockets[0].getsockname()[1]
     sock = socket.create_connection(("127.0.0.1", port))
     async with asyncio.timeout(5):
@@ -163,7 +169,9 @@ async def test_write_after_close_raises_and_read_after_reset() -> None:
 async def test_read_deadline() -> None:
     loop = asyncio.get_running_loop()
     made: list[TCPConnection] = []
-    server = await loop.create_server(lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0)
+    server = await loop.create_server(
+        lambda: made.append(TCPConnection()) or made[-1], "127.0.0.1", 0
+    )
     _, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
     async with asyncio.timeout(5):
         while not made:
@@ -211,7 +219,11 @@ async def test_initial_bytes_and_given_addresses_come_first() -> None:
     made: list[TCPConnection] = []
 
     def factory() -> TCPConnection:
-        made.append(TCPConnection(initial=b"early:", peer=("203.0.113.9", 4242), local=("198.51.100.1", 443)))
+        made.append(
+            TCPConnection(
+                initial=b"early:", peer=("203.0.113.9", 4242), local=("198.51.100.1", 443)
+            )
+        )
         return made[-1]
 
     server = await loop.create_server(factory, "127.0.0.1", 0)

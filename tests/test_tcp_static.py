@@ -13,13 +13,20 @@ from edgeway.registry import Registry
 
 def load(tmp_path: Path, text: str, argv: list[str] | None = None):  # type: ignore[no-untyped-def]
     (tmp_path / "edgeway.yml").write_text(textwrap.dedent(text))
-    return load_static_configuration(argv or [], {}, tmp_path, Registry(), search_dirs=[tmp_path]).configuration
+    return load_static_configuration(
+        argv or [], {}, tmp_path, Registry(), search_dirs=[tmp_path]
+    ).configuration
 
 
 def test_defaults(tmp_path: Path) -> None:
     static = load(tmp_path, "entryPoints: {dns: {address: ':53/udp'}}\n")
     st = static.tcpServersTransport
-    assert (st.dialTimeout, st.dialKeepAlive, st.terminationDelay, st.tls) == (30.0, 15.0, 0.0, None)
+    assert (st.dialTimeout, st.dialKeepAlive, st.terminationDelay, st.tls) == (
+        30.0,
+        15.0,
+        0.0,
+        None,
+    )
     ep = static.entryPoints["dns"]
     assert ep.udp.timeout == 3.0 and ep.proxyProtocol is None
 
@@ -49,9 +56,17 @@ def test_values_from_file_and_flags(tmp_path: Path) -> None:
 
 def test_flags(tmp_path: Path) -> None:
     static = load_static_configuration(
-        ["--entryPoints.tcp.address=:1", "--entryPoints.tcp.proxyProtocol.insecure=true",
-         "--entryPoints.u.address=:2/udp", "--entryPoints.u.udp.timeout=7s", "--tcpServersTransport.dialTimeout=1s"],
-        {}, tmp_path, Registry(), search_dirs=[tmp_path],
+        [
+            "--entryPoints.tcp.address=:1",
+            "--entryPoints.tcp.proxyProtocol.insecure=true",
+            "--entryPoints.u.address=:2/udp",
+            "--entryPoints.u.udp.timeout=7s",
+            "--tcpServersTransport.dialTimeout=1s",
+        ],
+        {},
+        tmp_path,
+        Registry(),
+        search_dirs=[tmp_path],
     ).configuration
     assert static.entryPoints["tcp"].proxyProtocol.insecure
     assert static.entryPoints["u"].udp.timeout == 7.0
@@ -61,9 +76,18 @@ def test_flags(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("entryPoints: {dns: {address: ':53/udp', udp: {timeout: 0s}}}", "timeout should be greater than zero"),
-        ("entryPoints: {tcp: {address: ':1', proxyProtocol: {trustedIPs: [nope]}}}", "is not an IP address or CIDR"),
-        ("tcpServersTransport: {tls: {spiffe: {}}}", "tcpServersTransport.tls.spiffe: not supported"),
+        (
+            "entryPoints: {dns: {address: ':53/udp', udp: {timeout: 0s}}}",
+            "timeout should be greater than zero",
+        ),
+        (
+            "entryPoints: {tcp: {address: ':1', proxyProtocol: {trustedIPs: [nope]}}}",
+            "is not an IP address or CIDR",
+        ),
+        (
+            "tcpServersTransport: {tls: {spiffe: {}}}",
+            "tcpServersTransport.tls.spiffe: not supported",
+        ),
         ("tcpServersTransport: {bogus: 1}", "tcpServersTransport.bogus: unknown key"),
     ],
 )

@@ -46,10 +46,19 @@ def build_hello(
         entry = b"\x00" + _vec(2, sni.encode("latin-1"))
         exts += struct.pack(">H", 0) + _vec(2, _vec(2, entry))
     if alpn:
-        exts += struct.pack(">H", 16) + _vec(2, _vec(2, b"".join(_vec(1, p.encode("latin-1")) for p in alpn)))
+        exts += struct.pack(">H", 16) + _vec(
+            2, _vec(2, b"".join(_vec(1, p.encode("latin-1")) for p in alpn))
+        )
     for kind, data in extra or []:
         exts += struct.pack(">H", kind) + _vec(2, data)
-    body = b"\x03\x03" + b"\x11" * 32 + _vec(1, b"") + _vec(2, b"\x13\x01\xc0\x2f") + _vec(1, b"\x00") + _vec(2, exts)
+    body = (
+        b"\x03\x03"
+        + b"\x11" * 32
+        + _vec(1, b"")
+        + _vec(2, b"\x13\x01\xc0\x2f")
+        + _vec(1, b"\x00")
+        + _vec(2, exts)
+    )
     message = b"\x01" + _vec(3, body)
     records = b""
     for i in range(0, len(message), record_size):
@@ -103,8 +112,12 @@ def test_malformed_hellos(data):
         parse_client_hello(data + b"\x00" * 0x5000)
 
 
-hostnames = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}", fullmatch=True)
-protocols = st.lists(st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12), max_size=4)
+hostnames = st.from_regex(
+    r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}", fullmatch=True
+)
+protocols = st.lists(
+    st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12), max_size=4
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -94,12 +94,21 @@ tls:
         assert await peer_names(port, "other.org") == ["fallback.example.com"]
         assert await peer_names(port, None) == ["fallback.example.com"]
         out = await s_client(port, "-servername", "b.example.com")
-        assert "subject=CN" not in out.stdout or "*.example.com" in out.stdout or "example.com" in out.stdout
+        assert (
+            "subject=CN" not in out.stdout
+            or "*.example.com" in out.stdout
+            or "example.com" in out.stdout
+        )
 
 
 async def test_generated_default_certificate(tmp_path):
     async with edgeway(tmp_path, "http: {}\n") as ew:
-        out = await s_client(ew.port(), "-servername", "x.test", data=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = await s_client(
+            ew.port(),
+            "-servername",
+            "x.test",
+            data=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
         assert "TRAEFIK DEFAULT CERT" in out.stdout
         assert "HTTP/1.1 404 Not Found" in out.stdout  # the TLS 404
 
@@ -191,7 +200,10 @@ tls:
             await client.close()
             pem = b.received[-1].header("X-Forwarded-Tls-Client-Cert")
             assert pem and "\n" not in pem and "BEGIN" not in pem
-            assert b.received[-1].header("X-Forwarded-Tls-Client-Cert-Info") == "SAN%3D%22alice%40example.com%22"
+            assert (
+                b.received[-1].header("X-Forwarded-Tls-Client-Cert-Info")
+                == "SAN%3D%22alice%40example.com%22"
+            )
 
 
 async def test_versions_and_ciphers_with_openssl(tmp_path, ca):
@@ -213,14 +225,21 @@ tls:
         port = ew.port()
         ok = await s_client(port, "-servername", "b.example.com", "-tls1_2")
         # Go's preference order: AES-GCM first (edgeway orders the suites as Go does)
-        assert "Protocol  : TLSv1.2" in ok.stdout and "Cipher    : ECDHE-ECDSA-AES128-GCM-SHA256" in ok.stdout
+        assert (
+            "Protocol  : TLSv1.2" in ok.stdout
+            and "Cipher    : ECDHE-ECDSA-AES128-GCM-SHA256" in ok.stdout
+        )
         refused = await s_client(port, "-servername", "a.example.com", "-tls1_2")
         # refused (asyncio/uvloop close without flushing OpenSSL's alert; Go sends protocol_version)
         assert refused.returncode != 0 and "Cipher is (NONE)" in refused.stdout
         assert "New, TLSv1.3" in (await s_client(port, "-servername", "a.example.com")).stdout
-        old = await s_client(port, "-servername", "b.example.com", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
+        old = await s_client(
+            port, "-servername", "b.example.com", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"
+        )
         assert old.returncode != 0 and "Cipher is (NONE)" in old.stdout
-        cipher = await s_client(port, "-servername", "b.example.com", "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256")
+        cipher = await s_client(
+            port, "-servername", "b.example.com", "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"
+        )
         assert cipher.returncode != 0  # not in Go's default suites
 
 
@@ -242,7 +261,11 @@ tls:
         assert tls.tls_options == "modern@file" if hasattr(tls, "tls_options") else True
         assert (await client.request(host="a.example.com")).status == 200
         r = await client.request(host="b.example.com")  # Host and SNI disagree on the options
-        assert (r.status, r.body, r.header("Content-Type")) == (421, b"Misdirected Request\n", "text/plain; charset=utf-8")
+        assert (r.status, r.body, r.header("Content-Type")) == (
+            421,
+            b"Misdirected Request\n",
+            "text/plain; charset=utf-8",
+        )
         await client.close()
 
 
@@ -260,7 +283,11 @@ tls:
 """
     async with edgeway(tmp_path, dyn) as ew:
         routers = ew.runtime.routers
-        assert set(routers) == {"web-conflicted-one@file", "web-conflicted-two@file", "web-conflicted-nohost@file"}
+        assert set(routers) == {
+            "web-conflicted-one@file",
+            "web-conflicted-two@file",
+            "web-conflicted-nohost@file",
+        }
         conflict = (
             "router's TLSOptions configuration is conflicting with other routers on the same entrypoint "
             "and host, default TLS options will be used instead"
@@ -288,7 +315,9 @@ tls:
 """
     async with edgeway(tmp_path, dyn) as ew:
         routers = ew.runtime.routers
-        assert routers["unknown@file"].errors == ["building router handler: unknown TLS options: nope@file"]
+        assert routers["unknown@file"].errors == [
+            "building router handler: unknown TLS options: nope@file"
+        ]
         assert routers["unknown@file"].status == "disabled"
         assert routers["broken@file"].errors == [
             "building router handler: building TLS config: invalid CipherSuite: TLS_NOT_A_SUITE"
@@ -325,10 +354,15 @@ entryPoints:
 """
     async with edgeway(tmp_path, "http: {}\n", static) as ew:
         r = await get(ew.port("web"), "/path?q=1", host="site.example.com")
-        assert (r.status, r.header("Location")) == (301, f"https://site.example.com:{port}/path?q=1")
+        assert (r.status, r.header("Location")) == (
+            301,
+            f"https://site.example.com:{port}/path?q=1",
+        )
         router = ew.runtime.routers["web-to-websecure@internal"]
         assert (router.config.rule, router.config.priority) == ("HostRegexp(`^.+$`)", 2**63 - 2)
-        assert ew.runtime.middlewares["redirect-web-to-websecure@internal"].config.redirectScheme.port == str(port)
+        assert ew.runtime.middlewares[
+            "redirect-web-to-websecure@internal"
+        ].config.redirectScheme.port == str(port)
 
 
 async def test_redirection_to_a_port(tmp_path):
@@ -364,7 +398,10 @@ tls:
         before = ew.kernel.state.reloads
         ew.write_dynamic(template.format(name="second"))
         await ew.wait_applied(before)
-        assert await peer_names(ew.port(), "a.example.com") == ["a.example.com", "second.example.com"]
+        assert await peer_names(ew.port(), "a.example.com") == [
+            "a.example.com",
+            "second.example.com",
+        ]
         # the established connection goes on, with its certificate
         assert (await client.request(host="a.example.com")).status == 200
         await client.close()

@@ -56,7 +56,9 @@ def names(obj):
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        found = san.get_values_for_type(x509.DNSName) + [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+        found = san.get_values_for_type(x509.DNSName) + [
+            str(i) for i in san.get_values_for_type(x509.IPAddress)
+        ]
     except x509.ExtensionNotFound:
         found = []
     return ([cn[0].value] if cn else []) + found
@@ -111,10 +113,18 @@ def test_match_domain(server, domain, match):
 
 
 def test_selection_order_exact_wildcard_default(ca):
-    exact, wild, default = ca.issue("a.example.com"), ca.issue("*.example.com"), ca.issue("default.example.com")
+    exact, wild, default = (
+        ca.issue("a.example.com"),
+        ca.issue("*.example.com"),
+        ca.issue("default.example.com"),
+    )
     m = manager(
         [(exact, None), (wild, None)],
-        stores={"default": TLSStore(defaultCertificate={"certFile": default.pem, "keyFile": default.key_pem})},
+        stores={
+            "default": TLSStore(
+                defaultCertificate={"certFile": default.pem, "keyFile": default.key_pem}
+            )
+        },
     )
     assert names(served(m, "a.example.com")) == ["a.example.com"]
     assert names(served(m, "A.Example.COM")) == ["a.example.com"]
@@ -143,18 +153,36 @@ def test_only_the_default_store_is_served(ca):
 def test_default_generated_cert_takes_a_stored_certificate(ca):
     m = manager(
         [(ca.issue("x.example.com", "y.example.com"), None)],
-        stores={"default": TLSStore(defaultGeneratedCert={"resolver": "le", "domain": {"main": "y.example.com", "sans": ["x.example.com"]}})},
+        stores={
+            "default": TLSStore(
+                defaultGeneratedCert={
+                    "resolver": "le",
+                    "domain": {"main": "y.example.com", "sans": ["x.example.com"]},
+                }
+            )
+        },
     )
     assert names(served(m, "zzz.org")) == ["x.example.com", "y.example.com"]
 
 
 def test_broken_default_certificate_closes(ca):
-    m = manager([], stores={"default": TLSStore(defaultCertificate={"certFile": "missing.crt", "keyFile": "missing.key"})})
-    assert served(m, "a.org") == Refusal(None, "the default certificate of the TLS store could not be loaded")
+    m = manager(
+        [],
+        stores={
+            "default": TLSStore(
+                defaultCertificate={"certFile": "missing.crt", "keyFile": "missing.key"}
+            )
+        },
+    )
+    assert served(m, "a.org") == Refusal(
+        None, "the default certificate of the TLS store could not be loaded"
+    )
 
 
 def test_sni_strict_refuses_unknown_names(ca):
-    m = manager([(ca.issue("a.example.com"), None)], options={"strict@file": TLSOptions(sniStrict=True)})
+    m = manager(
+        [(ca.issue("a.example.com"), None)], options={"strict@file": TLSOptions(sniStrict=True)}
+    )
     assert names(served(m, "a.example.com", "strict@file")) == ["a.example.com"]
     refusal = served(m, "b.example.com", "strict@file")
     assert isinstance(refusal, Refusal) and refusal.alert == ALERT_UNRECOGNIZED_NAME
@@ -182,12 +210,27 @@ def test_first_certificate_with_the_same_names_wins(ca):
     [
         ({"cipherSuites": ["TLS_NOPE"]}, "invalid CipherSuite: TLS_NOPE"),
         ({"curvePreferences": ["P-999"]}, "invalid CurveID in curvePreferences: P-999"),
-        ({"clientAuth": {"clientAuthType": "VerifyClientCertIfGiven"}}, "invalid clientAuthType: VerifyClientCertIfGiven, CAFiles is required"),
-        ({"clientAuth": {"clientAuthType": "RequireAndVerifyClientCert"}}, "invalid clientAuthType: RequireAndVerifyClientCert, CAFiles is required"),
+        (
+            {"clientAuth": {"clientAuthType": "VerifyClientCertIfGiven"}},
+            "invalid clientAuthType: VerifyClientCertIfGiven, CAFiles is required",
+        ),
+        (
+            {"clientAuth": {"clientAuthType": "RequireAndVerifyClientCert"}},
+            "invalid clientAuthType: RequireAndVerifyClientCert, CAFiles is required",
+        ),
         ({"clientAuth": {"clientAuthType": "Whatever"}}, 'unknown client auth type "Whatever"'),
-        ({"clientAuth": {"caFiles": ["not a certificate\nat all"]}}, "invalid certificate(s) content"),
-        ({"cipherSuites": ["TLS_RSA_WITH_RC4_128_SHA"]}, "not available in this OpenSSL build: RC4-SHA"),
-        ({"curvePreferences": ["X25519MLKEM768"]}, "not available in this OpenSSL build: X25519MLKEM768"),
+        (
+            {"clientAuth": {"caFiles": ["not a certificate\nat all"]}},
+            "invalid certificate(s) content",
+        ),
+        (
+            {"cipherSuites": ["TLS_RSA_WITH_RC4_128_SHA"]},
+            "not available in this OpenSSL build: RC4-SHA",
+        ),
+        (
+            {"curvePreferences": ["X25519MLKEM768"]},
+            "not available in this OpenSSL build: X25519MLKEM768",
+        ),
     ],
 )
 def test_option_errors(options, error):
@@ -211,7 +254,9 @@ def test_manager_reports_option_errors(ca):
 
 
 def _handshake(ca, options, client, sni="a.example.com"):
-    m = manager([(ca.issue("a.example.com"), None)], options={"o@file": TLSOptions.model_validate(options)})
+    m = manager(
+        [(ca.issue("a.example.com"), None)], options={"o@file": TLSOptions.model_validate(options)}
+    )
     assert m.options_error("o@file") is None
     return served(m, sni, "o@file", client=client)
 
@@ -222,7 +267,11 @@ def _handshake(ca, options, client, sni="a.example.com"):
         ({}, {}, "TLSv1.3"),
         ({"maxVersion": "VersionTLS12"}, {}, "TLSv1.2"),
         ({"minVersion": "VersionTLS13"}, {}, "TLSv1.3"),
-        ({"minVersion": "VersionTLS10", "maxVersion": "VersionTLS10"}, {"minimum_version": ssl.TLSVersion.TLSv1}, "TLSv1"),
+        (
+            {"minVersion": "VersionTLS10", "maxVersion": "VersionTLS10"},
+            {"minimum_version": ssl.TLSVersion.TLSv1},
+            "TLSv1",
+        ),
         ({"minVersion": "VersionNonsense"}, {"maximum_version": ssl.TLSVersion.TLSv1_2}, "TLSv1.2"),
     ],
 )
@@ -264,7 +313,10 @@ def test_cipher_suites_restrict_tls12(ca):
 
 
 def test_tls13_suites_only_means_tls13_only(ca):
-    assert _handshake(ca, {"cipherSuites": ["TLS_AES_128_GCM_SHA256"]}, insecure_context()).version() == "TLSv1.3"
+    assert (
+        _handshake(ca, {"cipherSuites": ["TLS_AES_128_GCM_SHA256"]}, insecure_context()).version()
+        == "TLSv1.3"
+    )
     ctx = insecure_context()
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(ssl.SSLError):
@@ -274,7 +326,9 @@ def test_tls13_suites_only_means_tls13_only(ca):
 def test_curve_preferences(ca):
     ctx = insecure_context()
     ctx.set_ecdh_curve("prime256v1")  # the client offers P-256 only
-    assert _handshake(ca, {"curvePreferences": ["CurveP384", "secp256r1"]}, ctx).version() == "TLSv1.3"
+    assert (
+        _handshake(ca, {"curvePreferences": ["CurveP384", "secp256r1"]}, ctx).version() == "TLSv1.3"
+    )
     with pytest.raises(ssl.SSLError):
         _handshake(ca, {"curvePreferences": ["X25519"]}, ctx)
 
@@ -328,7 +382,14 @@ def test_client_auth_types(tmp_path, ca, auth_type, with_ca, no_cert, trusted_ce
 
 def test_requested_certificate_is_available_to_the_server(tmp_path, ca):
     client_ca = CA(tmp_path, "clients")
-    m = manager([(ca.issue("a.example.com"), None)], options={"o@file": TLSOptions.model_validate({"clientAuth": {"clientAuthType": "RequestClientCert"}})})
+    m = manager(
+        [(ca.issue("a.example.com"), None)],
+        options={
+            "o@file": TLSOptions.model_validate(
+                {"clientAuth": {"clientAuthType": "RequestClientCert"}}
+            )
+        },
+    )
     ctx = m.select("o@file", "a.example.com", "")
     client = client_ca.client_cert_context()
     client.check_hostname = False
@@ -395,5 +456,8 @@ def test_failing_store_plugin_is_contained(ca):
         def certificates(self):
             raise RuntimeError("boom")
 
-    m = manager([(ca.issue("a.example.com"), None)], plugins=[TLSStoreType("failing", lambda ctx: Failing())])
+    m = manager(
+        [(ca.issue("a.example.com"), None)],
+        plugins=[TLSStoreType("failing", lambda ctx: Failing())],
+    )
     assert names(served(m, "a.example.com")) == ["a.example.com"]

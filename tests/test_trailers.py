@@ -63,9 +63,13 @@ def split_response(raw: bytes) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "streamed"])
-async def test_declared_and_undeclared_trailers_follow_the_last_chunk(tmp_path: Path, split: bool) -> None:
+async def test_declared_and_undeclared_trailers_follow_the_last_chunk(
+    tmp_path: Path, split: bool
+) -> None:
     async with raw_backend(CHUNKED, split=split) as url, edgeway(tmp_path, config(url)) as ew:
-        raw = await raw_exchange(ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     head, rest = split_response(raw)
     assert b"\r\nTrailer: X-Decl\r\n" in head + b"\r\n"
     assert b"\r\nTransfer-Encoding: chunked" in head and b"Content-Length" not in head
@@ -87,7 +91,9 @@ async def test_a_declared_trailer_never_sent_still_forces_chunking(tmp_path: Pat
         b"2\r\nhi\r\n0\r\n\r\n"
     )
     async with raw_backend(answer) as url, edgeway(tmp_path, config(url)) as ew:
-        raw = await raw_exchange(ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     head, rest = split_response(raw)
     assert b"\r\nTrailer: A, B" in head and b"chunked" in head
     assert rest == b"2\r\nhi\r\n0\r\n\r\n"
@@ -96,30 +102,40 @@ async def test_a_declared_trailer_never_sent_still_forces_chunking(tmp_path: Pat
 async def test_a_trailer_header_without_chunking_is_dropped(tmp_path: Path) -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTrailer: X-A\r\n\r\nhi"
     async with raw_backend(answer) as url, edgeway(tmp_path, config(url)) as ew:
-        raw = await raw_exchange(ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     head, rest = split_response(raw)
     assert b"Trailer" not in head and b"Content-Length: 2" in head and rest == b"hi"
 
 
 @pytest.mark.parametrize("name", [b"Content-Length", b"transfer-encoding", b"Trailer"])
 async def test_a_bad_declared_trailer_name_is_a_bad_gateway(tmp_path: Path, name: bytes) -> None:
-    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-A, %s\r\n\r\n0\r\n\r\n" % name
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-A, %s\r\n\r\n0\r\n\r\n" % name
+    )
     async with raw_backend(answer) as url, edgeway(tmp_path, config(url)) as ew:
-        raw = await raw_exchange(ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     assert raw.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
 
 
 async def test_head_request_gets_no_trailers(tmp_path: Path) -> None:
     answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-A\r\n\r\n"
     async with raw_backend(answer) as url, edgeway(tmp_path, config(url)) as ew:
-        raw = await raw_exchange(ew.port(), b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     head, rest = split_response(raw)
     assert head.startswith(b"HTTP/1.1 200") and rest == b""
 
 
 async def test_http2_server_trailers_reach_an_http11_client(tmp_path: Path) -> None:
     async with dual(h2c=True) as b, edgeway(tmp_path, config(b.url)) as ew:
-        raw = await raw_exchange(ew.port(), b"GET /trailers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = await raw_exchange(
+            ew.port(), b"GET /trailers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
     head, rest = split_response(raw)
     assert b"chunked" in head and b"Trailer" not in head  # undeclared: not announced
     assert rest == b"5\r\nhello\r\n0\r\nGrpc-Status: 0\r\nX-Checksum: abc\r\n\r\n"

@@ -20,7 +20,9 @@ entryPoints:
 
 
 def lb(*addresses: str) -> str:
-    return "{loadBalancer: {servers: [" + ", ".join(f'{{address: "{a}"}}' for a in addresses) + "]}}"
+    return (
+        "{loadBalancer: {servers: [" + ", ".join(f'{{address: "{a}"}}' for a in addresses) + "]}}"
+    )
 
 
 def port(ew: Edgeway, name: str = "udp") -> int:
@@ -55,7 +57,9 @@ async def test_session_timeout_releases_the_session(tmp_path: Path) -> None:
         """
         async with edgeway(tmp_path, dyn, STATIC) as ew:
             ep = ew.kernel.udp_entrypoints["udp"]
-            assert ep.timeout == 0.3 and ew.kernel.udp_entrypoints["udp2"].timeout == 3.0  # the default
+            assert (
+                ep.timeout == 0.3 and ew.kernel.udp_entrypoints["udp2"].timeout == 3.0
+            )  # the default
             async with udp_client(port(ew)) as c:
                 first = await c.ask(b"x")
                 assert first is not None and len(ep.sessions) == 1
@@ -139,7 +143,10 @@ async def test_errors(tmp_path: Path) -> None:
             "rec": ["recursion detected in service: loop@file -> loop@file"],
         }
         for name, errors in expected.items():
-            assert (routers[f"{name}@file"].status, routers[f"{name}@file"].errors) == ("disabled", errors), name
+            assert (routers[f"{name}@file"].status, routers[f"{name}@file"].errors) == (
+                "disabled",
+                errors,
+            ), name
         assert ew.runtime.udp_services["s@file"].used_by == ["tcpep@file"]
         # No usable router on the entry point: datagrams are dropped.
         assert ew.kernel.udp_entrypoints["udp"].handler is None
@@ -163,7 +170,9 @@ async def test_unreachable_server_ends_the_session(tmp_path: Path) -> None:
                     while ep.sessions:  # the refused one is closed at once; the other times out
                         await asyncio.sleep(0.02)
                 answers.append(await c.ask(b"2", timeout=0.5))
-            assert sorted(answers, key=str) == sorted([None, b"a:1" if answers[0] else b"a:2"], key=str)
+            assert sorted(answers, key=str) == sorted(
+                [None, b"a:1" if answers[0] else b"a:2"], key=str
+            )
 
 
 async def test_reload_switches_new_sessions_only(tmp_path: Path) -> None:

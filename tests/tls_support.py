@@ -103,7 +103,14 @@ async def s_client(port: int, *args: str, data: bytes = b"") -> subprocess.Compl
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *(("-ign_eof",) if data else ()), *args],
+            [
+                "openssl",
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{port}",
+                *(("-ign_eof",) if data else ()),
+                *args,
+            ],
             input=data.decode(),
             capture_output=True,
             text=True,
@@ -113,7 +120,9 @@ async def s_client(port: int, *args: str, data: bytes = b"") -> subprocess.Compl
     return await anyio.to_thread.run_sync(run)
 
 
-def memory_handshake(server: ssl.SSLContext, client: ssl.SSLContext, sni: str | None) -> tuple[ssl.SSLObject, ssl.SSLObject]:
+def memory_handshake(
+    server: ssl.SSLContext, client: ssl.SSLContext, sni: str | None
+) -> tuple[ssl.SSLObject, ssl.SSLObject]:
     """Handshake two contexts through memory BIOs; raises the first side's SSLError."""
     c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
     if sni is None:

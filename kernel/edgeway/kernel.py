@@ -71,7 +71,7 @@ class Kernel:
 
     def _make_providers(self) -> dict[str, tuple[Provider, float]]:
         """Instances of the internal provider and of every configured provider."""
-        ctx = ProviderContext(workdir=self.workdir, static=self.static)
+        ctx = ProviderContext(workdir=self.workdir, static=self.static, kernel=self)
         throttle = self.static.providers.providersThrottleDuration
         out: dict[str, tuple[Provider, float]] = {}
         internal = self.registry.providers.get(INTERNAL_PROVIDER)

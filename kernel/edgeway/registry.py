@@ -62,6 +62,9 @@ class ProviderContext:
     workdir: str = "."
     #: The static configuration, for providers that need global settings.
     static: Any = None
+    #: The kernel running the provider (None offline): a provider that observes
+    #: ``configuration_applied`` (e.g. to report runtime errors) matches on it.
+    kernel: Any = None
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,10 @@ class WatchingProvider(ABC):
         """Runs after each emit (status writes); failures must be handled inside."""
         return None
 
+    async def background(self) -> None:
+        """Runs beside the rebuild loop once the caches are filled (status writers)."""
+        return None
+
     # -- running ---------------------------------------------------------------------
 
     async def _discover(self, api: KubeAPI, limiter: anyio.CapacityLimiter) -> ResourceKind:
@@ -133,6 +137,7 @@ class WatchingProvider(ABC):
                 for reflector in self.reflectors:
                     await reflector.synced.wait()
                 self.log.info("%s: caches filled from %s", self.name, self.client_config.source)
+                tg.start_soon(self.background)
                 await self._serve(emit)
         finally:
             api.close()

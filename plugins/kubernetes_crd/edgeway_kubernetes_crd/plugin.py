@@ -12,16 +12,21 @@ from typing import Any
 from edgeway import hookimpl
 from edgeway.registry import OfflineResult, OfflineSource, ProviderContext, ProviderType
 from edgeway_kubernetes import load_manifests
+from edgeway_kubernetes.client import ClientConfigError
 
 from edgeway_kubernetes_crd.options import KubernetesCRDOptions
+from edgeway_kubernetes_crd.provider import KubernetesCRDProvider, runtime_applied
 from edgeway_kubernetes_crd.references import PROVIDER_NAME
 from edgeway_kubernetes_crd.translate import translate
 
-__all__ = ["PROVIDER_TYPE", "offline_translate", "register_providers"]
+__all__ = ["PROVIDER_TYPE", "configuration_applied", "offline_translate", "register_providers"]
 
 
 def _factory(options: KubernetesCRDOptions, context: ProviderContext) -> Any:
-    raise ValueError("providers.kubernetesCRD: the live provider is not built yet")
+    try:
+        return KubernetesCRDProvider(options, context)
+    except ClientConfigError as exc:
+        raise ValueError(f"providers.kubernetesCRD: {exc}") from None
 
 
 def offline_translate(
@@ -44,3 +49,8 @@ PROVIDER_TYPE = ProviderType(
 @hookimpl
 def register_providers(register: Callable[[ProviderType], None]) -> None:
     register(PROVIDER_TYPE)
+
+
+@hookimpl
+def configuration_applied(kernel: Any, runtime: Any) -> None:
+    runtime_applied(kernel, runtime)

@@ -42,6 +42,8 @@ class Translation:
     errors: list[str] = field(default_factory=list)
     problems: dict[ObjectKey, list[Problem]] = field(default_factory=dict)
     processed: dict[ObjectKey, Obj] = field(default_factory=dict)
+    #: Which object wrote each router, service and middleware (see :class:`Builder`).
+    owners: dict[str, dict[str, ObjectKey]] = field(default_factory=dict)
 
 
 def translate(
@@ -72,4 +74,4 @@ def translate(
     traefik_services.build_traefik_services(b)
     transports.build_servers_transports(b)
     transports.build_servers_transports_tcp(b)
-    return Translation(b.conf, b.errors, b.problems, b.processed)
+    return Translation(b.conf, b.errors, b.problems, b.processed, b.owners)
