@@ -158,6 +158,13 @@ def _sticky(sticky: Obj | None) -> dict[str, Any] | None:
     return {"cookie": out}
 
 
+def _duration_ns(obj: Obj, key: str, default: int) -> int:
+    """An ``*intstr.IntOrString`` duration, read as ``Duration.Set(value.String())`` (bare integers: seconds)."""
+    if obj.get(key) is None:
+        return default
+    return fields.go_duration_ns(port_string(fields.int_or_string(obj, key)))
+
+
 def _health_check(hc: Obj) -> dict[str, Any]:
     """The ``ServerHealthCheck`` of ``buildServersLB`` (its defaults, then the CRD's values)."""
     out: dict[str, Any] = {}
@@ -176,17 +183,10 @@ def _health_check(hc: Obj) -> dict[str, Any]:
     mode = fields.string(hc, "mode")
     if mode:
         out["mode"] = mode
-    interval = DEFAULT_HEALTH_CHECK_INTERVAL_NS
-    if hc.get("interval") is not None:
-        interval = fields.go_duration_ns(port_string(fields.int_or_string(hc, "interval")))
-    unhealthy = interval
-    if hc.get("unhealthyInterval") is not None:
-        unhealthy = fields.go_duration_ns(
-            port_string(fields.int_or_string(hc, "unhealthyInterval"))
-        )
-    timeout = DEFAULT_HEALTH_CHECK_TIMEOUT_NS
-    if hc.get("timeout") is not None:
-        timeout = fields.go_duration_ns(port_string(fields.int_or_string(hc, "timeout")))
+    interval = _duration_ns(hc, "interval", DEFAULT_HEALTH_CHECK_INTERVAL_NS)
+    # Without unhealthyInterval, unhealthy servers are checked as often as healthy ones.
+    unhealthy = _duration_ns(hc, "unhealthyInterval", interval)
+    timeout = _duration_ns(hc, "timeout", DEFAULT_HEALTH_CHECK_TIMEOUT_NS)
     if interval:
         out["interval"] = ns(interval)
     out["unhealthyInterval"] = ns(unhealthy)
@@ -196,14 +196,15 @@ def _health_check(hc: Obj) -> dict[str, Any]:
 
 
 def _passive_health_check(phc: Obj) -> dict[str, Any]:
+    """The ``PassiveServerHealthCheck``: defaults 10s and 1 attempt, then the CRD's values."""
+    window = _duration_ns(phc, "failureWindow", DEFAULT_FAILURE_WINDOW_NS)
     attempts = fields.int_ptr(phc, "maxFailedAttempts")
-    window = DEFAULT_FAILURE_WINDOW_NS
-    if phc.get("failureWindow") is not None:
-        window = fields.go_duration_ns(port_string(fields.int_or_string(phc, "failureWindow")))
+    if attempts is None:
+        attempts = 1
     out: dict[str, Any] = {}
     if window:
         out["failureWindow"] = ns(window)
-    if attempts := 1 if attempts is None else attempts:
+    if attempts:
         out["maxFailedAttempts"] = attempts
     return out
 

@@ -71,14 +71,12 @@ def _build_mirroring(cb: ConfigBuilder, ns: str, mirroring: Obj, service_id: str
         mirrors.append(entry)
     if mirrors:
         out["mirrors"] = mirrors
-    for key in ("mirrorBody", "maxBodySize"):
-        value = (
-            fields.bool_ptr(mirroring, key)
-            if key == "mirrorBody"
-            else fields.int_ptr(mirroring, key)
-        )
-        if value is not None:
-            out[key] = value
+    mirror_body = fields.bool_ptr(mirroring, "mirrorBody")
+    if mirror_body is not None:
+        out["mirrorBody"] = mirror_body
+    max_body_size = fields.int_ptr(mirroring, "maxBodySize")
+    if max_body_size is not None:
+        out["maxBodySize"] = max_body_size
     cb.b.http["services"][service_id] = {"mirroring": out}
 
 
