@@ -75,7 +75,12 @@ def _type_ok(value: Any, expected: Any, where: str) -> None:
 
 
 def check_fields(value: Any, fields: FieldTypes, where: str) -> None:
-    """Raise :class:`InvalidSpec` when ``value`` is not an object whose known fields have their types."""
+    """Raise :class:`InvalidSpec` when ``value`` is not an object whose known fields have their types.
+
+    ``None`` (JSON null, or a missing field) is Go's zero value and passes.
+    """
+    if value is None:
+        return
     if not isinstance(value, Mapping):
         raise InvalidSpec(f"{where}: expected an object")
     for key, expected in fields.items():

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeway_kubernetes import normalize, short_hash
+from edgeway_kubernetes import go_quote, normalize, short_hash
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
 from edgeway_kubernetes_crd.builder import Builder
@@ -113,8 +113,7 @@ def _load_ingress_route_tcp(b: Builder, route_tcp: Obj) -> None:
 
     ingress_name = name(route_tcp) or str(meta(route_tcp).get("generateName") or "")
     for route in route_spec.get("routes") or ():
-        if route is None:
-            route = {}
+        route = route or {}
         match = route.get("match") or ""
         if not match:
             b.fail(route_tcp, "InvalidSpec", "Empty match rule")
@@ -149,9 +148,9 @@ def _load_ingress_route_tcp(b: Builder, route_tcp: Obj) -> None:
             try:
                 router["tls"] = _router_tls(b, ns, tls)
             except ReferenceError as exc:
-                options_name = (tls.get("options") or {}).get("name")
+                options_name = go_quote(str((tls.get("options") or {}).get("name")))
                 b.fail(
-                    route_tcp, exc.reason, f'Invalid reference to TLSOption "{options_name}": {exc}'
+                    route_tcp, exc.reason, f"Invalid reference to TLSOption {options_name}: {exc}"
                 )
                 continue
         b.tcp["routers"][service_name] = router
@@ -219,8 +218,8 @@ def _make_tcp_servers_transport_key(b: Builder, parent_ns: str, transport: str) 
             )
         if not cross_provider_allowed(b.options.crossProviderNamespaces, parent_ns):
             raise ServersError(
-                f'serversTransport "{transport}" reference is not allowed: '
-                f'namespace "{parent_ns}" is not in crossProviderNamespaces',
+                f"serversTransport {go_quote(transport)} reference is not allowed: "
+                f"namespace {go_quote(parent_ns)} is not in crossProviderNamespaces",
                 "CrossProviderForbidden",
             )
         return transport
