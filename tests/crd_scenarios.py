@@ -218,7 +218,7 @@ async def cross_namespace(cluster: Cluster, ew: Edgeway, a: Backend, allowed: bo
         condition = await until_ready(
             cluster, "IngressRoute", "xns", "False", "CrossNamespaceForbidden"
         )
-        assert "allowCrossNamespace" in condition["message"]
+        assert "not in the parent resource namespace" in condition["message"]
         assert (await get(port, "/xns")).status == 404
 
 

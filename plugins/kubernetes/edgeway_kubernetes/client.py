@@ -25,6 +25,7 @@ shape (what the translation reads), not the client's typed models.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import time
@@ -173,9 +174,14 @@ def _reread_token(cfg: k8s_client.Configuration, path: str, period: float = 60.0
 class KubeAPI:
     """JSON over the official client's pool: requests and watch streams, errors as :class:`APIError`."""
 
+    #: Connections kept: one per watch (the CRD provider runs 15 per namespace) plus requests.
+    POOL_SIZE = 64
+
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self.client = k8s_client.ApiClient(config.configuration)
+        configuration = copy.copy(config.configuration)
+        configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, self.POOL_SIZE)
+        self.client = k8s_client.ApiClient(configuration)
         self.client.user_agent = "edgeway/kubernetes"
 
     def close(self) -> None:

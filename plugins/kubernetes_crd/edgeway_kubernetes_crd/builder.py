@@ -80,7 +80,7 @@ class Builder:
     options: KubernetesCRDOptions
     #: The dynamic configuration in Traefik's JSON encoding (unqualified names, omitempty).
     conf: dict[str, Any] = field(init=False)
-    #: ``tlsConfigs``: certificates by ``namespace-secretName`` (routes' ``tls.secretName``, TLSStores).
+    #: ``tlsConfigs``: certificates by ``namespace/secretName`` (Traefik sorts them by it) (routes' ``tls.secretName``, TLSStores).
     tls_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: What Traefik logs as errors, in order.
     errors: list[str] = field(default_factory=list)
