@@ -112,11 +112,11 @@ def should_process(provider_class: str, obj: Obj) -> bool:
 
 
 def get_tls(view: CRDView, secret_name: str, namespace: str) -> dict[str, Any]:
-    """``getTLS``: ``{"certificate": {"certFile", "keyFile"}}`` (a ``CertAndStores``) from a TLS Secret."""
+    """``getTLS``: ``{"certFile", "keyFile"}`` (a ``CertAndStores``: its ``Certificate`` is embedded, so flat in JSON)."""
     secret = view.secret(namespace, secret_name)
     if secret is None:
         raise ReferenceError(f"secret {namespace}/{secret_name} does not exist", "SecretNotFound")
     try:
-        return {"certificate": tls_certificate(secret, namespace, secret_name)}
+        return dict(tls_certificate(secret, namespace, secret_name))
     except SecretError as exc:
         raise ReferenceError(str(exc), "InvalidSecret") from None
