@@ -49,11 +49,26 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def read_secret(view: CRDView, ns: str, secret_name: str, missing: str) -> tuple[Obj, dict[str, bytes]]:
-    """The Secret and its decoded data; ``missing`` is the error text when it does not exist."""
+def read_secret(
+    view: CRDView, ns: str, secret_name: str, missing: str
+) -> tuple[Obj, dict[str, bytes]]:
+    """The Secret and its decoded data; ``missing`` is the error text when it does not exist.
+
+    Kubernetes' Go client decodes ``data`` with ``base64.StdEncoding``, which
+    skips carriage returns and newlines (base64 wrapped over lines, as
+    ``base64`` writes it); the shared :func:`secret_data` refuses them, so
+    they are taken out first, and the Secret returned is that unwrapped copy.
+    """
     secret = view.secret(ns, secret_name)
     if secret is None:
         raise ReferenceError(missing, "SecretNotFound")
+    data = secret.get("data")
+    if isinstance(data, Mapping):
+        unwrapped = {
+            key: value.replace("\r", "").replace("\n", "") if isinstance(value, str) else value
+            for key, value in data.items()
+        }
+        secret = {**secret, "data": unwrapped}
     try:
         return secret, secret_data(secret)
     except SecretError as exc:
@@ -135,9 +150,7 @@ def load_auth_credentials(secret: Obj, data: Mapping[str, bytes]) -> list[str]:
     lines = [line.removesuffix("\r") for line in content.split("\n")]
     credentials = [line for line in lines if line]
     if not credentials:
-        raise ReferenceError(
-            f"secret '{where}' does not contain any credentials", "InvalidSecret"
-        )
+        raise ReferenceError(f"secret '{where}' does not contain any credentials", "InvalidSecret")
     return credentials
 
 

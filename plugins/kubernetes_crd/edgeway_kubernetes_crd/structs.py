@@ -29,8 +29,8 @@ from edgeway_kubernetes_crd.gotypes import (
 STRINGS = Slice(STRING)
 
 
-def _struct(name: str, **fields: Any) -> Struct:
-    return Struct(name, tuple(Field(key, t) for key, t in fields.items()))
+def _struct(go_name: str, /, **fields: Any) -> Struct:
+    return Struct(go_name, tuple(Field(key, t) for key, t in fields.items()))
 
 
 # -- pkg/config/dynamic: HTTP middlewares ------------------------------------------------
@@ -130,10 +130,20 @@ RATE_LIMIT = _struct(
 REDIRECT_REGEX = _struct("RedirectRegex", regex=STRING, replacement=STRING, permanent=BOOL)
 REDIRECT_SCHEME = _struct("RedirectScheme", scheme=STRING, port=STRING, permanent=BOOL)
 BASIC_AUTH = _struct(
-    "BasicAuth", users=STRINGS, usersFile=STRING, realm=STRING, removeHeader=BOOL, headerField=STRING
+    "BasicAuth",
+    users=STRINGS,
+    usersFile=STRING,
+    realm=STRING,
+    removeHeader=BOOL,
+    headerField=STRING,
 )
 DIGEST_AUTH = _struct(
-    "DigestAuth", users=STRINGS, usersFile=STRING, removeHeader=BOOL, realm=STRING, headerField=STRING
+    "DigestAuth",
+    users=STRINGS,
+    usersFile=STRING,
+    removeHeader=BOOL,
+    realm=STRING,
+    headerField=STRING,
 )
 #: ``dynamic.ClientTLS`` (forwardAuth).
 CLIENT_TLS = _struct(
