@@ -45,6 +45,7 @@ __all__ = [
     "duration_set",
     "encode",
     "format_ns",
+    "json_kind",
     "parse_go_duration",
 ]
 
@@ -111,7 +112,8 @@ class Struct:
         return folded
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON type of a value, as Go's decoding errors name it."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -139,7 +141,7 @@ def _type_name(t: Any) -> str:
 
 def _refuse(value: Any, t: Any, where: str) -> GoDecodeError:
     return GoDecodeError(
-        f"json: cannot unmarshal {_json_kind(value)} into Go struct field {where} of type {_type_name(t)}"
+        f"json: cannot unmarshal {json_kind(value)} into Go struct field {where} of type {_type_name(t)}"
     )
 
 

@@ -22,7 +22,14 @@ from edgeway_kubernetes.objects import name, namespace
 
 from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
-from edgeway_kubernetes_crd.gotypes import GoDecodeError, decode, duration_set, encode, zero
+from edgeway_kubernetes_crd.gotypes import (
+    GoDecodeError,
+    decode,
+    duration_set,
+    encode,
+    json_kind,
+    zero,
+)
 from edgeway_kubernetes_crd.load_balancers import name_and_service
 from edgeway_kubernetes_crd.references import ReferenceError, make_id, resolve_reference
 from edgeway_kubernetes_crd.secrets import (
@@ -265,7 +272,7 @@ def create_plugin(b: Builder, ns: str, plugins: dict[str, Any] | None) -> dict[s
     for plugin_name, conf in plugins.items():
         if conf is not None and not isinstance(conf, Mapping):
             raise ReferenceError(
-                f"json: cannot unmarshal {type(conf).__name__} into Go value of type dynamic.PluginConf",
+                f"json: cannot unmarshal {json_kind(conf)} into Go value of type dynamic.PluginConf",
                 "InvalidSpec",
             )
         out[plugin_name] = None if conf is None else _load_secret_keys(b, ns, conf)
