@@ -33,6 +33,9 @@ __all__ = [
     "DURATION",
     "INT",
     "INT_OR_STRING",
+    "MILLISECOND",
+    "OBJECT",
+    "SECOND",
     "STRING",
     "Field",
     "GoDecodeError",
@@ -70,6 +73,8 @@ DURATION = Scalar("Duration")
 INT_OR_STRING = Scalar("IntOrString")
 #: ``any`` / ``apiextensionv1.JSON``: kept as decoded.
 ANY = Scalar("any")
+#: A struct read elsewhere (by the code that owns it): any JSON object, kept as it is.
+OBJECT = Scalar("object")
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,10 @@ def decode(t: Any, value: Any, where: str = "") -> Any:
 def _decode_scalar(t: Scalar, value: Any, where: str) -> Any:
     if t is ANY:
         return value
-    if t is STRING:
+    if t is OBJECT:
+        if isinstance(value, Mapping):
+            return value
+    elif t is STRING:
         if isinstance(value, str):
             return value
     elif t is BOOL:
@@ -274,6 +282,9 @@ def _go_any(value: Any) -> Any:
 
 
 # -- durations ------------------------------------------------------------------------
+
+MILLISECOND = 10**6
+SECOND = 10**9
 
 _INT64 = 2**64
 

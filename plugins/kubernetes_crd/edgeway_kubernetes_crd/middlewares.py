@@ -23,8 +23,8 @@ from edgeway_kubernetes.objects import name, namespace
 from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.gotypes import (
-    GoDecodeError,
-    decode,
+    MILLISECOND,
+    SECOND,
     duration_set,
     encode,
     json_kind,
@@ -53,7 +53,6 @@ Spec = dict[str, Any]
 RETRY_DEFAULT_MAX_REQUEST_BODY_BYTES = 2 * 1024 * 1024
 #: ``dynamic.ForwardAuthDefaultMaxBodySize`` (no limit).
 FORWARD_AUTH_DEFAULT_MAX_BODY_SIZE = -1
-SECOND = 10**9
 
 #: MiddlewareSpec fields Traefik copies into ``dynamic.Middleware`` unchanged.
 PASS_THROUGH = (
@@ -110,10 +109,8 @@ def build_middlewares(b: Builder) -> None:
         b.process(middleware)
         ns = namespace(middleware)
         mid = normalize(make_id(ns, name(middleware)))
-        try:
-            spec = decode(structs.MIDDLEWARE_SPEC, middleware.get("spec"), "MiddlewareSpec")
-        except GoDecodeError as exc:
-            b.fail(middleware, "InvalidSpec", str(exc))
+        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_SPEC)
+        if spec is None:
             continue
         built = _build_middleware(b, middleware, ns, mid, spec)
         if built is not None:
@@ -154,10 +151,8 @@ def build_tcp_middlewares(b: Builder) -> None:
     for middleware in b.view.list("MiddlewareTCP"):
         b.process(middleware)
         mid = normalize(make_id(namespace(middleware), name(middleware)))
-        try:
-            spec = decode(structs.MIDDLEWARE_TCP_SPEC, middleware.get("spec"), "MiddlewareTCPSpec")
-        except GoDecodeError as exc:
-            b.fail(middleware, "InvalidSpec", str(exc))
+        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_TCP_SPEC)
+        if spec is None:
             continue
         b.tcp["middlewares"][mid] = encode(structs.TCP_MIDDLEWARE, spec)
 
@@ -250,10 +245,7 @@ def create_error_page(b: Builder, ns: str, mid: str, errors: Spec | None) -> Spe
     (stored as ``<id>-errorpage-service``) or a reference by name (a TraefikService, ``name@provider``)."""
     if errors is None:
         return None
-    service_spec = errors["service"]
-    if not isinstance(service_spec, Mapping):
-        service_spec = {}
-    service_name, service = name_and_service(b, ns, service_spec)
+    service_name, service = name_and_service(b, ns, errors["service"] or {})
     page = {
         key: errors[key] for key in ("status", "statusRewrites", "query", "errorRequestHeaders")
     }
@@ -377,7 +369,7 @@ def create_circuit_breaker(circuit_breaker: Spec | None) -> Spec | None:
         return None
     out = {
         "expression": circuit_breaker["expression"],
-        "checkPeriod": 100 * 10**6,
+        "checkPeriod": 100 * MILLISECOND,
         "fallbackDuration": 10 * SECOND,
         "recoveryDuration": 10 * SECOND,
         "responseCode": 503,

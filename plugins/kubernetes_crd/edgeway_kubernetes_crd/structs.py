@@ -10,23 +10,37 @@ Gateway/NGINX providers) are left out: the CRD provider never fills them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.gotypes import (
     ANY,
     BOOL,
     DURATION,
     INT,
     INT_OR_STRING,
+    OBJECT,
     STRING,
     Field,
+    GoDecodeError,
     Map,
     Ptr,
     Slice,
     Struct,
+    decode,
 )
 
 STRINGS = Slice(STRING)
+
+
+def decode_spec(b: Builder, obj: Mapping[str, Any], spec_type: Struct) -> dict[str, Any] | None:
+    """``obj.spec`` decoded as a ``spec_type``; None (and ``InvalidSpec`` on ``obj``) when Go would refuse it."""
+    try:
+        return decode(spec_type, obj.get("spec"), spec_type.name)
+    except GoDecodeError as exc:
+        b.fail(obj, "InvalidSpec", str(exc))
+        return None
 
 
 def _struct(go_name: str, /, **fields: Any) -> Struct:
@@ -376,7 +390,7 @@ CRD_ERROR_PAGE = _struct(
     "ErrorPage",
     status=STRINGS,
     statusRewrites=Map(INT),
-    service=ANY,  # a Service (LoadBalancerSpec), read by the load-balancer code
+    service=OBJECT,  # a Service (LoadBalancerSpec), read by load_balancers.name_and_service
     query=STRING,
     errorRequestHeaders=STRINGS,
 )

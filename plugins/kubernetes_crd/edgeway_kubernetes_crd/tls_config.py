@@ -9,7 +9,6 @@ with the store's name in ``stores``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,27 +17,17 @@ from edgeway_kubernetes import SecretError, tls_certificate
 from edgeway_kubernetes.objects import name, namespace
 
 from edgeway_kubernetes_crd import structs
-from edgeway_kubernetes_crd.builder import Builder
-from edgeway_kubernetes_crd.gotypes import GoDecodeError, decode, encode, zero
+from edgeway_kubernetes_crd.builder import Builder, log
+from edgeway_kubernetes_crd.gotypes import encode, zero
 from edgeway_kubernetes_crd.references import ReferenceError, get_tls, make_id
 from edgeway_kubernetes_crd.secrets import get_ca_blocks, read_secret
 
 __all__ = ["build_certificates", "build_tls_options", "build_tls_stores"]
 
-log = logging.getLogger("edgeway.provider.kubernetescrd")
-
 Obj = Mapping[str, Any]
 
 #: ``tls.DefaultTLSConfigName`` and ``tls.DefaultTLSStoreName``.
 DEFAULT_NAME = "default"
-
-
-def _spec(b: Builder, obj: Obj, struct: Any) -> dict[str, Any] | None:
-    try:
-        return decode(struct, obj.get("spec"), struct.name)
-    except GoDecodeError as exc:
-        b.fail(obj, "InvalidSpec", str(exc))
-        return None
 
 
 def _go_list(values: list[str]) -> str:
@@ -51,7 +40,7 @@ def build_tls_options(b: Builder) -> dict[str, Any]:
     options: dict[str, Any] = {}
     defaults: list[Obj] = []
     for tls_option in b.view.list("TLSOption"):
-        spec = _spec(b, tls_option, structs.TLS_OPTION_SPEC)
+        spec = structs.decode_spec(b, tls_option, structs.TLS_OPTION_SPEC)
         if spec is None:
             continue
         ns = namespace(tls_option)
@@ -120,7 +109,7 @@ def build_tls_stores(b: Builder) -> dict[str, Any]:
     stores: dict[str, Any] = {}
     defaults: list[Obj] = []
     for tls_store in b.view.list("TLSStore"):
-        spec = _spec(b, tls_store, structs.TLS_STORE_SPEC)
+        spec = structs.decode_spec(b, tls_store, structs.TLS_STORE_SPEC)
         if spec is None:
             continue
         ns = namespace(tls_store)

@@ -21,14 +21,13 @@ from edgeway_kubernetes.objects import name, namespace
 
 from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
-from edgeway_kubernetes_crd.gotypes import GoDecodeError, decode, duration_set, encode, zero
+from edgeway_kubernetes_crd.gotypes import MILLISECOND, SECOND, duration_set, encode, zero
 from edgeway_kubernetes_crd.references import ReferenceError, make_id
 from edgeway_kubernetes_crd.secrets import load_auth_tls_secret, load_ca_config_map, load_ca_secret
 
 __all__ = ["build_servers_transports", "build_servers_transports_tcp"]
 
 Obj = Mapping[str, Any]
-SECOND = 10**9
 
 #: ``ForwardingTimeouts`` fields and their Go names (for the error messages).
 FORWARDING_TIMEOUTS = {
@@ -43,14 +42,6 @@ TCP_TIMEOUTS = {
     "dialKeepAlive": "DialKeepAlive",
     "terminationDelay": "TerminationDelay",
 }
-
-
-def _spec(b: Builder, obj: Obj, struct: Any) -> dict[str, Any] | None:
-    try:
-        return decode(struct, obj.get("spec"), struct.name)
-    except GoDecodeError as exc:
-        b.fail(obj, "InvalidSpec", str(exc))
-        return None
 
 
 def _root_cas(b: Builder, obj: Obj, ns: str, secrets: Any, root_cas: Any) -> list[str]:
@@ -147,7 +138,7 @@ def _cipher_suites(b: Builder, obj: Obj, ciphers: list[str] | None) -> list[str]
 def build_servers_transports(b: Builder) -> None:
     """The ServersTransport loop (``forwardingTimeouts`` always set: dial 30s, idle 90s, ping 15s by default)."""
     for transport in b.view.list("ServersTransport"):
-        spec = _spec(b, transport, structs.SERVERS_TRANSPORT_SPEC)
+        spec = structs.decode_spec(b, transport, structs.SERVERS_TRANSPORT_SPEC)
         if spec is None:
             continue
         ns = namespace(transport)
@@ -189,7 +180,7 @@ def build_servers_transports(b: Builder) -> None:
 def build_servers_transports_tcp(b: Builder) -> None:
     """The ServersTransportTCP loop (dial 30s, keep-alive 15s, termination delay 100ms by default)."""
     for transport in b.view.list("ServersTransportTCP"):
-        spec = _spec(b, transport, structs.SERVERS_TRANSPORT_TCP_SPEC)
+        spec = structs.decode_spec(b, transport, structs.SERVERS_TRANSPORT_TCP_SPEC)
         if spec is None:
             continue
         ns = namespace(transport)
@@ -197,7 +188,7 @@ def build_servers_transports_tcp(b: Builder) -> None:
         out = zero(structs.TCP_SERVERS_TRANSPORT) | {
             "dialTimeout": 30 * SECOND,
             "dialKeepAlive": 15 * SECOND,
-            "terminationDelay": 100 * 10**6,
+            "terminationDelay": 100 * MILLISECOND,
         }
         for key, go_name in TCP_TIMEOUTS.items():
             if spec[key] is not None:

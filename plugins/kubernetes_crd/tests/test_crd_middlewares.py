@@ -468,6 +468,7 @@ def test_errors_middleware_service_not_found_skips_the_middleware():
         {"basicAuth": {"secret": ["s"]}},
         {"plugin": ["p"]},
         {"errors": {"statusRewrites": {"404": "200"}}},
+        {"errors": {"service": "pages"}},
         {"compress": {"minResponseBodyBytes": {}}},
     ],
 )
