@@ -30,7 +30,8 @@ def secret_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
             out[key] = value
             continue
         try:
-            out[key] = base64.b64decode(str(value or ""), validate=True)
+            # Go decodes base64 with line breaks in it (manifests wrap long values).
+            out[key] = base64.b64decode("".join(str(value or "").split()), validate=True)
         except (binascii.Error, ValueError):
             raise SecretError(f"secret {where}: data.{key} is not valid base64") from None
     for key, value in (secret.get("stringData") or {}).items():

@@ -124,7 +124,6 @@ class KubernetesCRDProvider(WatchingProvider):
         """Write the statuses that differ from the objects' (as last seen); returns how many."""
         if self.translation is None or self.api is None:
             return 0
-        self.status_rounds += 1
         written = 0
         for key, status in object_statuses(self.translation, self.runtime).items():
             current = self.store.get(*key)  # the latest version seen, not the one translated
@@ -136,6 +135,7 @@ class KubernetesCRDProvider(WatchingProvider):
                     self.api, CRD_RESOURCES[key[0]], self.limiter
                 )
             written += await writer.write(current, status, same_status)
+        self.status_rounds += 1
         return written
 
 
