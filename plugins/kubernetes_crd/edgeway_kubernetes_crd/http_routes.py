@@ -17,7 +17,7 @@ from typing import Any
 from edgeway_kubernetes import normalize, short_hash
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
-from edgeway_kubernetes_crd import fields
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.load_balancers import ConfigBuilder, make_middleware_keys
 from edgeway_kubernetes_crd.references import (
@@ -133,41 +133,13 @@ def _router_tls(b: Builder, ns: str, tls: Obj) -> dict[str, Any]:
     return out
 
 
-def _check_spec(ingress_route: Obj) -> None:
-    """Read every field of the IngressRoute itself (not its service references): what the API decoding refuses."""
-    s = spec(ingress_route)
-    fields.string_list(s, "entryPoints")
-    fields.list_of(s, "parentRefs")
-    tls = fields.mapping_ptr(s, "tls")
-    if tls is not None:
-        fields.string(tls, "secretName")
-        fields.string(tls, "certResolver")
-        _domains(tls)
-        options = fields.mapping_ptr(tls, "options")
-        if options is not None:
-            fields.string(options, "name")
-            fields.string(options, "namespace")
-    for route in fields.list_of(s, "routes"):
-        for key in ("match", "kind", "syntax"):
-            fields.string(route, key)
-        fields.int_value(route, "priority")
-        fields.list_of(route, "services")
-        fields.list_of(route, "middlewares")
-        observability = fields.mapping_ptr(route, "observability")
-        if observability is not None:
-            _observability(observability)
-
-
 def load_ingress_routes(b: Builder) -> None:
     """``loadIngressRouteConfiguration``: every IngressRoute of the provider's class."""
     for ingress_route in b.view.list("IngressRoute"):
         if not should_process(b.options.ingressClass, ingress_route):
             continue
         b.process(ingress_route)
-        try:
-            _check_spec(ingress_route)
-        except ReferenceError as exc:
-            b.fail(ingress_route, exc.reason, str(exc))
+        if structs.decode_spec(b, ingress_route, structs.INGRESS_ROUTE_SPEC) is None:
             continue
         _load_ingress_route(b, ingress_route)
 

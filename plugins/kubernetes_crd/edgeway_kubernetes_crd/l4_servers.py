@@ -5,9 +5,8 @@
 TCP server carries; here they are :func:`load_servers`, which gives addresses.
 With them ``getServicePort`` and ``getNativeServiceAddress`` of
 ``crd/kubernetes.go`` (the CRD flavour: a port must be given, and an
-ExternalName Service accepts any port number), the ``intstr.IntOrString`` port
-of a route's service, and a check of a route object's field types (Go would not
-decode an object whose fields have the wrong JSON types).
+ExternalName Service accepts any port number), and the ``intstr.IntOrString`` port
+of a route's service.
 
 Unlike HTTP (and the Ingress provider), an EndpointSlice endpoint counts only
 when ``conditions.ready`` is ``true``; there are no fenced servers.
@@ -25,25 +24,13 @@ from edgeway_kubernetes.servers import node_addresses
 from edgeway_kubernetes_crd.builder import Builder
 
 __all__ = [
-    "FieldTypes",
-    "InvalidSpec",
     "ServersError",
-    "check_fields",
     "load_route_services",
     "load_servers",
     "port_string",
 ]
 
 Obj = Mapping[str, Any]
-
-#: A field's JSON type as Go decodes it: ``int`` (a whole number, not a bool), ``str``, ``bool``,
-#: ``"int|str"`` (``intstr.IntOrString``), a nested :data:`FieldTypes` (an object),
-#: or a one-element list of one of those (a list).
-FieldTypes = Mapping[str, Any]
-
-
-class InvalidSpec(ValueError):
-    """A field of a route object has a type Go's JSON decoding refuses."""
 
 
 class ServersError(ValueError):
@@ -52,39 +39,6 @@ class ServersError(ValueError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def _type_ok(value: Any, expected: Any, where: str) -> None:
-    if value is None:  # JSON null: Go's zero value
-        return
-    if isinstance(expected, Mapping):
-        check_fields(value, expected, where)
-    elif isinstance(expected, list):
-        if not isinstance(value, list):
-            raise InvalidSpec(f"{where}: expected a list")
-        for i, item in enumerate(value):
-            _type_ok(item, expected[0], f"{where}[{i}]")
-    elif expected == "int|str":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise InvalidSpec(f"{where}: expected a number or a string")
-    elif expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidSpec(f"{where}: expected a whole number")
-    elif not isinstance(value, expected):
-        raise InvalidSpec(f"{where}: expected a {expected.__name__}")
-
-
-def check_fields(value: Any, fields: FieldTypes, where: str) -> None:
-    """Raise :class:`InvalidSpec` when ``value`` is not an object whose known fields have their types.
-
-    ``None`` (JSON null, or a missing field) is Go's zero value and passes.
-    """
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise InvalidSpec(f"{where}: expected an object")
-    for key, expected in fields.items():
-        _type_ok(value.get(key), expected, f"{where}.{key}")
 
 
 def port_string(port: int | str | None) -> str:

@@ -34,6 +34,7 @@ from edgeway_kubernetes_crd import fields
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.references import (
     PROVIDER_NAME,
+    InvalidSpec,
     ReferenceError,
     cross_provider_allowed,
     make_id,
@@ -80,7 +81,7 @@ def parse_service_protocol(scheme: str, port_name: str, port_number: int) -> str
         if port_number == 443 or port_name.startswith("https"):
             return "https"
         return "http"
-    raise fields.SpecError(f'invalid scheme "{scheme}" specified')
+    raise InvalidSpec(f'invalid scheme "{scheme}" specified')
 
 
 def split_svc_name_provider(name: str) -> tuple[str, str]:
@@ -162,7 +163,7 @@ def _duration_ns(obj: Obj, key: str, default: int) -> int:
     """An ``*intstr.IntOrString`` duration, read as ``Duration.Set(value.String())`` (bare integers: seconds)."""
     if obj.get(key) is None:
         return default
-    return fields.go_duration_ns(port_string(fields.int_or_string(obj, key)))
+    return fields.duration(port_string(fields.int_or_string(obj, key)))
 
 
 def _health_check(hc: Obj) -> dict[str, Any]:
@@ -256,7 +257,7 @@ class ConfigBuilder:
             return full_service_name(spec, fields.int_or_string(spec, "port")), service
         if kind == "TraefikService":
             return full_service_name(spec, 0), None
-        raise fields.SpecError(f"unsupported service kind {kind}")
+        raise InvalidSpec(f"unsupported service kind {kind}")
 
     def build_servers_lb(self, svc: Obj) -> dict[str, Any]:
         """``buildServersLB``: the ``loadBalancer`` service of a Kubernetes Service reference."""
@@ -265,7 +266,7 @@ class ConfigBuilder:
         if strategy in STRATEGIES:
             lb["strategy"] = strategy
         elif strategy not in ("", "RoundRobin"):  # RoundRobin: deprecated spelling of the default
-            raise fields.SpecError(f"load-balancer strategy {strategy} is not supported")
+            raise InvalidSpec(f"load-balancer strategy {strategy} is not supported")
 
         servers = self.load_servers(svc)
         if servers:
@@ -285,9 +286,9 @@ class ConfigBuilder:
         forwarding = fields.mapping_ptr(svc, "responseForwarding")
         if forwarding is not None and (text := fields.string(forwarding, "flushInterval")):
             try:
-                flush = fields.go_duration_ns(text)
-            except fields.SpecError as exc:
-                raise fields.SpecError(f"unable to parse flushInterval: {exc}") from None
+                flush = fields.duration(text)
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"unable to parse flushInterval: {exc}") from None
         lb["responseForwarding"] = {"flushInterval": ns(flush)} if flush else {}
 
         sticky = _sticky(fields.mapping_ptr(svc, "sticky"))
@@ -348,7 +349,7 @@ class ConfigBuilder:
         service_type = spec_of(service).get("type")
 
         if service_type != "ExternalName" and fields.mapping_ptr(svc, "healthCheck") is not None:
-            raise fields.SpecError(f"healthCheck allowed only for ExternalName services: {where}")
+            raise InvalidSpec(f"healthCheck allowed only for ExternalName services: {where}")
 
         if service_type == "ExternalName":
             if not b.options.allowExternalNameServices:
@@ -375,7 +376,7 @@ class ConfigBuilder:
 
         if service_type == "NodePort" and fields.bool_ptr(svc, "nodePortLB"):
             if self.disable_cluster_scope_resources:
-                raise fields.SpecError("nodes lookup is disabled")
+                raise InvalidSpec("nodes lookup is disabled")
             nodes = b.view.nodes()
             if not nodes:
                 raise ReferenceError(f"nodes not found for NodePort service {where}", "NoEndpoints")

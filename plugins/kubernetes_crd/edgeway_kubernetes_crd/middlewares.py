@@ -20,18 +20,22 @@ from typing import Any
 from edgeway_kubernetes import normalize
 from edgeway_kubernetes.objects import name, namespace
 
-from edgeway_kubernetes_crd import structs
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.gotypes import (
     MILLISECOND,
     SECOND,
-    duration_set,
     encode,
     json_kind,
     zero,
 )
 from edgeway_kubernetes_crd.load_balancers import name_and_service
-from edgeway_kubernetes_crd.references import ReferenceError, make_id, resolve_reference
+from edgeway_kubernetes_crd.references import (
+    InvalidSpec,
+    ReferenceError,
+    make_id,
+    resolve_reference,
+)
 from edgeway_kubernetes_crd.secrets import (
     SECRET_TYPE_BASIC_AUTH,
     SECRET_URN_PREFIX,
@@ -95,14 +99,6 @@ def _wrap(prefix: str, exc: ReferenceError) -> ReferenceError:
     return ReferenceError(f"{prefix}: {exc}", exc.reason)
 
 
-def _duration(text: str) -> int:
-    """``Duration.Set(intOrString.String())``; a bad value fails the middleware."""
-    try:
-        return duration_set(text)
-    except ValueError as exc:
-        raise ReferenceError(str(exc), "InvalidSpec") from None
-
-
 def build_middlewares(b: Builder) -> None:
     """The Middleware loop: ``http.middlewares[normalize(ns-name)]``."""
     for middleware in b.view.list("Middleware"):
@@ -162,7 +158,7 @@ def build_tcp_middlewares(b: Builder) -> None:
 
 def _auth_secret(b: Builder, ns: str, auth: Spec) -> tuple[Obj, dict[str, bytes]]:
     if not auth["secret"]:
-        raise ReferenceError("auth secret must be set", "InvalidSpec")
+        raise InvalidSpec("auth secret must be set")
     secret_name = auth["secret"]
     return read_secret(b.view, ns, secret_name, f"secret '{ns}/{secret_name}' not found")
 
@@ -209,7 +205,7 @@ def create_forward_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     if auth is None:
         return None
     if not auth["address"]:
-        raise ReferenceError("forward authentication requires an address", "InvalidSpec")
+        raise InvalidSpec("forward authentication requires an address")
     out = {key: auth[key] for key in FORWARD_AUTH_COPIED}
     out["maxBodySize"] = FORWARD_AUTH_DEFAULT_MAX_BODY_SIZE
     for key in ("maxResponseBodySize", "maxBodySize"):
@@ -316,7 +312,7 @@ def create_rate_limit(b: Builder, ns: str, rate_limit: Spec | None) -> Spec | No
     if rate_limit["burst"] is not None:
         out["burst"] = rate_limit["burst"]
     if rate_limit["period"] is not None:
-        out["period"] = _duration(rate_limit["period"])
+        out["period"] = fields.duration(rate_limit["period"])
     if rate_limit["sourceCriterion"] is not None:
         out["sourceCriterion"] = rate_limit["sourceCriterion"]
     if rate_limit["redis"] is not None:
@@ -341,7 +337,7 @@ def _redis(b: Builder, ns: str, redis: Spec) -> Spec:
         _client_tls(b, ns, tls, out["tls"])
     for key in ("dialTimeout", "readTimeout", "writeTimeout"):
         if redis[key] is not None:
-            out[key] = _duration(redis[key])
+            out[key] = fields.duration(redis[key])
     if redis["secret"]:
         out["username"], out["password"] = load_redis_credentials(b.view, ns, redis["secret"])
     return out
@@ -356,8 +352,8 @@ def create_retry(retry: Spec | None) -> Spec | None:
         for key in ("attempts", "status", "disableRetryOnNetworkError", "retryNonIdempotentMethod")
     }
     out["maxRequestBodyBytes"] = RETRY_DEFAULT_MAX_REQUEST_BODY_BYTES
-    out["initialInterval"] = _duration(retry["initialInterval"])
-    out["timeout"] = _duration(retry["timeout"])
+    out["initialInterval"] = fields.duration(retry["initialInterval"])
+    out["timeout"] = fields.duration(retry["timeout"])
     if retry["maxRequestBodyBytes"] is not None:
         out["maxRequestBodyBytes"] = retry["maxRequestBodyBytes"]
     return out
@@ -376,7 +372,7 @@ def create_circuit_breaker(circuit_breaker: Spec | None) -> Spec | None:
     }
     for key in ("checkPeriod", "fallbackDuration", "recoveryDuration"):
         if circuit_breaker[key] is not None:
-            out[key] = _duration(circuit_breaker[key])
+            out[key] = fields.duration(circuit_breaker[key])
     if circuit_breaker["responseCode"]:
         out["responseCode"] = circuit_breaker["responseCode"]
     return out

@@ -43,6 +43,13 @@ class ReferenceError(ValueError):  # noqa: A001 - Traefik's wording: a reference
         self.reason = reason
 
 
+class InvalidSpec(ReferenceError):
+    """A spec Traefik refuses: a field of the wrong JSON type (Go's decoding) or an invalid value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "InvalidSpec")
+
+
 def make_id(namespace: str, name: str) -> str:
     """``makeID``: ``namespace-name`` (just ``name`` without a namespace)."""
     return f"{namespace}-{name}" if namespace else name

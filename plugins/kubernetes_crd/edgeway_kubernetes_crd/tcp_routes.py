@@ -24,11 +24,10 @@ from typing import Any
 from edgeway_kubernetes import go_quote, normalize, short_hash
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
+from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.l4_servers import (
-    InvalidSpec,
     ServersError,
-    check_fields,
     load_route_services,
     load_servers,
 )
@@ -48,42 +47,6 @@ __all__ = ["load_ingress_route_tcps", "tls_config_key"]
 
 Obj = Mapping[str, Any]
 
-_REFERENCE = {"name": str, "namespace": str}
-_SERVICE_TCP = {
-    "name": str,
-    "namespace": str,
-    "port": "int|str",
-    "weight": int,
-    "terminationDelay": int,
-    "proxyProtocol": {"version": int},
-    "serversTransport": str,
-    "tls": bool,
-    "nativeLB": bool,
-    "nodePortLB": bool,
-}
-#: ``IngressRouteTCPSpec``'s fields and their JSON types.
-_SPEC_TCP = {
-    "ingressClassName": str,
-    "entryPoints": [str],
-    "routes": [
-        {
-            "match": str,
-            "priority": int,
-            "syntax": str,
-            "services": [_SERVICE_TCP],
-            "middlewares": [_REFERENCE],
-        }
-    ],
-    "tls": {
-        "secretName": str,
-        "passthrough": bool,
-        "options": _REFERENCE,
-        "store": _REFERENCE,
-        "certResolver": str,
-        "domains": [{"main": str, "sans": [str]}],
-    },
-}
-
 
 def tls_config_key(ns: str, secret_name: str) -> str:
     """The ``tlsConfigs`` key of a Secret: ``namespace/secretName`` (certificates are sorted by it)."""
@@ -96,10 +59,7 @@ def load_ingress_route_tcps(b: Builder) -> None:
         if not should_process(b.options.ingressClass, route_tcp):
             continue
         b.process(route_tcp)
-        try:
-            check_fields(route_tcp.get("spec"), _SPEC_TCP, "spec")
-        except InvalidSpec as exc:
-            b.fail(route_tcp, "InvalidSpec", str(exc))
+        if structs.decode_spec(b, route_tcp, structs.INGRESS_ROUTE_TCP_SPEC) is None:
             continue
         _load_ingress_route_tcp(b, route_tcp)
 

@@ -16,11 +16,10 @@ from typing import Any
 
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
+from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.l4_servers import (
-    InvalidSpec,
     ServersError,
-    check_fields,
     load_route_services,
     load_servers,
 )
@@ -30,21 +29,6 @@ __all__ = ["load_ingress_route_udps"]
 
 Obj = Mapping[str, Any]
 
-_SERVICE_UDP = {
-    "name": str,
-    "namespace": str,
-    "port": "int|str",
-    "weight": int,
-    "nativeLB": bool,
-    "nodePortLB": bool,
-}
-#: ``IngressRouteUDPSpec``'s fields and their JSON types.
-_SPEC_UDP = {
-    "ingressClassName": str,
-    "entryPoints": [str],
-    "routes": [{"services": [_SERVICE_UDP]}],
-}
-
 
 def load_ingress_route_udps(b: Builder) -> None:
     """``loadIngressRouteUDPConfiguration``: every IngressRouteUDP of the provider's class."""
@@ -52,10 +36,7 @@ def load_ingress_route_udps(b: Builder) -> None:
         if not should_process(b.options.ingressClass, route_udp):
             continue
         b.process(route_udp)
-        try:
-            check_fields(route_udp.get("spec"), _SPEC_UDP, "spec")
-        except InvalidSpec as exc:
-            b.fail(route_udp, "InvalidSpec", str(exc))
+        if structs.decode_spec(b, route_udp, structs.INGRESS_ROUTE_UDP_SPEC) is None:
             continue
         _load_ingress_route_udp(b, route_udp)
 
