@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeway_kubernetes import (
-    ServiceError,
     endpoint_slice_servers,
     external_name_server,
-    native_lb_server,
+    go_quote,
     node_port_servers,
     normalize,
-    service_port,
 )
 from edgeway_kubernetes.objects import spec as spec_of
 
@@ -41,6 +39,13 @@ from edgeway_kubernetes_crd.references import (
     namespace_allowed,
     namespace_or_parent,
     resolve_reference,
+)
+from edgeway_kubernetes_crd.services import (
+    core_int,
+    get_service_port,
+    native_service_address,
+    port_string,
+    slice_port,
 )
 
 __all__ = [
@@ -66,11 +71,6 @@ STRATEGIES = ("wrr", "p2c", "hrw", "leasttime")
 def ns(value: int) -> str:
     """A ``ptypes.Duration`` in the JSON encoding of the conformance data."""
     return f"{value}ns"
-
-
-def port_string(port: int | str) -> str:
-    """``IntOrString.String()``."""
-    return str(port)
 
 
 def parse_service_protocol(scheme: str, port_name: str, port_number: int) -> str:
@@ -124,20 +124,6 @@ def make_middleware_keys(b: Builder, namespace: str, refs: list[Obj]) -> list[st
                 f"invalid reference to middleware {name}: {exc}", exc.reason
             ) from None
     return keys
-
-
-def _service_port(service: Obj, port: int | str) -> Obj:
-    """``getServicePort``: the Service port a reference names (ExternalName Services take any number)."""
-    if port in (0, ""):
-        raise ReferenceError("ingressRoute service port not defined", "ServicePortNotFound")
-    found = service_port(
-        service, port if isinstance(port, int) else 0, port if isinstance(port, str) else ""
-    )
-    if found is not None:
-        return found
-    if spec_of(service).get("type") != "ExternalName" or isinstance(port, str):
-        raise ReferenceError(f"service port not found: {port_string(port)}", "ServicePortNotFound")
-    return {"port": port}
 
 
 def _sticky(sticky: Obj | None) -> dict[str, Any] | None:
@@ -327,8 +313,8 @@ class ConfigBuilder:
                 )
             if not cross_provider_allowed(options.crossProviderNamespaces, parent_namespace):
                 raise ReferenceError(
-                    f'serversTransport "{name}" reference is not allowed: namespace "{parent_namespace}" '
-                    "is not in crossProviderNamespaces",
+                    f"serversTransport {go_quote(name)} reference is not allowed: "
+                    f"namespace {go_quote(parent_namespace)} is not in crossProviderNamespaces",
                     "CrossProviderForbidden",
                 )
             return name
@@ -342,9 +328,9 @@ class ConfigBuilder:
         service = b.view.service(namespace, name)
         if service is None:
             raise ReferenceError(f"kubernetes service not found: {where}", "ServiceNotFound")
-        port = _service_port(service, fields.int_or_string(svc, "port"))
+        port = get_service_port(service, fields.int_or_string(svc, "port"))
         port_name = str(port.get("name") or "")
-        port_number = _int(port.get("port"))
+        port_number = core_int(port.get("port"))
         scheme = fields.string(svc, "scheme")
         service_type = spec_of(service).get("type")
 
@@ -361,17 +347,10 @@ class ConfigBuilder:
 
         native_lb = fields.bool_ptr(svc, "nativeLB")
         if self.native_lb_by_default if native_lb is None else native_lb:
-            try:
-                # The address is checked before the scheme, as in Traefik.
-                native_lb_server(service, port, "http")
-            except ServiceError as exc:
-                raise ReferenceError(
-                    f"getting native Kubernetes Service address: {exc}", "NoEndpoints"
-                ) from None
+            # The address is checked before the scheme, as in Traefik.
+            address = native_service_address(service, port)
             return [
-                native_lb_server(
-                    service, port, parse_service_protocol(scheme, port_name, port_number)
-                )
+                {"url": f"{parse_service_protocol(scheme, port_name, port_number)}://{address}"}
             ]
 
         if service_type == "NodePort" and fields.bool_ptr(svc, "nodePortLB"):
@@ -389,9 +368,8 @@ class ConfigBuilder:
             return servers
 
         slices = b.view.endpoint_slices(namespace, name)
-        if _slices_have_port(
-            slices, port_name
-        ):  # the scheme is only checked once a slice has the port
+        # The scheme is only checked once a slice has the port.
+        if any(slice_port(endpoint_slice, port_name) for endpoint_slice in slices):
             protocol = parse_service_protocol(scheme, port_name, port_number)
             servers = endpoint_slice_servers(slices, port_name, protocol)
         else:
@@ -428,21 +406,3 @@ def name_and_service(
     ``loadBalancer`` service (the caller stores it); raises ``ReferenceError``.
     """
     return ConfigBuilder(b).name_and_service(parent_namespace, spec)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _slices_have_port(slices: list[Obj], port_name: str) -> bool:
-    """Whether an EndpointSlice has a non-zero port named as the Service port (``loadServers``' filter)."""
-    for endpoint_slice in slices:
-        for p in endpoint_slice.get("ports") or ():
-            if p.get("name") is not None and p.get("name") == port_name:
-                if _int(p.get("port")):
-                    return True
-                break
-    return False

@@ -19,11 +19,15 @@ from edgeway_kubernetes.objects import meta, name, namespace, spec
 from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.l4_servers import (
-    ServersError,
     load_route_services,
     load_servers,
 )
-from edgeway_kubernetes_crd.references import make_id, namespace_allowed, should_process
+from edgeway_kubernetes_crd.references import (
+    ReferenceError,
+    make_id,
+    namespace_allowed,
+    should_process,
+)
 
 __all__ = ["load_ingress_route_udps"]
 
@@ -67,7 +71,7 @@ def _create_load_balancer_server_udp(b: Builder, parent_ns: str, service: Obj) -
     svc_ns = str(service.get("namespace") or "")
     if svc_ns:
         if not namespace_allowed(b.options.allowCrossNamespace, parent_ns, svc_ns):
-            raise ServersError(
+            raise ReferenceError(
                 f"udp service {svc_ns}/{service.get('name') or ''} is not in the parent resource namespace {ns}",
                 "CrossNamespaceForbidden",
             )
