@@ -24,7 +24,6 @@ from edgeway_kubernetes_crd.references import (
     ReferenceError,
     make_id,
     namespace_allowed,
-    should_process,
 )
 from edgeway_kubernetes_crd.tls_config import load_route_certificate, router_tls
 
@@ -84,12 +83,9 @@ def _observability(config: Obj) -> dict[str, Any]:
 
 def load_ingress_routes(b: Builder) -> None:
     """``loadIngressRouteConfiguration``: every IngressRoute of the provider's class."""
-    for ingress_route in b.view.list("IngressRoute"):
-        if not should_process(b.options.ingressClass, ingress_route):
-            continue
-        b.process(ingress_route)
-        if structs.decode_spec(b, ingress_route, structs.INGRESS_ROUTE_SPEC) is None:
-            continue
+    for ingress_route, _ in structs.decoded_objects(
+        b, "IngressRoute", structs.INGRESS_ROUTE_SPEC, routes=True
+    ):
         _load_ingress_route(b, ingress_route)
 
 

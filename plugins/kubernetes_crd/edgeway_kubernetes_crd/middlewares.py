@@ -29,12 +29,11 @@ from edgeway_kubernetes_crd.gotypes import (
     json_kind,
     zero,
 )
-from edgeway_kubernetes_crd.load_balancers import name_and_service
+from edgeway_kubernetes_crd.load_balancers import make_middleware_keys, name_and_service
 from edgeway_kubernetes_crd.references import (
     InvalidSpec,
     ReferenceError,
     make_id,
-    resolve_reference,
 )
 from edgeway_kubernetes_crd.secrets import (
     SECRET_TYPE_BASIC_AUTH,
@@ -101,13 +100,11 @@ def _wrap(prefix: str, exc: ReferenceError) -> ReferenceError:
 
 def build_middlewares(b: Builder) -> None:
     """The Middleware loop: ``http.middlewares[normalize(ns-name)]``."""
-    for middleware in b.view.list("Middleware"):
-        b.process(middleware)
+    for middleware, spec in structs.decoded_objects(
+        b, "Middleware", structs.MIDDLEWARE_SPEC, process=True
+    ):
         ns = namespace(middleware)
         mid = normalize(make_id(ns, name(middleware)))
-        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_SPEC)
-        if spec is None:
-            continue
         built = _build_middleware(b, middleware, ns, mid, spec)
         if built is not None:
             b.http["middlewares"][mid] = encode(structs.MIDDLEWARE, built)
@@ -144,12 +141,10 @@ def _build_middleware(b: Builder, middleware: Obj, ns: str, mid: str, spec: Spec
 
 def build_tcp_middlewares(b: Builder) -> None:
     """The MiddlewareTCP loop: ``tcp.middlewares[normalize(ns-name)]`` (inFlightConn, ipWhiteList, ipAllowList)."""
-    for middleware in b.view.list("MiddlewareTCP"):
-        b.process(middleware)
+    for middleware, spec in structs.decoded_objects(
+        b, "MiddlewareTCP", structs.MIDDLEWARE_TCP_SPEC, process=True
+    ):
         mid = normalize(make_id(namespace(middleware), name(middleware)))
-        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_TCP_SPEC)
-        if spec is None:
-            continue
         b.tcp["middlewares"][mid] = encode(structs.TCP_MIDDLEWARE, spec)
 
 
@@ -165,33 +160,35 @@ def _auth_secret(b: Builder, ns: str, auth: Spec) -> tuple[Obj, dict[str, bytes]
 
 def create_basic_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     """``createBasicAuthMiddleware``: users from a basic-auth Secret (hashed) or an htpasswd Secret."""
-    if auth is None:
-        return None
-    secret, data = _auth_secret(b, ns, auth)
-    try:
-        if secret.get("type") == SECRET_TYPE_BASIC_AUTH:
-            users = load_basic_auth_credentials(secret, data)
-        else:
-            users = load_auth_credentials(secret, data)
-    except ReferenceError as exc:
-        raise _wrap("failed to load basic auth credentials", exc) from None
-    return {
-        "users": users,
-        "realm": auth["realm"],
-        "removeHeader": auth["removeHeader"],
-        "headerField": auth["headerField"],
-    }
+    return _create_auth(b, ns, auth, "basic", _basic_auth_users)
 
 
 def create_digest_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     """``createDigestAuthMiddleware``: users from an htdigest Secret."""
+    return _create_auth(b, ns, auth, "digest", load_auth_credentials)
+
+
+def _basic_auth_users(secret: Obj, data: dict[str, bytes]) -> list[str]:
+    if secret.get("type") == SECRET_TYPE_BASIC_AUTH:
+        return load_basic_auth_credentials(secret, data)
+    return load_auth_credentials(secret, data)
+
+
+def _create_auth(
+    b: Builder,
+    ns: str,
+    auth: Spec | None,
+    what: str,
+    load_users: Callable[[Obj, dict[str, bytes]], list[str]],
+) -> Spec | None:
+    """A basic or digest auth: the users of its Secret, the CRD's realm, removeHeader and headerField."""
     if auth is None:
         return None
     secret, data = _auth_secret(b, ns, auth)
     try:
-        users = load_auth_credentials(secret, data)
+        users = load_users(secret, data)
     except ReferenceError as exc:
-        raise _wrap("failed to load digest auth credentials", exc) from None
+        raise _wrap(f"failed to load {what} auth credentials", exc) from None
     return {
         "users": users,
         "realm": auth["realm"],
@@ -282,20 +279,7 @@ def create_chain(b: Builder, ns: str, chain: Spec | None) -> Spec | None:
     """``createChainMiddleware``: each reference resolved (cross-namespace and cross-provider rules)."""
     if chain is None:
         return None
-    refs = []
-    for ref in chain["middlewares"] or ():
-        try:
-            refs.append(
-                resolve_reference(
-                    ns,
-                    ref["namespace"],
-                    ref["name"],
-                    b.options.crossProviderNamespaces,
-                    b.options.allowCrossNamespace,
-                )
-            )
-        except ReferenceError as exc:
-            raise _wrap(f"invalid reference to middleware {ref['name']}", exc) from None
+    refs = make_middleware_keys(b, ns, chain["middlewares"] or [])
     return {"middlewares": refs or None}
 
 

@@ -10,7 +10,7 @@ Gateway/NGINX providers) are left out: the CRD provider never fills them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from edgeway_kubernetes_crd.builder import Builder
@@ -23,13 +23,13 @@ from edgeway_kubernetes_crd.gotypes import (
     OBJECT,
     STRING,
     Field,
-    InvalidSpec,
     Map,
     Ptr,
     Slice,
     Struct,
     decode,
 )
+from edgeway_kubernetes_crd.references import InvalidSpec, should_process
 
 STRINGS = Slice(STRING)
 
@@ -41,6 +41,24 @@ def decode_spec(b: Builder, obj: Mapping[str, Any], spec_type: Struct) -> dict[s
     except InvalidSpec as exc:
         b.fail(obj, "InvalidSpec", str(exc))
         return None
+
+
+def decoded_objects(
+    b: Builder, kind: str, spec_type: Struct, *, process: bool = False, routes: bool = False
+) -> Iterator[tuple[Mapping[str, Any], dict[str, Any]]]:
+    """Every ``kind`` object with its decoded spec; one Go would refuse is failed and skipped.
+
+    ``process``: each object is passed to ``b.process`` first (the kinds with a
+    status). ``routes``: only the provider's ingress class, and processed.
+    """
+    for obj in b.view.list(kind):
+        if routes and not should_process(b.options.ingressClass, obj):
+            continue
+        if process or routes:
+            b.process(obj)
+        spec = decode_spec(b, obj, spec_type)
+        if spec is not None:
+            yield obj, spec
 
 
 def _struct(go_name: str, /, **fields: Any) -> Struct:

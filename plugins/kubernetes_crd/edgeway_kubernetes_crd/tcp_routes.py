@@ -37,7 +37,6 @@ from edgeway_kubernetes_crd.references import (
     make_id,
     namespace_allowed,
     namespace_or_parent,
-    should_process,
 )
 from edgeway_kubernetes_crd.tls_config import load_route_certificate, router_tls
 
@@ -48,12 +47,9 @@ Obj = Mapping[str, Any]
 
 def load_ingress_route_tcps(b: Builder) -> None:
     """``loadIngressRouteTCPConfiguration``: every IngressRouteTCP of the provider's class."""
-    for route_tcp in b.view.list("IngressRouteTCP"):
-        if not should_process(b.options.ingressClass, route_tcp):
-            continue
-        b.process(route_tcp)
-        if structs.decode_spec(b, route_tcp, structs.INGRESS_ROUTE_TCP_SPEC) is None:
-            continue
+    for route_tcp, _ in structs.decoded_objects(
+        b, "IngressRouteTCP", structs.INGRESS_ROUTE_TCP_SPEC, routes=True
+    ):
         _load_ingress_route_tcp(b, route_tcp)
 
 

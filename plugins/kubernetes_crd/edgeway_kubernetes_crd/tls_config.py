@@ -50,10 +50,7 @@ def build_tls_options(b: Builder) -> dict[str, Any]:
     """``buildTLSOptions``: ``tls.options`` (clientAuth CA files read from Secrets)."""
     options: dict[str, Any] = {}
     defaults: list[Obj] = []
-    for tls_option in b.view.list("TLSOption"):
-        spec = structs.decode_spec(b, tls_option, structs.TLS_OPTION_SPEC)
-        if spec is None:
-            continue
+    for tls_option, spec in structs.decoded_objects(b, "TLSOption", structs.TLS_OPTION_SPEC):
         ns = namespace(tls_option)
         client_cas = []
         for secret_name in spec["clientAuth"]["secretNames"] or ():
@@ -119,10 +116,7 @@ def build_tls_stores(b: Builder) -> dict[str, Any]:
     """``buildTLSStores``: ``tls.stores`` (default certificate from a Secret); their certificates go to ``b.tls_configs``."""
     stores: dict[str, Any] = {}
     defaults: list[Obj] = []
-    for tls_store in b.view.list("TLSStore"):
-        spec = structs.decode_spec(b, tls_store, structs.TLS_STORE_SPEC)
-        if spec is None:
-            continue
+    for tls_store, spec in structs.decoded_objects(b, "TLSStore", structs.TLS_STORE_SPEC):
         ns = namespace(tls_store)
         store_id = make_id(ns, name(tls_store))
         if name(tls_store) == DEFAULT_NAME:

@@ -26,7 +26,6 @@ from edgeway_kubernetes_crd.references import (
     ReferenceError,
     make_id,
     namespace_allowed,
-    should_process,
 )
 
 __all__ = ["load_ingress_route_udps"]
@@ -36,12 +35,9 @@ Obj = Mapping[str, Any]
 
 def load_ingress_route_udps(b: Builder) -> None:
     """``loadIngressRouteUDPConfiguration``: every IngressRouteUDP of the provider's class."""
-    for route_udp in b.view.list("IngressRouteUDP"):
-        if not should_process(b.options.ingressClass, route_udp):
-            continue
-        b.process(route_udp)
-        if structs.decode_spec(b, route_udp, structs.INGRESS_ROUTE_UDP_SPEC) is None:
-            continue
+    for route_udp, _ in structs.decoded_objects(
+        b, "IngressRouteUDP", structs.INGRESS_ROUTE_UDP_SPEC, routes=True
+    ):
         _load_ingress_route_udp(b, route_udp)
 
 
