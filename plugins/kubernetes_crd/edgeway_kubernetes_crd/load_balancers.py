@@ -38,7 +38,7 @@ from edgeway_kubernetes_crd.references import (
     make_id,
     namespace_allowed,
     namespace_or_parent,
-    resolve_reference,
+    resolve_with_options,
 )
 from edgeway_kubernetes_crd.services import (
     core_int,
@@ -109,20 +109,15 @@ def make_middleware_keys(b: Builder, namespace: str, refs: list[Obj]) -> list[st
     keys = []
     for ref in refs:
         name = fields.string(ref, "name")
-        try:
-            keys.append(
-                resolve_reference(
-                    namespace,
-                    fields.string(ref, "namespace"),
-                    name,
-                    b.options.crossProviderNamespaces,
-                    b.options.allowCrossNamespace,
-                )
+        keys.append(
+            resolve_with_options(
+                b.options,
+                namespace,
+                fields.string(ref, "namespace"),
+                name,
+                f"invalid reference to middleware {name}",
             )
-        except ReferenceError as exc:
-            raise ReferenceError(
-                f"invalid reference to middleware {name}: {exc}", exc.reason
-            ) from None
+        )
     return keys
 
 

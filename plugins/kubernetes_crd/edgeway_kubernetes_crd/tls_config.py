@@ -23,7 +23,7 @@ from edgeway_kubernetes.objects import name, namespace
 from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder, log
 from edgeway_kubernetes_crd.gotypes import encode, zero
-from edgeway_kubernetes_crd.references import ReferenceError, get_tls, make_id, resolve_reference
+from edgeway_kubernetes_crd.references import ReferenceError, get_tls, make_id, resolve_with_options
 from edgeway_kubernetes_crd.secrets import get_ca_blocks, read_secret
 
 __all__ = [
@@ -225,16 +225,11 @@ def router_tls(b: Builder, ns: str, tls: Obj) -> dict[str, Any]:
         out["domains"] = domains
     options = fields.mapping(tls, "options")
     if option_name := fields.string(options, "name"):
-        try:
-            out["options"] = resolve_reference(
-                ns,
-                fields.string(options, "namespace"),
-                option_name,
-                b.options.crossProviderNamespaces,
-                b.options.allowCrossNamespace,
-            )
-        except ReferenceError as exc:
-            raise ReferenceError(
-                f"Invalid reference to TLSOption {go_quote(option_name)}: {exc}", exc.reason
-            ) from None
+        out["options"] = resolve_with_options(
+            b.options,
+            ns,
+            fields.string(options, "namespace"),
+            option_name,
+            f"Invalid reference to TLSOption {go_quote(option_name)}",
+        )
     return out
