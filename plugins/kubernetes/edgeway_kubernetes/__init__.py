@@ -10,7 +10,7 @@ from edgeway_kubernetes.manifests import ManifestError, load_manifests, parse_ma
 from edgeway_kubernetes.naming import go_quote, join_host_port, normalize, short_hash
 from edgeway_kubernetes.objects import annotations_of, labels, name, namespace
 from edgeway_kubernetes.secrets import SecretError, tls_certificate
-from edgeway_kubernetes.selectors import LabelSelector, parse_label_selector
+from edgeway_kubernetes.selectors import LabelSelector, check_label_selector, parse_label_selector
 from edgeway_kubernetes.servers import (
     ServiceError,
     endpoint_slice_servers,
@@ -30,6 +30,7 @@ __all__ = [
     "SecretError",
     "ServiceError",
     "annotations_of",
+    "check_label_selector",
     "endpoint_slice_servers",
     "external_name_server",
     "go_quote",

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["LabelSelector", "parse_label_selector"]
+__all__ = ["LabelSelector", "check_label_selector", "parse_label_selector"]
 
 _KEY = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?)"
 _VALUE = r"(?:(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?)"
@@ -38,7 +38,9 @@ def _number(text: str, selector: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"invalid label selector {selector!r}: {text!r} is not an integer") from None
+        raise ValueError(
+            f"invalid label selector {selector!r}: {text!r} is not an integer"
+        ) from None
 
 
 def _requirement(m: re.Match[str], selector: str) -> Requirement:
@@ -82,3 +84,16 @@ def parse_label_selector(text: str | None) -> LabelSelector:
         reqs.append(_requirement(m, selector))
         pos = m.end()
     return LabelSelector(selector, tuple(reqs))
+
+
+def check_label_selector(text: str, what: str = "label selector") -> str:
+    """``text`` when it parses, else ``ValueError("invalid <what>: 'text'")``.
+
+    The providers' ``labelSelector`` option validator: ``newK8sClient`` refuses an
+    invalid selector at start-up.
+    """
+    try:
+        parse_label_selector(text)
+    except ValueError:
+        raise ValueError(f"invalid {what}: {text!r}") from None
+    return text

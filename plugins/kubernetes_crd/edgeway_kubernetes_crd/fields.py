@@ -1,10 +1,11 @@
-"""Typed reads of CRD spec fields, as Go's JSON decoding into Traefik's CRD types sees them.
+"""Reads of single CRD spec fields, decoded as Go decodes them (:mod:`~edgeway_kubernetes_crd.gotypes`).
 
-A missing (or ``null``) field reads as Go's zero value; a field of the wrong
-type (a list where a string belongs, ``true`` for a port...) is something the
-API server's decoding would refuse, so it raises :class:`SpecError` (reason
-``InvalidSpec``), which callers report with ``Builder.fail`` and then skip the
-object or the part of it concerned, instead of crashing.
+Whole specs are decoded with :func:`~edgeway_kubernetes_crd.structs.decode_spec`;
+these readers serve code that walks a spec field by field (service references,
+TraefikServices). A missing (or ``null``) field reads as Go's zero value; a
+field of the wrong JSON type raises :class:`~edgeway_kubernetes_crd.references.InvalidSpec`
+(``json: cannot unmarshal ...``), which callers report with ``Builder.fail``
+before skipping what Traefik skips.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeway.config.durations import parse_duration
-
-from edgeway_kubernetes_crd.references import ReferenceError
+from edgeway_kubernetes_crd.gotypes import (
+    BOOL,
+    INT,
+    INT_OR_STRING,
+    OBJECT,
+    STRING,
+    Ptr,
+    Slice,
+    decode,
+    duration_set,
+)
+from edgeway_kubernetes_crd.references import InvalidSpec
 
 __all__ = [
-    "SpecError",
     "bool_ptr",
-    "go_duration_ns",
+    "duration",
     "int_or_string",
     "int_ptr",
     "int_value",
@@ -33,93 +42,53 @@ __all__ = [
 Obj = Mapping[str, Any]
 
 
-class SpecError(ReferenceError):
-    """A field whose type Traefik's CRD types cannot decode."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "InvalidSpec")
-
-
-def _wrong(key: str, value: Any, expected: str) -> SpecError:
-    return SpecError(f"invalid {key} {value!r}: expected {expected}")
-
-
 def string(obj: Obj, key: str) -> str:
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _wrong(key, value, "a string")
-    return value
+    return decode(STRING, obj.get(key), key)
 
 
 def bool_ptr(obj: Obj, key: str) -> bool | None:
     """A ``*bool``: None when unset."""
-    value = obj.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise _wrong(key, value, "a boolean")
-    return value
+    return decode(Ptr(BOOL), obj.get(key), key)
 
 
 def int_ptr(obj: Obj, key: str) -> int | None:
     """An ``*int``: None when unset."""
-    value = obj.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise _wrong(key, value, "an integer")
-    return value
+    return decode(Ptr(INT), obj.get(key), key)
 
 
 def int_value(obj: Obj, key: str) -> int:
-    value = int_ptr(obj, key)
-    return 0 if value is None else value
+    return decode(INT, obj.get(key), key)
 
 
 def mapping_ptr(obj: Obj, key: str) -> Obj | None:
     """A pointer to a struct: None when unset."""
-    value = obj.get(key)
-    if value is not None and not isinstance(value, Mapping):
-        raise _wrong(key, value, "an object")
-    return value
+    return decode(Ptr(OBJECT), obj.get(key), key)
 
 
 def mapping(obj: Obj, key: str) -> Obj:
     """A struct (never nil in Go): ``{}`` when unset."""
-    value = mapping_ptr(obj, key)
-    return {} if value is None else value
+    return mapping_ptr(obj, key) or {}
 
 
 def list_of(obj: Obj, key: str) -> list[Obj]:
-    """A list of structs: ``[]`` when unset."""
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise _wrong(key, value, "a list of objects")
-    return value
+    """A list of structs: ``[]`` when unset, a ``null`` item is a zero struct (``{}``)."""
+    return [item or {} for item in decode(Slice(OBJECT), obj.get(key), key) or ()]
 
 
 def string_list(obj: Obj, key: str) -> list[str]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _wrong(key, value, "a list of strings")
-    return value
+    return decode(Slice(STRING), obj.get(key), key) or []
 
 
 def int_or_string(obj: Obj, key: str) -> int | str:
-    """An ``intstr.IntOrString``: a JSON number is an int, a JSON string a string (even ``"80"``); unset is 0."""
+    """An ``intstr.IntOrString`` kept as given: a number is an int, a string a string (even ``"80"``); unset is 0."""
     value = obj.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _wrong(key, value, "an integer or a string")
-    return value
+    decode(INT_OR_STRING, value, key)
+    return 0 if value is None else value
 
 
-def go_duration_ns(text: str) -> int:
-    """``ptypes.Duration.Set``: whole nanoseconds of a Go duration or of bare integer seconds."""
+def duration(text: str) -> int:
+    """paerser's ``Duration.Set`` in nanoseconds (bare integers are seconds); a bad value is invalid."""
     try:
-        return round(parse_duration(text) * 1_000_000_000)
-    except ValueError:
-        raise SpecError(f'time: invalid duration "{text}"') from None
+        return duration_set(text)
+    except ValueError as exc:
+        raise InvalidSpec(str(exc)) from None

@@ -27,6 +27,8 @@ from typing import Any
 
 from edgeway_kubernetes import go_quote
 
+from edgeway_kubernetes_crd.references import InvalidSpec
+
 __all__ = [
     "ANY",
     "BOOL",
@@ -38,7 +40,6 @@ __all__ = [
     "SECOND",
     "STRING",
     "Field",
-    "GoDecodeError",
     "Map",
     "Ptr",
     "Scalar",
@@ -51,10 +52,6 @@ __all__ = [
     "json_kind",
     "parse_go_duration",
 ]
-
-
-class GoDecodeError(ValueError):
-    """A value of the wrong JSON type for its Go field (``json: cannot unmarshal ...``)."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +141,8 @@ def _type_name(t: Any) -> str:
     return str(t.name)
 
 
-def _refuse(value: Any, t: Any, where: str) -> GoDecodeError:
-    return GoDecodeError(
+def _refuse(value: Any, t: Any, where: str) -> InvalidSpec:
+    return InvalidSpec(
         f"json: cannot unmarshal {json_kind(value)} into Go struct field {where} of type {_type_name(t)}"
     )
 
@@ -173,7 +170,7 @@ def _map_key(key: Any) -> str:
 
 
 def decode(t: Any, value: Any, where: str = "") -> Any:
-    """``json.Unmarshal`` of ``value`` (plain YAML/JSON data) into a ``t``; raises :class:`GoDecodeError`."""
+    """``json.Unmarshal`` of ``value`` (plain YAML/JSON data) into a ``t``; raises :class:`InvalidSpec`."""
     where = where or getattr(t, "name", _type_name(t))
     if value is None:  # JSON null leaves the Go value at zero
         return zero(t)
@@ -228,7 +225,7 @@ def _decode_scalar(t: Scalar, value: Any, where: str) -> Any:
             try:
                 return parse_go_duration(value)
             except ValueError as exc:
-                raise GoDecodeError(str(exc)) from None
+                raise InvalidSpec(str(exc)) from None
     raise _refuse(value, t, where)
 
 

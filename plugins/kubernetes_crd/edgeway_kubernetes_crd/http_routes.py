@@ -17,17 +17,15 @@ from typing import Any
 from edgeway_kubernetes import normalize, short_hash
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
-from edgeway_kubernetes_crd import fields
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.load_balancers import ConfigBuilder, make_middleware_keys
 from edgeway_kubernetes_crd.references import (
     ReferenceError,
-    get_tls,
     make_id,
     namespace_allowed,
-    resolve_reference,
-    should_process,
 )
+from edgeway_kubernetes_crd.tls_config import load_route_certificate, router_tls
 
 __all__ = ["load_ingress_routes", "make_service_key", "resolve_parent_router_names"]
 
@@ -72,19 +70,6 @@ def resolve_parent_router_names(b: Builder, ingress_route: Obj) -> list[str]:
     return names
 
 
-def get_tls_http(b: Builder, ingress_route: Obj, tls: Obj | None) -> None:
-    """``getTLSHTTP``: the certificate of ``tls.secretName`` into ``tlsConfigs`` (key ``namespace/secret``)."""
-    if tls is None:
-        return
-    secret_name = fields.string(tls, "secretName")
-    if not secret_name:
-        return
-    ns = namespace(ingress_route)
-    key = f"{ns}/{secret_name}"
-    if key not in b.tls_configs:
-        b.tls_configs[key] = get_tls(b.view, secret_name, ns)
-
-
 def _observability(config: Obj) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("accessLogs", "metrics", "tracing"):
@@ -96,79 +81,11 @@ def _observability(config: Obj) -> dict[str, Any]:
     return out
 
 
-def _domains(tls: Obj) -> list[dict[str, Any]]:
-    """``types.Domain`` entries (``main``, ``sans``), empty fields left out."""
-    domains = []
-    for domain in fields.list_of(tls, "domains"):
-        out: dict[str, Any] = {}
-        if main := fields.string(domain, "main"):
-            out["main"] = main
-        if sans := fields.string_list(domain, "sans"):
-            out["sans"] = sans
-        domains.append(out)
-    return domains
-
-
-def _router_tls(b: Builder, ns: str, tls: Obj) -> dict[str, Any]:
-    """The router's ``tls``: cert resolver, domains and the resolved TLSOption reference."""
-    out: dict[str, Any] = {}
-    if resolver := fields.string(tls, "certResolver"):
-        out["certResolver"] = resolver
-    if domains := _domains(tls):
-        out["domains"] = domains
-    options = fields.mapping_ptr(tls, "options")
-    if options is not None and (option_name := fields.string(options, "name")):
-        try:
-            out["options"] = resolve_reference(
-                ns,
-                fields.string(options, "namespace"),
-                option_name,
-                b.options.crossProviderNamespaces,
-                b.options.allowCrossNamespace,
-            )
-        except ReferenceError as exc:
-            raise ReferenceError(
-                f'Invalid reference to TLSOption "{option_name}": {exc}', exc.reason
-            ) from None
-    return out
-
-
-def _check_spec(ingress_route: Obj) -> None:
-    """Read every field of the IngressRoute itself (not its service references): what the API decoding refuses."""
-    s = spec(ingress_route)
-    fields.string_list(s, "entryPoints")
-    fields.list_of(s, "parentRefs")
-    tls = fields.mapping_ptr(s, "tls")
-    if tls is not None:
-        fields.string(tls, "secretName")
-        fields.string(tls, "certResolver")
-        _domains(tls)
-        options = fields.mapping_ptr(tls, "options")
-        if options is not None:
-            fields.string(options, "name")
-            fields.string(options, "namespace")
-    for route in fields.list_of(s, "routes"):
-        for key in ("match", "kind", "syntax"):
-            fields.string(route, key)
-        fields.int_value(route, "priority")
-        fields.list_of(route, "services")
-        fields.list_of(route, "middlewares")
-        observability = fields.mapping_ptr(route, "observability")
-        if observability is not None:
-            _observability(observability)
-
-
 def load_ingress_routes(b: Builder) -> None:
     """``loadIngressRouteConfiguration``: every IngressRoute of the provider's class."""
-    for ingress_route in b.view.list("IngressRoute"):
-        if not should_process(b.options.ingressClass, ingress_route):
-            continue
-        b.process(ingress_route)
-        try:
-            _check_spec(ingress_route)
-        except ReferenceError as exc:
-            b.fail(ingress_route, exc.reason, str(exc))
-            continue
+    for ingress_route, _ in structs.decoded_objects(
+        b, "IngressRoute", structs.INGRESS_ROUTE_SPEC, routes=True
+    ):
         _load_ingress_route(b, ingress_route)
 
 
@@ -176,10 +93,8 @@ def _load_ingress_route(b: Builder, ingress_route: Obj) -> None:
     s = spec(ingress_route)
     ns = namespace(ingress_route)
     tls = fields.mapping_ptr(s, "tls")
-    try:
-        get_tls_http(b, ingress_route, tls)
-    except ReferenceError as exc:
-        b.fail(ingress_route, exc.reason, f"Error configuring TLS: {exc}")
+    if tls is not None:
+        load_route_certificate(b, ingress_route, tls)
 
     ingress_name = name(ingress_route) or str(meta(ingress_route).get("generateName") or "")
     cb = ConfigBuilder.for_routes(b)
@@ -244,7 +159,7 @@ def _load_ingress_route(b: Builder, ingress_route: Obj) -> None:
             router["observability"] = _observability(observability)
         if tls is not None:
             try:
-                router["tls"] = _router_tls(b, ns, tls)
+                router["tls"] = router_tls(b, ns, tls)
             except ReferenceError as exc:
                 b.fail(ingress_route, exc.reason, str(exc))
                 continue

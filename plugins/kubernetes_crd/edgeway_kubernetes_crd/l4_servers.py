@@ -2,12 +2,10 @@
 
 ``loadTCPServers`` (``crd/kubernetes_tcp.go``) and ``loadUDPServers``
 (``crd/kubernetes_udp.go``) are one function twice, but for the ``tls`` flag a
-TCP server carries; here they are :func:`load_servers`, which gives addresses.
-With them ``getServicePort`` and ``getNativeServiceAddress`` of
-``crd/kubernetes.go`` (the CRD flavour: a port must be given, and an
-ExternalName Service accepts any port number), the ``intstr.IntOrString`` port
-of a route's service, and a check of a route object's field types (Go would not
-decode an object whose fields have the wrong JSON types).
+TCP server carries; here they are :func:`load_servers`, which gives addresses
+(the Service lookups they share with HTTP are in
+:mod:`~edgeway_kubernetes_crd.services`). :func:`load_route_services` is the
+service loop both route kinds share.
 
 Unlike HTTP (and the Ingress provider), an EndpointSlice endpoint counts only
 when ``conditions.ready`` is ``true``; there are no fenced servers.
@@ -19,116 +17,26 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from edgeway_kubernetes import join_host_port
-from edgeway_kubernetes.objects import name, namespace, spec
+from edgeway_kubernetes.objects import spec
 from edgeway_kubernetes.servers import node_addresses
 
 from edgeway_kubernetes_crd.builder import Builder
+from edgeway_kubernetes_crd.references import ReferenceError
+from edgeway_kubernetes_crd.services import (
+    core_int,
+    get_service_port,
+    items,
+    native_service_address,
+    port_string,
+    slice_port,
+)
 
 __all__ = [
-    "FieldTypes",
-    "InvalidSpec",
-    "ServersError",
-    "check_fields",
     "load_route_services",
     "load_servers",
-    "port_string",
 ]
 
 Obj = Mapping[str, Any]
-
-#: A field's JSON type as Go decodes it: ``int`` (a whole number, not a bool), ``str``, ``bool``,
-#: ``"int|str"`` (``intstr.IntOrString``), a nested :data:`FieldTypes` (an object),
-#: or a one-element list of one of those (a list).
-FieldTypes = Mapping[str, Any]
-
-
-class InvalidSpec(ValueError):
-    """A field of a route object has a type Go's JSON decoding refuses."""
-
-
-class ServersError(ValueError):
-    """No servers for a route's service; ``reason`` is the CamelCase status reason."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def _type_ok(value: Any, expected: Any, where: str) -> None:
-    if value is None:  # JSON null: Go's zero value
-        return
-    if isinstance(expected, Mapping):
-        check_fields(value, expected, where)
-    elif isinstance(expected, list):
-        if not isinstance(value, list):
-            raise InvalidSpec(f"{where}: expected a list")
-        for i, item in enumerate(value):
-            _type_ok(item, expected[0], f"{where}[{i}]")
-    elif expected == "int|str":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise InvalidSpec(f"{where}: expected a number or a string")
-    elif expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidSpec(f"{where}: expected a whole number")
-    elif not isinstance(value, expected):
-        raise InvalidSpec(f"{where}: expected a {expected.__name__}")
-
-
-def check_fields(value: Any, fields: FieldTypes, where: str) -> None:
-    """Raise :class:`InvalidSpec` when ``value`` is not an object whose known fields have their types.
-
-    ``None`` (JSON null, or a missing field) is Go's zero value and passes.
-    """
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise InvalidSpec(f"{where}: expected an object")
-    for key, expected in fields.items():
-        _type_ok(value.get(key), expected, f"{where}.{key}")
-
-
-def port_string(port: int | str | None) -> str:
-    """``IntOrString.String()``: the name, else the number (``0`` when unset)."""
-    return port if isinstance(port, str) else str(port or 0)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    """The objects of a list field (a malformed core object gives nothing instead of a crash)."""
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-def get_service_port(service: Obj, port: int | str | None) -> Obj:
-    """``getServicePort``: the Service port a route names, by number or by name.
-
-    An ExternalName Service with no such port still gives ``{"port": number}``
-    (a port *number* is required for that).
-    """
-    if not port:
-        raise ServersError("ingressRoute service port not defined", "InvalidSpec")
-    svc_spec = spec(service)
-    for p in _items(svc_spec.get("ports")):
-        if isinstance(port, int) and port == _int(p.get("port")):
-            return p
-        if isinstance(port, str) and port == (p.get("name") or ""):
-            return p
-    if svc_spec.get("type") != "ExternalName" or isinstance(port, str):
-        raise ServersError(f"service port not found: {port_string(port)}", "ServicePortNotFound")
-    return {"port": port}
-
-
-def native_service_address(service: Obj, svc_port: Obj) -> str:
-    """``getNativeServiceAddress``: the ClusterIP and the Service port."""
-    cluster_ip = str(spec(service).get("clusterIP") or "")
-    where = f"{namespace(service)}/{name(service)}"
-    if cluster_ip == "None":
-        raise ServersError(f"no clusterIP on headless service: {where}", "NoEndpoints")
-    if not cluster_ip:
-        raise ServersError(f"no clusterIP found for service: {where}", "NoEndpoints")
-    return join_host_port(cluster_ip, _int(svc_port.get("port")))
 
 
 def _endpoint_slice_addresses(slices: list[Obj], port_name: str) -> list[str]:
@@ -136,14 +44,10 @@ def _endpoint_slice_addresses(slices: list[Obj], port_name: str) -> list[str]:
     seen: set[str] = set()
     addresses: list[str] = []
     for endpoint_slice in slices:
-        port = 0
-        for p in _items(endpoint_slice.get("ports")):
-            if p.get("name") is not None and p.get("name") == port_name:
-                port = _int(p.get("port"))
-                break
+        port = slice_port(endpoint_slice, port_name)
         if port == 0:
             continue
-        for endpoint in _items(endpoint_slice.get("endpoints")):
+        for endpoint in items(endpoint_slice.get("endpoints")):
             conditions = endpoint.get("conditions")
             if not isinstance(conditions, Mapping) or conditions.get("ready") is not True:
                 continue
@@ -160,15 +64,15 @@ def load_servers(b: Builder, ns: str, svc: Obj) -> list[str]:
     """``loadTCPServers``/``loadUDPServers``: the server addresses of a route's service in ``ns``.
 
     ``svc`` is the route's (type-checked) ``ServiceTCP``/``ServiceUDP``.
-    Raises :class:`ServersError` with Traefik's error text.
+    Raises :class:`ReferenceError` with Traefik's error text.
     """
     svc_name = str(svc.get("name") or "")
     service = b.view.service(ns, svc_name)
     if service is None:
-        raise ServersError("service not found", "ServiceNotFound")
+        raise ReferenceError("service not found", "ServiceNotFound")
     svc_type = spec(service).get("type")
     if svc_type == "ExternalName" and not b.options.allowExternalNameServices:
-        raise ServersError(
+        raise ReferenceError(
             f"externalName services not allowed: {ns}/{svc_name}", "ExternalNameForbidden"
         )
     svc_port = get_service_port(service, svc.get("port"))
@@ -177,37 +81,32 @@ def load_servers(b: Builder, ns: str, svc: Obj) -> list[str]:
         # Traefik names the route's own (possibly empty) namespace in these messages.
         where = f"{svc.get('namespace') or ''}/{svc_name}"
         if b.options.disableClusterScopeResources:
-            raise ServersError("nodes lookup is disabled", "NoEndpoints")
+            raise ReferenceError("nodes lookup is disabled", "NoEndpoints")
         nodes = b.view.nodes()
         if not nodes:
-            raise ServersError(f"nodes not found for NodePort service {where}", "NoEndpoints")
-        node_port = _int(svc_port.get("nodePort"))
+            raise ReferenceError(f"nodes not found for NodePort service {where}", "NoEndpoints")
+        node_port = core_int(svc_port.get("nodePort"))
         servers = [
             join_host_port(ip, node_port)
             for node in nodes
             for ip in node_addresses(node, "InternalIP")
         ]
         if not servers:
-            raise ServersError(f"no servers were generated for service {where}", "NoEndpoints")
+            raise ReferenceError(f"no servers were generated for service {where}", "NoEndpoints")
         return servers
 
     if svc_type == "ExternalName":
         external_name = str(spec(service).get("externalName") or "")
-        servers = [join_host_port(external_name, _int(svc_port.get("port")))]
+        servers = [join_host_port(external_name, core_int(svc_port.get("port")))]
     else:
         native_lb = svc.get("nativeLB")
         if native_lb if native_lb is not None else b.options.nativeLBByDefault:
-            try:
-                return [native_service_address(service, svc_port)]
-            except ServersError as exc:
-                raise ServersError(
-                    f"getting native Kubernetes Service address: {exc}", exc.reason
-                ) from None
+            return [native_service_address(service, svc_port)]
         slices = b.view.endpoint_slices(ns, svc_name)
         servers = _endpoint_slice_addresses(slices, str(svc_port.get("name") or ""))
 
     if not servers and not b.options.allowEmptyServices:
-        raise ServersError(f"no servers found for {ns}/{svc_name}", "NoEndpoints")
+        raise ReferenceError(f"no servers found for {ns}/{svc_name}", "NoEndpoints")
     return servers
 
 
@@ -229,7 +128,7 @@ def load_route_services(
     for service in services:
         try:
             balancer = create(service)
-        except ServersError as exc:
+        except ReferenceError as exc:
             svc = f"{service.get('name') or ''} (port {port_string(service.get('port'))})"
             b.fail(route_obj, exc.reason, f"Cannot create service {svc}: {exc}")
             continue

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeway_kubernetes import (
-    ServiceError,
     endpoint_slice_servers,
     external_name_server,
-    native_lb_server,
+    go_quote,
     node_port_servers,
     normalize,
-    service_port,
 )
 from edgeway_kubernetes.objects import spec as spec_of
 
@@ -34,12 +32,20 @@ from edgeway_kubernetes_crd import fields
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.references import (
     PROVIDER_NAME,
+    InvalidSpec,
     ReferenceError,
     cross_provider_allowed,
     make_id,
     namespace_allowed,
     namespace_or_parent,
-    resolve_reference,
+    resolve_with_options,
+)
+from edgeway_kubernetes_crd.services import (
+    core_int,
+    get_service_port,
+    native_service_address,
+    port_string,
+    slice_port,
 )
 
 __all__ = [
@@ -67,11 +73,6 @@ def ns(value: int) -> str:
     return f"{value}ns"
 
 
-def port_string(port: int | str) -> str:
-    """``IntOrString.String()``."""
-    return str(port)
-
-
 def parse_service_protocol(scheme: str, port_name: str, port_number: int) -> str:
     """``parseServiceProtocol``: the explicit scheme, else https for 443 or ``https*`` port names."""
     if scheme in ("http", "https", "h2c"):
@@ -80,7 +81,7 @@ def parse_service_protocol(scheme: str, port_name: str, port_number: int) -> str
         if port_number == 443 or port_name.startswith("https"):
             return "https"
         return "http"
-    raise fields.SpecError(f'invalid scheme "{scheme}" specified')
+    raise InvalidSpec(f'invalid scheme "{scheme}" specified')
 
 
 def split_svc_name_provider(name: str) -> tuple[str, str]:
@@ -108,35 +109,16 @@ def make_middleware_keys(b: Builder, namespace: str, refs: list[Obj]) -> list[st
     keys = []
     for ref in refs:
         name = fields.string(ref, "name")
-        try:
-            keys.append(
-                resolve_reference(
-                    namespace,
-                    fields.string(ref, "namespace"),
-                    name,
-                    b.options.crossProviderNamespaces,
-                    b.options.allowCrossNamespace,
-                )
+        keys.append(
+            resolve_with_options(
+                b.options,
+                namespace,
+                fields.string(ref, "namespace"),
+                name,
+                f"invalid reference to middleware {name}",
             )
-        except ReferenceError as exc:
-            raise ReferenceError(
-                f"invalid reference to middleware {name}: {exc}", exc.reason
-            ) from None
+        )
     return keys
-
-
-def _service_port(service: Obj, port: int | str) -> Obj:
-    """``getServicePort``: the Service port a reference names (ExternalName Services take any number)."""
-    if port in (0, ""):
-        raise ReferenceError("ingressRoute service port not defined", "ServicePortNotFound")
-    found = service_port(
-        service, port if isinstance(port, int) else 0, port if isinstance(port, str) else ""
-    )
-    if found is not None:
-        return found
-    if spec_of(service).get("type") != "ExternalName" or isinstance(port, str):
-        raise ReferenceError(f"service port not found: {port_string(port)}", "ServicePortNotFound")
-    return {"port": port}
 
 
 def _sticky(sticky: Obj | None) -> dict[str, Any] | None:
@@ -162,7 +144,7 @@ def _duration_ns(obj: Obj, key: str, default: int) -> int:
     """An ``*intstr.IntOrString`` duration, read as ``Duration.Set(value.String())`` (bare integers: seconds)."""
     if obj.get(key) is None:
         return default
-    return fields.go_duration_ns(port_string(fields.int_or_string(obj, key)))
+    return fields.duration(port_string(fields.int_or_string(obj, key)))
 
 
 def _health_check(hc: Obj) -> dict[str, Any]:
@@ -256,7 +238,7 @@ class ConfigBuilder:
             return full_service_name(spec, fields.int_or_string(spec, "port")), service
         if kind == "TraefikService":
             return full_service_name(spec, 0), None
-        raise fields.SpecError(f"unsupported service kind {kind}")
+        raise InvalidSpec(f"unsupported service kind {kind}")
 
     def build_servers_lb(self, svc: Obj) -> dict[str, Any]:
         """``buildServersLB``: the ``loadBalancer`` service of a Kubernetes Service reference."""
@@ -265,7 +247,7 @@ class ConfigBuilder:
         if strategy in STRATEGIES:
             lb["strategy"] = strategy
         elif strategy not in ("", "RoundRobin"):  # RoundRobin: deprecated spelling of the default
-            raise fields.SpecError(f"load-balancer strategy {strategy} is not supported")
+            raise InvalidSpec(f"load-balancer strategy {strategy} is not supported")
 
         servers = self.load_servers(svc)
         if servers:
@@ -285,9 +267,9 @@ class ConfigBuilder:
         forwarding = fields.mapping_ptr(svc, "responseForwarding")
         if forwarding is not None and (text := fields.string(forwarding, "flushInterval")):
             try:
-                flush = fields.go_duration_ns(text)
-            except fields.SpecError as exc:
-                raise fields.SpecError(f"unable to parse flushInterval: {exc}") from None
+                flush = fields.duration(text)
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"unable to parse flushInterval: {exc}") from None
         lb["responseForwarding"] = {"flushInterval": ns(flush)} if flush else {}
 
         sticky = _sticky(fields.mapping_ptr(svc, "sticky"))
@@ -326,8 +308,8 @@ class ConfigBuilder:
                 )
             if not cross_provider_allowed(options.crossProviderNamespaces, parent_namespace):
                 raise ReferenceError(
-                    f'serversTransport "{name}" reference is not allowed: namespace "{parent_namespace}" '
-                    "is not in crossProviderNamespaces",
+                    f"serversTransport {go_quote(name)} reference is not allowed: "
+                    f"namespace {go_quote(parent_namespace)} is not in crossProviderNamespaces",
                     "CrossProviderForbidden",
                 )
             return name
@@ -341,14 +323,14 @@ class ConfigBuilder:
         service = b.view.service(namespace, name)
         if service is None:
             raise ReferenceError(f"kubernetes service not found: {where}", "ServiceNotFound")
-        port = _service_port(service, fields.int_or_string(svc, "port"))
+        port = get_service_port(service, fields.int_or_string(svc, "port"))
         port_name = str(port.get("name") or "")
-        port_number = _int(port.get("port"))
+        port_number = core_int(port.get("port"))
         scheme = fields.string(svc, "scheme")
         service_type = spec_of(service).get("type")
 
         if service_type != "ExternalName" and fields.mapping_ptr(svc, "healthCheck") is not None:
-            raise fields.SpecError(f"healthCheck allowed only for ExternalName services: {where}")
+            raise InvalidSpec(f"healthCheck allowed only for ExternalName services: {where}")
 
         if service_type == "ExternalName":
             if not b.options.allowExternalNameServices:
@@ -360,22 +342,15 @@ class ConfigBuilder:
 
         native_lb = fields.bool_ptr(svc, "nativeLB")
         if self.native_lb_by_default if native_lb is None else native_lb:
-            try:
-                # The address is checked before the scheme, as in Traefik.
-                native_lb_server(service, port, "http")
-            except ServiceError as exc:
-                raise ReferenceError(
-                    f"getting native Kubernetes Service address: {exc}", "NoEndpoints"
-                ) from None
+            # The address is checked before the scheme, as in Traefik.
+            address = native_service_address(service, port)
             return [
-                native_lb_server(
-                    service, port, parse_service_protocol(scheme, port_name, port_number)
-                )
+                {"url": f"{parse_service_protocol(scheme, port_name, port_number)}://{address}"}
             ]
 
         if service_type == "NodePort" and fields.bool_ptr(svc, "nodePortLB"):
             if self.disable_cluster_scope_resources:
-                raise fields.SpecError("nodes lookup is disabled")
+                raise InvalidSpec("nodes lookup is disabled")
             nodes = b.view.nodes()
             if not nodes:
                 raise ReferenceError(f"nodes not found for NodePort service {where}", "NoEndpoints")
@@ -388,9 +363,8 @@ class ConfigBuilder:
             return servers
 
         slices = b.view.endpoint_slices(namespace, name)
-        if _slices_have_port(
-            slices, port_name
-        ):  # the scheme is only checked once a slice has the port
+        # The scheme is only checked once a slice has the port.
+        if any(slice_port(endpoint_slice, port_name) for endpoint_slice in slices):
             protocol = parse_service_protocol(scheme, port_name, port_number)
             servers = endpoint_slice_servers(slices, port_name, protocol)
         else:
@@ -427,21 +401,3 @@ def name_and_service(
     ``loadBalancer`` service (the caller stores it); raises ``ReferenceError``.
     """
     return ConfigBuilder(b).name_and_service(parent_namespace, spec)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _slices_have_port(slices: list[Obj], port_name: str) -> bool:
-    """Whether an EndpointSlice has a non-zero port named as the Service port (``loadServers``' filter)."""
-    for endpoint_slice in slices:
-        for p in endpoint_slice.get("ports") or ():
-            if p.get("name") is not None and p.get("name") == port_name:
-                if _int(p.get("port")):
-                    return True
-                break
-    return False

@@ -20,18 +20,21 @@ from typing import Any
 from edgeway_kubernetes import normalize
 from edgeway_kubernetes.objects import name, namespace
 
-from edgeway_kubernetes_crd import structs
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.gotypes import (
     MILLISECOND,
     SECOND,
-    duration_set,
     encode,
     json_kind,
     zero,
 )
-from edgeway_kubernetes_crd.load_balancers import name_and_service
-from edgeway_kubernetes_crd.references import ReferenceError, make_id, resolve_reference
+from edgeway_kubernetes_crd.load_balancers import make_middleware_keys, name_and_service
+from edgeway_kubernetes_crd.references import (
+    InvalidSpec,
+    ReferenceError,
+    make_id,
+)
 from edgeway_kubernetes_crd.secrets import (
     SECRET_TYPE_BASIC_AUTH,
     SECRET_URN_PREFIX,
@@ -95,23 +98,13 @@ def _wrap(prefix: str, exc: ReferenceError) -> ReferenceError:
     return ReferenceError(f"{prefix}: {exc}", exc.reason)
 
 
-def _duration(text: str) -> int:
-    """``Duration.Set(intOrString.String())``; a bad value fails the middleware."""
-    try:
-        return duration_set(text)
-    except ValueError as exc:
-        raise ReferenceError(str(exc), "InvalidSpec") from None
-
-
 def build_middlewares(b: Builder) -> None:
     """The Middleware loop: ``http.middlewares[normalize(ns-name)]``."""
-    for middleware in b.view.list("Middleware"):
-        b.process(middleware)
+    for middleware, spec in structs.decoded_objects(
+        b, "Middleware", structs.MIDDLEWARE_SPEC, process=True
+    ):
         ns = namespace(middleware)
         mid = normalize(make_id(ns, name(middleware)))
-        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_SPEC)
-        if spec is None:
-            continue
         built = _build_middleware(b, middleware, ns, mid, spec)
         if built is not None:
             b.http["middlewares"][mid] = encode(structs.MIDDLEWARE, built)
@@ -148,12 +141,10 @@ def _build_middleware(b: Builder, middleware: Obj, ns: str, mid: str, spec: Spec
 
 def build_tcp_middlewares(b: Builder) -> None:
     """The MiddlewareTCP loop: ``tcp.middlewares[normalize(ns-name)]`` (inFlightConn, ipWhiteList, ipAllowList)."""
-    for middleware in b.view.list("MiddlewareTCP"):
-        b.process(middleware)
+    for middleware, spec in structs.decoded_objects(
+        b, "MiddlewareTCP", structs.MIDDLEWARE_TCP_SPEC, process=True
+    ):
         mid = normalize(make_id(namespace(middleware), name(middleware)))
-        spec = structs.decode_spec(b, middleware, structs.MIDDLEWARE_TCP_SPEC)
-        if spec is None:
-            continue
         b.tcp["middlewares"][mid] = encode(structs.TCP_MIDDLEWARE, spec)
 
 
@@ -162,40 +153,42 @@ def build_tcp_middlewares(b: Builder) -> None:
 
 def _auth_secret(b: Builder, ns: str, auth: Spec) -> tuple[Obj, dict[str, bytes]]:
     if not auth["secret"]:
-        raise ReferenceError("auth secret must be set", "InvalidSpec")
+        raise InvalidSpec("auth secret must be set")
     secret_name = auth["secret"]
     return read_secret(b.view, ns, secret_name, f"secret '{ns}/{secret_name}' not found")
 
 
 def create_basic_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     """``createBasicAuthMiddleware``: users from a basic-auth Secret (hashed) or an htpasswd Secret."""
-    if auth is None:
-        return None
-    secret, data = _auth_secret(b, ns, auth)
-    try:
-        if secret.get("type") == SECRET_TYPE_BASIC_AUTH:
-            users = load_basic_auth_credentials(secret, data)
-        else:
-            users = load_auth_credentials(secret, data)
-    except ReferenceError as exc:
-        raise _wrap("failed to load basic auth credentials", exc) from None
-    return {
-        "users": users,
-        "realm": auth["realm"],
-        "removeHeader": auth["removeHeader"],
-        "headerField": auth["headerField"],
-    }
+    return _create_auth(b, ns, auth, "basic", _basic_auth_users)
 
 
 def create_digest_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     """``createDigestAuthMiddleware``: users from an htdigest Secret."""
+    return _create_auth(b, ns, auth, "digest", load_auth_credentials)
+
+
+def _basic_auth_users(secret: Obj, data: dict[str, bytes]) -> list[str]:
+    if secret.get("type") == SECRET_TYPE_BASIC_AUTH:
+        return load_basic_auth_credentials(secret, data)
+    return load_auth_credentials(secret, data)
+
+
+def _create_auth(
+    b: Builder,
+    ns: str,
+    auth: Spec | None,
+    what: str,
+    load_users: Callable[[Obj, dict[str, bytes]], list[str]],
+) -> Spec | None:
+    """A basic or digest auth: the users of its Secret, the CRD's realm, removeHeader and headerField."""
     if auth is None:
         return None
     secret, data = _auth_secret(b, ns, auth)
     try:
-        users = load_auth_credentials(secret, data)
+        users = load_users(secret, data)
     except ReferenceError as exc:
-        raise _wrap("failed to load digest auth credentials", exc) from None
+        raise _wrap(f"failed to load {what} auth credentials", exc) from None
     return {
         "users": users,
         "realm": auth["realm"],
@@ -209,7 +202,7 @@ def create_forward_auth(b: Builder, ns: str, auth: Spec | None) -> Spec | None:
     if auth is None:
         return None
     if not auth["address"]:
-        raise ReferenceError("forward authentication requires an address", "InvalidSpec")
+        raise InvalidSpec("forward authentication requires an address")
     out = {key: auth[key] for key in FORWARD_AUTH_COPIED}
     out["maxBodySize"] = FORWARD_AUTH_DEFAULT_MAX_BODY_SIZE
     for key in ("maxResponseBodySize", "maxBodySize"):
@@ -286,20 +279,7 @@ def create_chain(b: Builder, ns: str, chain: Spec | None) -> Spec | None:
     """``createChainMiddleware``: each reference resolved (cross-namespace and cross-provider rules)."""
     if chain is None:
         return None
-    refs = []
-    for ref in chain["middlewares"] or ():
-        try:
-            refs.append(
-                resolve_reference(
-                    ns,
-                    ref["namespace"],
-                    ref["name"],
-                    b.options.crossProviderNamespaces,
-                    b.options.allowCrossNamespace,
-                )
-            )
-        except ReferenceError as exc:
-            raise _wrap(f"invalid reference to middleware {ref['name']}", exc) from None
+    refs = make_middleware_keys(b, ns, chain["middlewares"] or [])
     return {"middlewares": refs or None}
 
 
@@ -316,7 +296,7 @@ def create_rate_limit(b: Builder, ns: str, rate_limit: Spec | None) -> Spec | No
     if rate_limit["burst"] is not None:
         out["burst"] = rate_limit["burst"]
     if rate_limit["period"] is not None:
-        out["period"] = _duration(rate_limit["period"])
+        out["period"] = fields.duration(rate_limit["period"])
     if rate_limit["sourceCriterion"] is not None:
         out["sourceCriterion"] = rate_limit["sourceCriterion"]
     if rate_limit["redis"] is not None:
@@ -341,7 +321,7 @@ def _redis(b: Builder, ns: str, redis: Spec) -> Spec:
         _client_tls(b, ns, tls, out["tls"])
     for key in ("dialTimeout", "readTimeout", "writeTimeout"):
         if redis[key] is not None:
-            out[key] = _duration(redis[key])
+            out[key] = fields.duration(redis[key])
     if redis["secret"]:
         out["username"], out["password"] = load_redis_credentials(b.view, ns, redis["secret"])
     return out
@@ -356,8 +336,8 @@ def create_retry(retry: Spec | None) -> Spec | None:
         for key in ("attempts", "status", "disableRetryOnNetworkError", "retryNonIdempotentMethod")
     }
     out["maxRequestBodyBytes"] = RETRY_DEFAULT_MAX_REQUEST_BODY_BYTES
-    out["initialInterval"] = _duration(retry["initialInterval"])
-    out["timeout"] = _duration(retry["timeout"])
+    out["initialInterval"] = fields.duration(retry["initialInterval"])
+    out["timeout"] = fields.duration(retry["timeout"])
     if retry["maxRequestBodyBytes"] is not None:
         out["maxRequestBodyBytes"] = retry["maxRequestBodyBytes"]
     return out
@@ -376,7 +356,7 @@ def create_circuit_breaker(circuit_breaker: Spec | None) -> Spec | None:
     }
     for key in ("checkPeriod", "fallbackDuration", "recoveryDuration"):
         if circuit_breaker[key] is not None:
-            out[key] = _duration(circuit_breaker[key])
+            out[key] = fields.duration(circuit_breaker[key])
     if circuit_breaker["responseCode"]:
         out["responseCode"] = circuit_breaker["responseCode"]
     return out

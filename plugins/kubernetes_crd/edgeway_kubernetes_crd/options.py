@@ -7,7 +7,7 @@ selector is refused at start-up as ``newK8sClient`` does.
 from __future__ import annotations
 
 from edgeway.config.durations import Duration
-from edgeway_kubernetes import parse_label_selector
+from edgeway_kubernetes import check_label_selector
 from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = ["KubernetesCRDOptions"]
@@ -36,8 +36,4 @@ class KubernetesCRDOptions(BaseModel):
     @field_validator("labelSelector")
     @classmethod
     def _selector(cls, value: str) -> str:
-        try:
-            parse_label_selector(value)
-        except ValueError:
-            raise ValueError(f"invalid label selector: {value!r}") from None
-        return value
+        return check_label_selector(value)

@@ -14,17 +14,20 @@ from typing import Any
 from edgeway_kubernetes import SecretError, normalize, tls_certificate
 from edgeway_kubernetes.objects import annotations_of, spec
 
+from edgeway_kubernetes_crd.options import KubernetesCRDOptions
 from edgeway_kubernetes_crd.view import CRDView
 
 __all__ = [
     "INGRESS_CLASS_ANNOTATION",
     "PROVIDER_NAME",
+    "InvalidSpec",
     "ReferenceError",
     "get_tls",
     "make_id",
     "namespace_allowed",
     "namespace_or_parent",
     "resolve_reference",
+    "resolve_with_options",
     "should_process",
 ]
 
@@ -41,6 +44,13 @@ class ReferenceError(ValueError):  # noqa: A001 - Traefik's wording: a reference
     def __init__(self, message: str, reason: str = "InvalidReference") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class InvalidSpec(ReferenceError):
+    """A spec Traefik refuses: a field of the wrong JSON type (Go's decoding) or an invalid value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "InvalidSpec")
 
 
 def make_id(namespace: str, name: str) -> str:
@@ -93,6 +103,18 @@ def resolve_reference(
             "CrossNamespaceForbidden",
         )
     return normalize(f"{ns}-{name}")
+
+
+def resolve_with_options(
+    options: KubernetesCRDOptions, parent_ns: str, ns: str, name: str, context: str
+) -> str:
+    """:func:`resolve_reference` under the provider's options; a refusal reads ``<context>: <error>``."""
+    try:
+        return resolve_reference(
+            parent_ns, ns, name, options.crossProviderNamespaces, options.allowCrossNamespace
+        )
+    except ReferenceError as exc:
+        raise ReferenceError(f"{context}: {exc}", exc.reason) from None
 
 
 def ingress_class_name(obj: Obj) -> str:

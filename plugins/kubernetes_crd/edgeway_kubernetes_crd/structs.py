@@ -10,7 +10,7 @@ Gateway/NGINX providers) are left out: the CRD provider never fills them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from edgeway_kubernetes_crd.builder import Builder
@@ -23,13 +23,13 @@ from edgeway_kubernetes_crd.gotypes import (
     OBJECT,
     STRING,
     Field,
-    GoDecodeError,
     Map,
     Ptr,
     Slice,
     Struct,
     decode,
 )
+from edgeway_kubernetes_crd.references import InvalidSpec, should_process
 
 STRINGS = Slice(STRING)
 
@@ -38,9 +38,27 @@ def decode_spec(b: Builder, obj: Mapping[str, Any], spec_type: Struct) -> dict[s
     """``obj.spec`` decoded as a ``spec_type``; None (and ``InvalidSpec`` on ``obj``) when Go would refuse it."""
     try:
         return decode(spec_type, obj.get("spec"), spec_type.name)
-    except GoDecodeError as exc:
+    except InvalidSpec as exc:
         b.fail(obj, "InvalidSpec", str(exc))
         return None
+
+
+def decoded_objects(
+    b: Builder, kind: str, spec_type: Struct, *, process: bool = False, routes: bool = False
+) -> Iterator[tuple[Mapping[str, Any], dict[str, Any]]]:
+    """Every ``kind`` object with its decoded spec; one Go would refuse is failed and skipped.
+
+    ``process``: each object is passed to ``b.process`` first (the kinds with a
+    status). ``routes``: only the provider's ingress class, and processed.
+    """
+    for obj in b.view.list(kind):
+        if routes and not should_process(b.options.ingressClass, obj):
+            continue
+        if process or routes:
+            b.process(obj)
+        spec = decode_spec(b, obj, spec_type)
+        if spec is not None:
+            yield obj, spec
 
 
 def _struct(go_name: str, /, **fields: Any) -> Struct:
@@ -357,6 +375,96 @@ TCP_SERVERS_TRANSPORT = _struct(
 )
 
 # -- traefikio/v1alpha1: the specs of the CRDs -------------------------------------------
+
+# The routes' specs are decoded only to refuse what Go refuses; the route code then
+# reads the object itself (an ``IntOrString`` port keeps its number/name distinction).
+# Service references of an IngressRoute are objects here: their fields are read,
+# with the errors Traefik gives, as each service is built.
+OBJECT_REFERENCE = _struct("ObjectReference", name=STRING, namespace=STRING)
+ROUTER_OBSERVABILITY = _struct(
+    "RouterObservabilityConfig",
+    accessLogs=Ptr(BOOL),
+    metrics=Ptr(BOOL),
+    tracing=Ptr(BOOL),
+    traceVerbosity=STRING,
+)
+ROUTE = _struct(
+    "Route",
+    match=STRING,
+    kind=STRING,
+    priority=INT,
+    syntax=STRING,
+    services=Slice(OBJECT),
+    middlewares=Slice(OBJECT),
+    observability=Ptr(ROUTER_OBSERVABILITY),
+)
+CRD_TLS = _struct(
+    "TLS",
+    secretName=STRING,
+    options=Ptr(OBJECT_REFERENCE),
+    certResolver=STRING,
+    domains=Slice(DOMAIN),
+)
+INGRESS_ROUTE_SPEC = _struct(
+    "IngressRouteSpec",
+    entryPoints=STRINGS,
+    routes=Slice(ROUTE),
+    tls=Ptr(CRD_TLS),
+    parentRefs=Slice(OBJECT),
+)
+SERVICE_TCP = _struct(
+    "ServiceTCP",
+    name=STRING,
+    namespace=STRING,
+    port=INT_OR_STRING,
+    weight=Ptr(INT),
+    terminationDelay=Ptr(INT),
+    proxyProtocol=Ptr(PROXY_PROTOCOL),
+    serversTransport=STRING,
+    tls=BOOL,
+    nativeLB=Ptr(BOOL),
+    nodePortLB=BOOL,
+)
+ROUTE_TCP = _struct(
+    "RouteTCP",
+    match=STRING,
+    priority=INT,
+    syntax=STRING,
+    services=Slice(SERVICE_TCP),
+    middlewares=Slice(OBJECT_REFERENCE),
+)
+TLS_TCP = _struct(
+    "TLSTCP",
+    secretName=STRING,
+    passthrough=BOOL,
+    options=Ptr(OBJECT_REFERENCE),
+    store=Ptr(OBJECT_REFERENCE),
+    certResolver=STRING,
+    domains=Slice(DOMAIN),
+)
+INGRESS_ROUTE_TCP_SPEC = _struct(
+    "IngressRouteTCPSpec",
+    ingressClassName=Ptr(STRING),
+    entryPoints=STRINGS,
+    routes=Slice(ROUTE_TCP),
+    tls=Ptr(TLS_TCP),
+)
+SERVICE_UDP = _struct(
+    "ServiceUDP",
+    name=STRING,
+    namespace=STRING,
+    port=INT_OR_STRING,
+    weight=Ptr(INT),
+    nativeLB=Ptr(BOOL),
+    nodePortLB=BOOL,
+)
+ROUTE_UDP = _struct("RouteUDP", services=Slice(SERVICE_UDP))
+INGRESS_ROUTE_UDP_SPEC = _struct(
+    "IngressRouteUDPSpec",
+    ingressClassName=Ptr(STRING),
+    entryPoints=STRINGS,
+    routes=Slice(ROUTE_UDP),
+)
 
 CRD_BASIC_AUTH = _struct(
     "BasicAuth", secret=STRING, realm=STRING, removeHeader=BOOL, headerField=STRING

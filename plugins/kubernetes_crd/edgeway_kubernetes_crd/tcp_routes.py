@@ -1,9 +1,10 @@
 """IngressRouteTCPs to TCP routers and services (and the certificates of their ``tls.secretName``).
 
-``loadIngressRouteTCPConfiguration``, ``makeMiddlewareTCPKeys``,
-``createLoadBalancerServerTCP``, ``makeTCPServersTransportKey`` and ``getTLSTCP``
-of Traefik's ``pkg/provider/kubernetes/crd/kubernetes_tcp.go``, in their order
-and with their skips:
+``loadIngressRouteTCPConfiguration`` and ``createLoadBalancerServerTCP`` of
+Traefik's ``pkg/provider/kubernetes/crd/kubernetes_tcp.go``, in their order and
+with their skips (``makeMiddlewareTCPKeys`` and ``makeTCPServersTransportKey``
+are the HTTP ones of :mod:`~edgeway_kubernetes_crd.load_balancers`, ``getTLSTCP``
+and the router's TLS are in :mod:`~edgeway_kubernetes_crd.tls_config`):
 
 * router and service ``namespace-<name>-<20 hex of sha256(match)>`` (not
   normalised); a route without ``match`` is skipped, a later route with the
@@ -21,86 +22,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeway_kubernetes import go_quote, normalize, short_hash
+from edgeway_kubernetes import short_hash
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.l4_servers import (
-    InvalidSpec,
-    ServersError,
-    check_fields,
     load_route_services,
     load_servers,
 )
+from edgeway_kubernetes_crd.load_balancers import ConfigBuilder, make_middleware_keys
 from edgeway_kubernetes_crd.references import (
-    PROVIDER_NAME,
     ReferenceError,
-    cross_provider_allowed,
-    get_tls,
     make_id,
     namespace_allowed,
     namespace_or_parent,
-    resolve_reference,
-    should_process,
 )
+from edgeway_kubernetes_crd.tls_config import load_route_certificate, router_tls
 
-__all__ = ["load_ingress_route_tcps", "tls_config_key"]
+__all__ = ["load_ingress_route_tcps"]
 
 Obj = Mapping[str, Any]
-
-_REFERENCE = {"name": str, "namespace": str}
-_SERVICE_TCP = {
-    "name": str,
-    "namespace": str,
-    "port": "int|str",
-    "weight": int,
-    "terminationDelay": int,
-    "proxyProtocol": {"version": int},
-    "serversTransport": str,
-    "tls": bool,
-    "nativeLB": bool,
-    "nodePortLB": bool,
-}
-#: ``IngressRouteTCPSpec``'s fields and their JSON types.
-_SPEC_TCP = {
-    "ingressClassName": str,
-    "entryPoints": [str],
-    "routes": [
-        {
-            "match": str,
-            "priority": int,
-            "syntax": str,
-            "services": [_SERVICE_TCP],
-            "middlewares": [_REFERENCE],
-        }
-    ],
-    "tls": {
-        "secretName": str,
-        "passthrough": bool,
-        "options": _REFERENCE,
-        "store": _REFERENCE,
-        "certResolver": str,
-        "domains": [{"main": str, "sans": [str]}],
-    },
-}
-
-
-def tls_config_key(ns: str, secret_name: str) -> str:
-    """The ``tlsConfigs`` key of a Secret: ``namespace/secretName`` (certificates are sorted by it)."""
-    return f"{ns}/{secret_name}"
 
 
 def load_ingress_route_tcps(b: Builder) -> None:
     """``loadIngressRouteTCPConfiguration``: every IngressRouteTCP of the provider's class."""
-    for route_tcp in b.view.list("IngressRouteTCP"):
-        if not should_process(b.options.ingressClass, route_tcp):
-            continue
-        b.process(route_tcp)
-        try:
-            check_fields(route_tcp.get("spec"), _SPEC_TCP, "spec")
-        except InvalidSpec as exc:
-            b.fail(route_tcp, "InvalidSpec", str(exc))
-            continue
+    for route_tcp, _ in structs.decoded_objects(
+        b, "IngressRouteTCP", structs.INGRESS_ROUTE_TCP_SPEC, routes=True
+    ):
         _load_ingress_route_tcp(b, route_tcp)
 
 
@@ -109,7 +58,7 @@ def _load_ingress_route_tcp(b: Builder, route_tcp: Obj) -> None:
     route_spec = spec(route_tcp)
     tls = route_spec.get("tls")
     if tls is not None and not tls.get("passthrough"):
-        _get_tls_tcp(b, route_tcp, tls)
+        load_route_certificate(b, route_tcp, tls)
 
     ingress_name = name(route_tcp) or str(meta(route_tcp).get("generateName") or "")
     for route in route_spec.get("routes") or ():
@@ -121,7 +70,7 @@ def _load_ingress_route_tcp(b: Builder, route_tcp: Obj) -> None:
 
         service_name = make_id(ns, f"{ingress_name}-{short_hash(match)}")
         try:
-            middlewares = _make_middleware_tcp_keys(b, ns, route.get("middlewares") or ())
+            middlewares = make_middleware_keys(b, ns, fields.list_of(route, "middlewares"))
         except ReferenceError as exc:
             b.fail(route_tcp, exc.reason, f"Failed to create middleware keys: {exc}")
             continue
@@ -146,37 +95,14 @@ def _load_ingress_route_tcp(b: Builder, route_tcp: Obj) -> None:
             router["ruleSyntax"] = route["syntax"]
         if tls is not None:
             try:
-                router["tls"] = _router_tls(b, ns, tls)
+                router["tls"] = {
+                    "passthrough": bool(tls.get("passthrough")),
+                    **router_tls(b, ns, tls),
+                }
             except ReferenceError as exc:
-                options_name = go_quote(str((tls.get("options") or {}).get("name")))
-                b.fail(
-                    route_tcp, exc.reason, f"Invalid reference to TLSOption {options_name}: {exc}"
-                )
+                b.fail(route_tcp, exc.reason, str(exc))
                 continue
         b.tcp["routers"][service_name] = router
-
-
-def _make_middleware_tcp_keys(b: Builder, ns: str, references: Any) -> list[str]:
-    """``makeMiddlewareTCPKeys``: the route's middleware references, resolved."""
-    keys = []
-    for ref in references:
-        ref = ref or {}
-        ref_name = str(ref.get("name") or "")
-        try:
-            keys.append(
-                resolve_reference(
-                    ns,
-                    str(ref.get("namespace") or ""),
-                    ref_name,
-                    b.options.crossProviderNamespaces,
-                    b.options.allowCrossNamespace,
-                )
-            )
-        except ReferenceError as exc:
-            raise ReferenceError(
-                f"invalid reference to middleware {ref_name}: {exc}", exc.reason
-            ) from None
-    return keys
 
 
 def _create_load_balancer_server_tcp(b: Builder, parent_ns: str, service: Obj) -> dict[str, Any]:
@@ -184,7 +110,7 @@ def _create_load_balancer_server_tcp(b: Builder, parent_ns: str, service: Obj) -
     svc_name = str(service.get("name") or "")
     ns = namespace_or_parent(str(service.get("namespace") or ""), parent_ns)
     if not namespace_allowed(b.options.allowCrossNamespace, parent_ns, ns):
-        raise ServersError(
+        raise ReferenceError(
             f"tcp service {ns}/{svc_name} is not in the parent resource namespace {parent_ns}",
             "CrossNamespaceForbidden",
         )
@@ -201,71 +127,7 @@ def _create_load_balancer_server_tcp(b: Builder, parent_ns: str, service: Obj) -
     if not servers_transport and service.get("terminationDelay") is not None:
         load_balancer["terminationDelay"] = service["terminationDelay"]
     if servers_transport:
-        load_balancer["serversTransport"] = _make_tcp_servers_transport_key(
-            b, parent_ns, servers_transport
+        load_balancer["serversTransport"] = ConfigBuilder(b).make_servers_transport_key(
+            parent_ns, servers_transport
         )
     return {"loadBalancer": load_balancer}
-
-
-def _make_tcp_servers_transport_key(b: Builder, parent_ns: str, transport: str) -> str:
-    """``makeTCPServersTransportKey``: ``name@provider`` kept (when allowed), else ``Normalize(ns-name)``."""
-    if "@" in transport:
-        if not b.options.allowCrossNamespace and transport.endswith("@" + PROVIDER_NAME):
-            raise ServersError(
-                f"invalid reference to serversTransport {transport}: namespace-name@kubernetescrd "
-                "format is not allowed when crossnamespace is disallowed",
-                "CrossNamespaceForbidden",
-            )
-        if not cross_provider_allowed(b.options.crossProviderNamespaces, parent_ns):
-            raise ServersError(
-                f"serversTransport {go_quote(transport)} reference is not allowed: "
-                f"namespace {go_quote(parent_ns)} is not in crossProviderNamespaces",
-                "CrossProviderForbidden",
-            )
-        return transport
-    return normalize(make_id(parent_ns, transport))
-
-
-def _router_tls(b: Builder, ns: str, tls: Obj) -> dict[str, Any]:
-    """The router's ``RouterTCPTLSConfig``; raises :class:`ReferenceError` for a refused TLS option."""
-    router_tls: dict[str, Any] = {"passthrough": bool(tls.get("passthrough"))}
-    if tls.get("certResolver"):
-        router_tls["certResolver"] = tls["certResolver"]
-    domains = [_domain(d or {}) for d in tls.get("domains") or ()]
-    if domains:
-        router_tls["domains"] = domains
-    options = tls.get("options") or {}
-    if options.get("name"):
-        router_tls["options"] = resolve_reference(
-            ns,
-            str(options.get("namespace") or ""),
-            options["name"],
-            b.options.crossProviderNamespaces,
-            b.options.allowCrossNamespace,
-        )
-    return router_tls
-
-
-def _domain(domain: Obj) -> dict[str, Any]:
-    """A ``types.Domain`` in JSON (``main``, ``sans``; both omitempty)."""
-    out: dict[str, Any] = {}
-    if domain.get("main"):
-        out["main"] = domain["main"]
-    if domain.get("sans"):
-        out["sans"] = list(domain["sans"])
-    return out
-
-
-def _get_tls_tcp(b: Builder, route_tcp: Obj, tls: Obj) -> None:
-    """``getTLSTCP``: the certificate of ``tls.secretName`` into ``b.tls_configs`` (once per Secret)."""
-    secret_name = str(tls.get("secretName") or "")
-    if not secret_name:
-        return
-    ns = namespace(route_tcp)
-    key = tls_config_key(ns, secret_name)
-    if key in b.tls_configs:
-        return
-    try:
-        b.tls_configs[key] = get_tls(b.view, secret_name, ns)
-    except ReferenceError as exc:
-        b.fail(route_tcp, exc.reason, f"Error configuring TLS: {exc}")

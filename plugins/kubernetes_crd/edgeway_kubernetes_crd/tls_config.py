@@ -5,6 +5,10 @@ Traefik's default options/store; when ``default`` is defined in more than one
 namespace none of them is kept. A TLSStore's ``certificates`` join
 ``b.tls_configs`` (keyed ``namespace/secretName``, the first reference wins)
 with the store's name in ``stores``.
+
+Also the ``tls`` of an IngressRoute or IngressRouteTCP: the certificate of its
+``secretName`` (``getTLSHTTP``/``getTLSTCP``) and the router's TLS (cert
+resolver, domains, TLSOption reference).
 """
 
 from __future__ import annotations
@@ -13,16 +17,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from edgeway.config.dynamic_tls import DEFAULT_ALPN_PROTOCOLS, DEFAULT_CIPHER_SUITES
-from edgeway_kubernetes import SecretError, tls_certificate
+from edgeway_kubernetes import SecretError, go_quote, tls_certificate
 from edgeway_kubernetes.objects import name, namespace
 
-from edgeway_kubernetes_crd import structs
+from edgeway_kubernetes_crd import fields, structs
 from edgeway_kubernetes_crd.builder import Builder, log
 from edgeway_kubernetes_crd.gotypes import encode, zero
-from edgeway_kubernetes_crd.references import ReferenceError, get_tls, make_id
+from edgeway_kubernetes_crd.references import ReferenceError, get_tls, make_id, resolve_with_options
 from edgeway_kubernetes_crd.secrets import get_ca_blocks, read_secret
 
-__all__ = ["build_certificates", "build_tls_options", "build_tls_stores"]
+__all__ = [
+    "build_certificates",
+    "build_tls_options",
+    "build_tls_stores",
+    "load_route_certificate",
+    "router_tls",
+    "tls_config_key",
+]
 
 Obj = Mapping[str, Any]
 
@@ -39,10 +50,7 @@ def build_tls_options(b: Builder) -> dict[str, Any]:
     """``buildTLSOptions``: ``tls.options`` (clientAuth CA files read from Secrets)."""
     options: dict[str, Any] = {}
     defaults: list[Obj] = []
-    for tls_option in b.view.list("TLSOption"):
-        spec = structs.decode_spec(b, tls_option, structs.TLS_OPTION_SPEC)
-        if spec is None:
-            continue
+    for tls_option, spec in structs.decoded_objects(b, "TLSOption", structs.TLS_OPTION_SPEC):
         ns = namespace(tls_option)
         client_cas = []
         for secret_name in spec["clientAuth"]["secretNames"] or ():
@@ -108,10 +116,7 @@ def build_tls_stores(b: Builder) -> dict[str, Any]:
     """``buildTLSStores``: ``tls.stores`` (default certificate from a Secret); their certificates go to ``b.tls_configs``."""
     stores: dict[str, Any] = {}
     defaults: list[Obj] = []
-    for tls_store in b.view.list("TLSStore"):
-        spec = structs.decode_spec(b, tls_store, structs.TLS_STORE_SPEC)
-        if spec is None:
-            continue
+    for tls_store, spec in structs.decoded_objects(b, "TLSStore", structs.TLS_STORE_SPEC):
         ns = namespace(tls_store)
         store_id = make_id(ns, name(tls_store))
         if name(tls_store) == DEFAULT_NAME:
@@ -169,3 +174,62 @@ def build_certificates(
             continue
         cert_and_stores["stores"] = [store_id]
         b.tls_configs[key] = cert_and_stores
+
+
+# -- a route's ``tls`` -----------------------------------------------------------------
+
+
+def tls_config_key(ns: str, secret_name: str) -> str:
+    """The ``tlsConfigs`` key of a Secret: ``namespace/secretName`` (certificates are sorted by it)."""
+    return f"{ns}/{secret_name}"
+
+
+def load_route_certificate(b: Builder, route_obj: Obj, tls: Obj) -> None:
+    """``getTLSHTTP``/``getTLSTCP``: the certificate of ``tls.secretName`` into ``b.tls_configs`` (once per Secret)."""
+    secret_name = fields.string(tls, "secretName")
+    if not secret_name:
+        return
+    ns = namespace(route_obj)
+    key = tls_config_key(ns, secret_name)
+    if key in b.tls_configs:
+        return
+    try:
+        b.tls_configs[key] = get_tls(b.view, secret_name, ns)
+    except ReferenceError as exc:
+        b.fail(route_obj, exc.reason, f"Error configuring TLS: {exc}")
+
+
+def _domains(tls: Obj) -> list[dict[str, Any]]:
+    """``types.Domain`` entries (``main``, ``sans``), empty fields left out."""
+    domains = []
+    for domain in fields.list_of(tls, "domains"):
+        out: dict[str, Any] = {}
+        if main := fields.string(domain, "main"):
+            out["main"] = main
+        if sans := fields.string_list(domain, "sans"):
+            out["sans"] = sans
+        domains.append(out)
+    return domains
+
+
+def router_tls(b: Builder, ns: str, tls: Obj) -> dict[str, Any]:
+    """A router's ``tls``: cert resolver, domains and the resolved TLSOption reference.
+
+    Raises :class:`ReferenceError` (``Invalid reference to TLSOption "name": ...``)
+    for a refused TLSOption reference.
+    """
+    out: dict[str, Any] = {}
+    if resolver := fields.string(tls, "certResolver"):
+        out["certResolver"] = resolver
+    if domains := _domains(tls):
+        out["domains"] = domains
+    options = fields.mapping(tls, "options")
+    if option_name := fields.string(options, "name"):
+        out["options"] = resolve_with_options(
+            b.options,
+            ns,
+            fields.string(options, "namespace"),
+            option_name,
+            f"Invalid reference to TLSOption {go_quote(option_name)}",
+        )
+    return out

@@ -18,7 +18,7 @@ from edgeway_kubernetes.objects import name, namespace, spec
 from edgeway_kubernetes_crd import fields
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.load_balancers import ConfigBuilder
-from edgeway_kubernetes_crd.references import ReferenceError, make_id
+from edgeway_kubernetes_crd.references import InvalidSpec, ReferenceError, make_id
 
 __all__ = ["build_traefik_service", "build_traefik_services"]
 
@@ -49,7 +49,7 @@ def build_traefik_service(cb: ConfigBuilder, traefik_service: Obj) -> None:
     elif (failover := fields.mapping_ptr(s, "failover")) is not None:
         _build_failover(cb, ns, failover, service_id)
     else:
-        raise fields.SpecError("unspecified service type")
+        raise InvalidSpec("unspecified service type")
 
 
 def _add(cb: ConfigBuilder, ns: str, ref: Obj) -> str:

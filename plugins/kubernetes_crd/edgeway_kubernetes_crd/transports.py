@@ -135,75 +135,83 @@ def _cipher_suites(b: Builder, obj: Obj, ciphers: list[str] | None) -> list[str]
     return ciphers
 
 
+def _timeouts(
+    b: Builder,
+    obj: Obj,
+    values: Mapping[str, Any],
+    go_names: dict[str, str],
+    defaults: dict[str, int],
+) -> dict[str, int]:
+    """``SetDefaults``, then every timeout the CRD sets, through ``Duration.Set``."""
+    out = dict(defaults)
+    for key, go_name in go_names.items():
+        if values.get(key) is not None:
+            out[key] = _set_duration(b, obj, go_name, values[key])
+    return out
+
+
+def _client_tls(b: Builder, obj: Obj, ns: str, tls: dict[str, Any]) -> dict[str, Any]:
+    """The TLS client fields both transports have: root CAs and client certificates read from Secrets."""
+    return {
+        "serverName": tls["serverName"],
+        "insecureSkipVerify": tls["insecureSkipVerify"],
+        "rootCAs": _root_cas(b, obj, ns, tls["rootCAsSecrets"], tls["rootCAs"]),
+        "certificates": _certificates(b, obj, ns, tls["certificatesSecrets"]),
+        "peerCertURI": tls["peerCertURI"],
+        "spiffe": tls["spiffe"],
+    }
+
+
+def _transport_id(transport: Obj) -> str:
+    return normalize(make_id(namespace(transport), name(transport)))
+
+
 def build_servers_transports(b: Builder) -> None:
     """The ServersTransport loop (``forwardingTimeouts`` always set: dial 30s, idle 90s, ping 15s by default)."""
-    for transport in b.view.list("ServersTransport"):
-        spec = structs.decode_spec(b, transport, structs.SERVERS_TRANSPORT_SPEC)
-        if spec is None:
-            continue
-        ns = namespace(transport)
-        root_cas = _root_cas(b, transport, ns, spec["rootCAsSecrets"], spec["rootCAs"])
-        certificates = _certificates(b, transport, ns, spec["certificatesSecrets"])
-        cipher_suites = _cipher_suites(b, transport, spec["cipherSuites"])
-        min_version, max_version = _tls_versions(b, transport, spec)
-
-        # ForwardingTimeouts.SetDefaults
-        timeouts = zero(structs.FORWARDING_TIMEOUTS) | {
-            "dialTimeout": 30 * SECOND,
-            "idleConnTimeout": 90 * SECOND,
-            "pingTimeout": 15 * SECOND,
-        }
-        for key, go_name in FORWARDING_TIMEOUTS.items():
-            value = (spec["forwardingTimeouts"] or {}).get(key)
-            if value is not None:
-                timeouts[key] = _set_duration(b, transport, go_name, value)
-
-        out = {
-            "serverName": spec["serverName"],
-            "insecureSkipVerify": spec["insecureSkipVerify"],
-            "rootCAs": root_cas,
-            "certificates": certificates,
-            "cipherSuites": cipher_suites,
-            "minVersion": min_version,
-            "maxVersion": max_version,
-            "disableHTTP2": spec["disableHTTP2"],
-            "maxIdleConnsPerHost": spec["maxIdleConnsPerHost"],
-            "forwardingTimeouts": timeouts,
-            "peerCertURI": spec["peerCertURI"],
-            "peerCertSANs": spec["peerCertSANs"],
-            "spiffe": spec["spiffe"],
-        }
-        transport_id = normalize(make_id(ns, name(transport)))
-        b.http["serversTransports"][transport_id] = encode(structs.SERVERS_TRANSPORT, out)
+    for transport, spec in structs.decoded_objects(
+        b, "ServersTransport", structs.SERVERS_TRANSPORT_SPEC
+    ):
+        out = _client_tls(b, transport, namespace(transport), spec)
+        out["cipherSuites"] = _cipher_suites(b, transport, spec["cipherSuites"])
+        out["minVersion"], out["maxVersion"] = _tls_versions(b, transport, spec)
+        out["forwardingTimeouts"] = zero(structs.FORWARDING_TIMEOUTS) | _timeouts(
+            b,
+            transport,
+            spec["forwardingTimeouts"] or {},
+            FORWARDING_TIMEOUTS,
+            {
+                "dialTimeout": 30 * SECOND,
+                "idleConnTimeout": 90 * SECOND,
+                "pingTimeout": 15 * SECOND,
+            },
+        )
+        for key in ("disableHTTP2", "maxIdleConnsPerHost", "peerCertSANs"):
+            out[key] = spec[key]
+        b.http["serversTransports"][_transport_id(transport)] = encode(
+            structs.SERVERS_TRANSPORT, out
+        )
 
 
 def build_servers_transports_tcp(b: Builder) -> None:
     """The ServersTransportTCP loop (dial 30s, keep-alive 15s, termination delay 100ms by default)."""
-    for transport in b.view.list("ServersTransportTCP"):
-        spec = structs.decode_spec(b, transport, structs.SERVERS_TRANSPORT_TCP_SPEC)
-        if spec is None:
-            continue
-        ns = namespace(transport)
-        # TCPServersTransport.SetDefaults
-        out = zero(structs.TCP_SERVERS_TRANSPORT) | {
-            "dialTimeout": 30 * SECOND,
-            "dialKeepAlive": 15 * SECOND,
-            "terminationDelay": 100 * MILLISECOND,
-        }
-        for key, go_name in TCP_TIMEOUTS.items():
-            if spec[key] is not None:
-                out[key] = _set_duration(b, transport, go_name, spec[key])
+    for transport, spec in structs.decoded_objects(
+        b, "ServersTransportTCP", structs.SERVERS_TRANSPORT_TCP_SPEC
+    ):
+        out = zero(structs.TCP_SERVERS_TRANSPORT) | _timeouts(
+            b,
+            transport,
+            spec,
+            TCP_TIMEOUTS,
+            {
+                "dialTimeout": 30 * SECOND,
+                "dialKeepAlive": 15 * SECOND,
+                "terminationDelay": 100 * MILLISECOND,
+            },
+        )
         if spec["proxyProtocol"] is not None:
             out["proxyProtocol"] = spec["proxyProtocol"]
-        tls = spec["tls"]
-        if tls is not None:
-            out["tls"] = {
-                "serverName": tls["serverName"],
-                "insecureSkipVerify": tls["insecureSkipVerify"],
-                "rootCAs": _root_cas(b, transport, ns, tls["rootCAsSecrets"], tls["rootCAs"]),
-                "certificates": _certificates(b, transport, ns, tls["certificatesSecrets"]),
-                "peerCertURI": tls["peerCertURI"],
-                "spiffe": tls["spiffe"],
-            }
-        transport_id = normalize(make_id(ns, name(transport)))
-        b.tcp["serversTransports"][transport_id] = encode(structs.TCP_SERVERS_TRANSPORT, out)
+        if spec["tls"] is not None:
+            out["tls"] = _client_tls(b, transport, namespace(transport), spec["tls"])
+        b.tcp["serversTransports"][_transport_id(transport)] = encode(
+            structs.TCP_SERVERS_TRANSPORT, out
+        )

@@ -16,47 +16,28 @@ from typing import Any
 
 from edgeway_kubernetes.objects import meta, name, namespace, spec
 
+from edgeway_kubernetes_crd import structs
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.l4_servers import (
-    InvalidSpec,
-    ServersError,
-    check_fields,
     load_route_services,
     load_servers,
 )
-from edgeway_kubernetes_crd.references import make_id, namespace_allowed, should_process
+from edgeway_kubernetes_crd.references import (
+    ReferenceError,
+    make_id,
+    namespace_allowed,
+)
 
 __all__ = ["load_ingress_route_udps"]
 
 Obj = Mapping[str, Any]
 
-_SERVICE_UDP = {
-    "name": str,
-    "namespace": str,
-    "port": "int|str",
-    "weight": int,
-    "nativeLB": bool,
-    "nodePortLB": bool,
-}
-#: ``IngressRouteUDPSpec``'s fields and their JSON types.
-_SPEC_UDP = {
-    "ingressClassName": str,
-    "entryPoints": [str],
-    "routes": [{"services": [_SERVICE_UDP]}],
-}
-
 
 def load_ingress_route_udps(b: Builder) -> None:
     """``loadIngressRouteUDPConfiguration``: every IngressRouteUDP of the provider's class."""
-    for route_udp in b.view.list("IngressRouteUDP"):
-        if not should_process(b.options.ingressClass, route_udp):
-            continue
-        b.process(route_udp)
-        try:
-            check_fields(route_udp.get("spec"), _SPEC_UDP, "spec")
-        except InvalidSpec as exc:
-            b.fail(route_udp, "InvalidSpec", str(exc))
-            continue
+    for route_udp, _ in structs.decoded_objects(
+        b, "IngressRouteUDP", structs.INGRESS_ROUTE_UDP_SPEC, routes=True
+    ):
         _load_ingress_route_udp(b, route_udp)
 
 
@@ -86,7 +67,7 @@ def _create_load_balancer_server_udp(b: Builder, parent_ns: str, service: Obj) -
     svc_ns = str(service.get("namespace") or "")
     if svc_ns:
         if not namespace_allowed(b.options.allowCrossNamespace, parent_ns, svc_ns):
-            raise ServersError(
+            raise ReferenceError(
                 f"udp service {svc_ns}/{service.get('name') or ''} is not in the parent resource namespace {ns}",
                 "CrossNamespaceForbidden",
             )

@@ -184,7 +184,7 @@ def test_name_and_service_ignores_native_lb_by_default_unlike_routes() -> None:
             BACKEND,
             {"name": "whoami"},
             {},
-            "ServicePortNotFound",
+            "InvalidSpec",
             "ingressRoute service port not defined",
         ),
         (

@@ -8,14 +8,16 @@
 from __future__ import annotations
 
 from edgeway.config.durations import Duration
-from edgeway_kubernetes import parse_label_selector
+from edgeway_kubernetes import check_label_selector
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 __all__ = ["IngressEndpoint", "KubernetesIngressOptions"]
 
 
 class _Options(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True
+    )
 
 
 class IngressEndpoint(_Options):
@@ -49,18 +51,16 @@ class KubernetesIngressOptions(_Options):
     @field_validator("labelSelector")
     @classmethod
     def _selector(cls, value: str) -> str:
-        try:
-            parse_label_selector(value)
-        except ValueError:
-            raise ValueError(f"invalid ingress label selector: {value!r}") from None
-        return value
+        return check_label_selector(value, "ingress label selector")
 
     @model_validator(mode="after")
     def _exclusive(self) -> KubernetesIngressOptions:
         if self.reportNodeInternalIPs and self.ingressEndpoint is not None:
             raise ValueError("reportNodeInternalIPs and ingressEndpoint are mutually exclusive")
         if self.reportNodeInternalIPs and self.disableClusterScopeResources:
-            raise ValueError("reportNodeInternalIPs and disableClusterScopeResources are mutually exclusive")
+            raise ValueError(
+                "reportNodeInternalIPs and disableClusterScopeResources are mutually exclusive"
+            )
         return self
 
     @property
