@@ -12,6 +12,7 @@ subresource, with ``metav1.Condition``s, and Ready/Reason columns in ``kubectl g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -138,8 +139,16 @@ def _structural(
             value = sorted(value)
         elif key == "const":  # a one-value Literal
             key, value = "enum", [value]
+        elif key in ("minimum", "maximum"):
+            value = _as_stored(value)
         out[key] = value
     return out
+
+
+def _as_stored(bound: int) -> int:
+    """A bound as the API server stores it: a float64, printed with the fewest digits
+    (``kubectl apply`` then sees no change). 9223372036854774807 is 9223372036854775000."""
+    return int(Decimal(repr(float(bound))))
 
 
 def custom_resource_definition(kind: CRDKind) -> dict[str, Any]:
