@@ -10,7 +10,9 @@ a few objects of this module's own with real creates.
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -135,15 +137,20 @@ def dry_run_refusals(
 
 
 @pytest.fixture(scope="module")
-def traefik_refusals(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory,
-                     ) -> dict[str, str]:  # fmt: skip
-    """What a private API server with Traefik's own CRDs refuses of the conformance objects."""
-    state = tmp_path_factory.mktemp("traefik-crds")
-    with running_apiserver(state) as server:
+def traefik_server(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory,
+                   ) -> Iterator[RealApiServer]:  # fmt: skip
+    """A private API server with Traefik's own CRDs, created as Helm does (no apply)."""
+    with running_apiserver(tmp_path_factory.mktemp("traefik-crds")) as server:
         # Traefik's file has CEL rules (x-kubernetes-validations) v1.20 does not know.
-        server.kubectl("apply", "--validate=false", "-f", str(TRAEFIK_CRDS))
+        server.kubectl("create", "--validate=false", "-f", str(TRAEFIK_CRDS))
         server.kubectl("wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")
-        return dry_run_refusals(server, conformance_objects())
+        yield server
+
+
+@pytest.fixture(scope="module")
+def traefik_refusals(traefik_server: RealApiServer) -> dict[str, str]:
+    """What the API server refuses of the conformance objects with Traefik's CRDs."""
+    return dry_run_refusals(traefik_server, conformance_objects())
 
 
 def test_the_crds_are_established_and_served(real_apiserver: RealApiServer, crds: list) -> None:
@@ -283,3 +290,35 @@ def test_kubectl_get_shows_ready_reason_and_match(real_apiserver: RealApiServer,
     assert out[1].split()[:4] == ["shown", "Host(`a.example`)", "False", "ServiceNotFound"]
     plain = real_apiserver.kubectl("get", "tlsoptions", "-n", scratch).stdout.splitlines()
     assert plain[0].split() == ["NAME", "AGE"]
+
+
+def test_applying_ours_over_traefiks_crds_keeps_the_objects(
+    traefik_server: RealApiServer, traefik_refusals: dict[str, str]
+) -> None:
+    """deploy/kubernetes/README.md's way to replace Traefik's CRDs: apply ours over them."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    custom = client.CustomObjectsApi(traefik_server.api_client())
+    ns = f"swap-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(traefik_server.api_client()).create_namespace({"metadata": {"name": ns}})
+    before = {kind: create(custom, ns, kind, "kept") for kind in SPECS}
+    traefik_server.kubectl("apply", "-f", str(CRDS))
+    traefik_server.kubectl("wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")
+    for kind, obj in before.items():
+        now = custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural(kind), "kept")
+        assert (now["metadata"]["uid"], now["spec"]) == (obj["metadata"]["uid"], SPECS[kind])
+    now = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "ingressroutes", "kept")
+    now["status"] = ready("ServiceNotFound", 1)
+    deadline = time.monotonic() + 30  # the status endpoint appears once the new CRD is served
+    while True:
+        try:
+            custom.replace_namespaced_custom_object_status(GROUP, VERSION, ns, "ingressroutes",
+                                                           "kept", now)  # fmt: skip
+            break
+        except ApiException as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    out = traefik_server.kubectl("get", "ingressroute", "kept", "-n", ns).stdout.splitlines()
+    assert out[1].split()[:4] == ["kept", "Host(`a.example`)", "False", "ServiceNotFound"]
