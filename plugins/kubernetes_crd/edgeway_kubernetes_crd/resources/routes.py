@@ -71,7 +71,7 @@ class Route(CRDModel):
     """An HTTP route: a rule, and the middlewares and services of the requests it matches."""
 
     match: str
-    """The rule, e.g. ``Host(`example.com`) && PathPrefix(`/api`)``."""
+    """The rule, e.g. Host(`example.com`) && PathPrefix(`/api`)."""
     kind: Literal["Rule"] | None = None
     """Always `Rule` (the default)."""
     priority: Annotated[int, Field(le=MAX_PRIORITY)] | None = None
@@ -147,7 +147,7 @@ class RouteTCP(CRDModel):
     """A TCP route: a rule, and the middlewares and services of the connections it matches."""
 
     match: str
-    """The rule, e.g. ``HostSNI(`example.com`)``."""
+    """The rule, e.g. HostSNI(`example.com`)."""
     priority: Annotated[int, Field(le=MAX_PRIORITY)] | None = None
     """Router priority (default: the length of the rule)."""
     syntax: Literal["v3", "v2"] | None = None
