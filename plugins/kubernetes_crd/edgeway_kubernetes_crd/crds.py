@@ -90,10 +90,10 @@ _COLUMNS = {
     "age": {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 }  # fmt: skip
 
-#: pydantic keywords with no place in a CRD schema.
-_DROPPED = {"title"}
+#: pydantic keywords with no place in a CRD schema (``$defs`` are inlined).
+_DROPPED = {"title", "$defs"}
 #: Keywords a structural schema must not contain once references are resolved.
-_FORBIDDEN = {"$ref", "allOf", "oneOf", "not", "$defs"}
+_FORBIDDEN = {"$ref", "allOf", "oneOf", "not"}
 
 
 def structural_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def _structural(
         return {**_structural(rest[0], defs, seen), **_structural(node, defs, seen)}
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROPPED or (key == "default" and value is None) or key == "$defs":
+        if key in _DROPPED or (key == "default" and value is None):
             continue
         if key in _FORBIDDEN:
             raise ValueError(f"{key} in a structural schema")
