@@ -1,7 +1,8 @@
 """Registers the ``kubernetescrd`` provider type (``providers.kubernetesCRD``, ``name@kubernetescrd``).
 
 Offline, ``edgeway render --provider kubernetescrd --manifests ...`` runs the
-translation on manifests; live, the provider watches a cluster.
+translation on manifests; live, the provider watches a cluster. ``edgeway crds``
+prints the CustomResourceDefinitions.
 """
 
 from __future__ import annotations
@@ -9,17 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import click
 from edgeway import hookimpl
 from edgeway.registry import OfflineResult, OfflineSource, ProviderContext, ProviderType
 from edgeway_kubernetes import load_manifests
 from edgeway_kubernetes.client import ClientConfigError
 
+from edgeway_kubernetes_crd.crds import render_yaml
 from edgeway_kubernetes_crd.options import KubernetesCRDOptions
 from edgeway_kubernetes_crd.provider import KubernetesCRDProvider, runtime_applied
 from edgeway_kubernetes_crd.references import PROVIDER_NAME
 from edgeway_kubernetes_crd.translate import translate
 
-__all__ = ["PROVIDER_TYPE", "configuration_applied", "offline_translate", "register_providers"]
+__all__ = [
+    "PROVIDER_TYPE",
+    "configuration_applied",
+    "offline_translate",
+    "register_commands",
+    "register_providers",
+]
 
 
 def _factory(options: KubernetesCRDOptions, context: ProviderContext) -> Any:
@@ -54,3 +63,11 @@ def register_providers(register: Callable[[ProviderType], None]) -> None:
 @hookimpl
 def configuration_applied(kernel: Any, runtime: Any) -> None:
     runtime_applied(kernel, runtime)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    @cli.command("crds")
+    def crds_cmd() -> None:
+        """Print the traefik.io CustomResourceDefinitions (YAML, for kubectl apply -f -)."""
+        click.echo(render_yaml(), nl=False)

@@ -10,7 +10,7 @@ TraefikService the provider handles gets one ``Ready`` condition (the
   unknown middleware, an invalid rule: the runtime's errors, found through
   :attr:`Translation.owners`); the reason is the first problem's, the message
   lists them all;
-* ``True`` (reason ``Serving``) otherwise; runtime warnings, such as an unknown
+* ``True`` (reason ``Serving``, message ``served``) otherwise; runtime warnings, such as an unknown
   entry point next to a known one, are in the message.
 
 ``lastTransitionTime`` changes only when ``status`` flips, and a status equal to
@@ -102,7 +102,8 @@ def _ready_condition(problems: list[tuple[Problem, bool]], generation: int) -> d
         "type": "Ready",
         "status": status,
         "reason": reason,
-        "message": "; ".join(p.message for p, _ in problems),
+        # Never empty: some API servers (v1.20 built with Go 1.19) refuse "" in custom objects.
+        "message": "; ".join(p.message for p, _ in problems) or "served",
         "observedGeneration": generation,
     }
 
