@@ -692,7 +692,8 @@ def test_bad_escape(kernel: SimpleNamespace) -> None:
     ["/api", "/api/", "/api/nope", "/api/http", "/api/http/routers/", "/api/http/routers/a/b", "/api/grpc/routers",
      "/api/udp/middlewares/x", "/api/certificates", "/dashboard/", "/", "/api/rawdata/"],
 )  # fmt: skip
-def test_unknown_paths(kernel: SimpleNamespace, path: str) -> None:
+def test_unknown_paths(path: str) -> None:
+    kernel = make_kernel(api={"insecure": True, "dashboard": False})  # see test_dashboard.py
     resp = call(kernel, path)
     assert (resp.status, resp.body) == (404, b"404 page not found\n")
 

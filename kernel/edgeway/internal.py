@@ -3,7 +3,7 @@
 A built-in plugin like any other: it registers the ``internal`` provider type,
 whose snapshot is derived from the static configuration exactly as Traefik's
 ``pkg/provider/traefik/internal.go`` derives it, so the routers it creates
-(``ping@internal``, ``api@internal``) show up in the API with Traefik's names.
+(``ping@internal``, ``api@internal``, ``dashboard@internal``) show up in the API with Traefik's names.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class InternalProvider:
     def configuration(self) -> dict[str, Any]:
         routers: dict[str, Any] = {}
         services: dict[str, Any] = {}
+        middlewares: dict[str, Any] = {}
         api = getattr(self.static, "api", None)
         ping = getattr(self.static, "ping", None)
         if api is not None:
@@ -52,7 +53,11 @@ class InternalProvider:
                     "rule": f"PathPrefix(`{base}/api`)",
                     "ruleSyntax": "default",
                 }
+                if api.dashboard:
+                    self._dashboard(routers, middlewares)
             services["api"] = {}
+            if api.dashboard:
+                services["dashboard"] = {}
         if ping is not None:
             if not ping.manualRouting:
                 routers["ping"] = {
@@ -63,10 +68,31 @@ class InternalProvider:
                     "ruleSyntax": "default",
                 }
             services["ping"] = {}
-        middlewares: dict[str, Any] = {}
         self._redirections(routers, middlewares)
         services["noop"] = {}
         return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
+
+    @staticmethod
+    def _dashboard(routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
+        """Insecure mode's dashboard router on ``traefik`` (``apiConfiguration``):
+        ``/`` redirects to ``/dashboard/``, whose prefix is stripped before
+        ``dashboard@internal`` serves the files."""
+        routers["dashboard"] = {
+            "entryPoints": ["traefik"],
+            "service": "dashboard@internal",
+            "priority": MAX_INT - 2,
+            "rule": "PathPrefix(`/`)",
+            "ruleSyntax": "default",
+            "middlewares": ["dashboard_redirect@internal", "dashboard_stripprefix@internal"],
+        }
+        middlewares["dashboard_redirect"] = {
+            "redirectRegex": {
+                "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$",
+                "replacement": "${1}/dashboard/",
+                "permanent": True,
+            }
+        }
+        middlewares["dashboard_stripprefix"] = {"stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}}
 
     def _redirections(self, routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
         """``entryPoints.<ep>.http.redirections.entryPoint``: a catch-all router per
@@ -135,6 +161,7 @@ def register_providers(register: Any) -> None:
 def internal_services(kernel: Kernel) -> dict[str, Handler]:
     """Handlers of the ``x@internal`` services for ``kernel``."""
     from edgeway.api.handler import api_handler
+    from edgeway.dashboard import dashboard_handler
 
     static = kernel.static
     ping = static.ping
@@ -148,9 +175,13 @@ def internal_services(kernel: Kernel) -> dict[str, Handler]:
     async def noop(req: Request) -> Response:
         return Response(200)
 
-    return {
+    handlers: dict[str, Handler] = {
         "ping@internal": ping_handler,
         "api@internal": api_handler(kernel),
         "noop@internal": noop,
     }
+    api = static.api
+    if api is not None and api.dashboard:
+        handlers["dashboard@internal"] = dashboard_handler(api.basePath)
+    return handlers
 

@@ -18,6 +18,9 @@ is Go's ``404 page not found``; another method than ``GET`` on a known path is
 an empty 405 (gorilla/mux). JSON is written as Go's encoder writes it (compact,
 ``<``, ``>`` and ``&`` escaped, one trailing newline).
 
+With ``api.dashboard`` (the default) it also serves the dashboard under
+``{basePath}/dashboard/`` (:func:`edgeway.dashboard.api_routes`).
+
 Not served (yet): ``/api/certificates``, ``/api/support-dump`` and the
 ``api.debug`` endpoints. Credentials are redacted, see :mod:`edgeway.api.redact`.
 """
@@ -37,6 +40,7 @@ import edgeway
 from edgeway.api import serialize
 from edgeway.api.redact import redact_middleware, redact_service
 from edgeway.config.durations import format_duration
+from edgeway.dashboard import api_routes
 from edgeway.http.message import Handler, Headers, Request, Response
 from edgeway.pipeline.runtime import DISABLED, WARNING, Info, RuntimeConfiguration
 
@@ -539,7 +543,9 @@ def _decode_id(escaped: str, id_name: str) -> tuple[str | None, Response | None]
 def api_handler(kernel: Kernel) -> Handler:
     """The handler of ``api@internal`` for ``kernel`` (reads its live runtime per request)."""
     api = getattr(kernel.static, "api", None)
-    prefix = (api.basePath if api is not None else "/").rstrip("/") + "/api/"
+    base_path = api.basePath if api is not None else "/"
+    prefix = base_path.rstrip("/") + "/api/"
+    dashboard = api_routes(base_path) if api is not None and api.dashboard else None
 
     def paged(req: Request, items: list[dict[str, Any]]) -> Response:
         try:
@@ -624,6 +630,8 @@ def api_handler(kernel: Kernel) -> Handler:
             if cleaned != path:
                 location = cleaned + (f"?{req.query}" if req.query else "")
                 return Response(301, Headers([(b"Location", location.encode())]))
+        if dashboard is not None and (page := dashboard(req)) is not None:
+            return page
         if not path.startswith(prefix):
             return _not_found()
         endpoint = route(req, path[len(prefix) :].split("/"))
