@@ -120,6 +120,8 @@ class AccessLogger:
         self._keep_default = fields.defaultMode == "keep"
         self._keep = {k.lower(): v == "keep" for k, v in fields.names.items()}
         self._header_default = fields.headers.defaultMode
+        #: Canonical header names seen so far (writer thread only).
+        self._names: dict[bytes, str] = {}
         self._header_modes = {
             canonical_header_name(k).decode("latin-1"): v for k, v in fields.headers.names.items()
         }
@@ -250,7 +252,10 @@ class AccessLogger:
             return None
         core = _core(req, entrypoint, start, raw_path, query, data, status, size, duration)
         core["RequestCount"] = next(self._counter)
-        fields = {k: v for k, v in core.items() if self._keep.get(k.lower(), self._keep_default)}
+        if self._keep or not self._keep_default:
+            fields = {k: v for k, v in core.items() if self._keep.get(k.lower(), self._keep_default)}
+        else:
+            fields = core
         self._headers(fields, "request_", req.headers.raw)
         if "origin" in data:
             self._headers(fields, "origin_", data["origin"])
@@ -268,9 +273,14 @@ class AccessLogger:
         return minimum > 0 and duration > minimum
 
     def _headers(self, fields: dict[str, Any], prefix: str, raw: list[tuple[bytes, bytes]]) -> None:
+        if self._header_default == "drop" and not self._header_modes:
+            return  # Traefik's default: no header fields
         values: dict[str, list[str]] = {}
+        names = self._names
         for raw_name, value in raw:
-            key = canonical_header_name(raw_name.decode("latin-1")).decode("latin-1")
+            key = names.get(raw_name)
+            if key is None:
+                key = names[raw_name] = canonical_header_name(raw_name.decode("latin-1")).decode("latin-1")
             values.setdefault(key, []).append(value.decode("latin-1"))
         modes, default = self._header_modes, self._header_default
         for key, vals in values.items():
@@ -405,10 +415,24 @@ def _common(f: dict[str, Any]) -> str:
 
 def _go_time(value: dt.datetime) -> str:
     """Go's ``time.Time`` JSON form (RFC 3339 with nanoseconds, trailing zeros cut)."""
-    frac = f"{value.microsecond:06d}000".rstrip("0")
-    offset = value.strftime("%z")
-    zone = "Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + zone
+    text = value.isoformat()  # 2006-01-02T15:04:05[.999999]+07:00
+    base, zone = text[:19], text[19:]
+    frac = ""
+    if zone.startswith("."):
+        frac, zone = zone[:7].rstrip("0"), zone[7:]
+        frac = "" if frac == "." else frac
+    return base + frac + ("Z" if zone in ("+00:00", "") else zone)
+
+
+_now_cache: list[Any] = [0, ""]
+
+
+def _now() -> str:
+    """logrus's ``time`` (RFC 3339 to the second, local), computed once a second."""
+    second = int(time.time())
+    if _now_cache[0] != second:
+        _now_cache[:] = [second, _go_time(dt.datetime.fromtimestamp(second).astimezone())]
+    return str(_now_cache[1])
 
 
 _DURATIONS = frozenset(("Duration", "OriginDuration", "Overhead"))
@@ -427,6 +451,5 @@ def _json(fields: dict[str, Any]) -> str:
             out[key] = value
     out["level"] = "info"
     out["msg"] = ""
-    now = dt.datetime.now().astimezone().replace(microsecond=0)
-    out["time"] = _go_time(now)
+    out["time"] = _now()
     return json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n"
