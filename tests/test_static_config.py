@@ -419,7 +419,7 @@ def test_file_errors_name_key_paths(load, tmp_path):
                 providers:
                   file: {watch: maybe, filenme: x}
                   docker: {}
-                accessLog: {}
+                hostResolver: {}
                 colour: red
             """
         },
@@ -431,7 +431,7 @@ def test_file_errors_name_key_paths(load, tmp_path):
             "providers.file.filenme: unknown key",
             "providers.docker: not supported by this version of edgeway"
             " (no installed plugin provides this provider)",
-            "accessLog: not supported by this version of edgeway",
+            "hostResolver: not supported by this version of edgeway",
             "colour: unknown key",
             "entryPoints.web.address: invalid address 'nope': missing port (e.g. ':80')",
             "entryPoints.websecure.transport.respondingTimeouts.readTimeout: invalid duration"

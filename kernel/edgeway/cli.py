@@ -9,7 +9,6 @@ which click cannot parse, so they are handed to the static loader untouched.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
@@ -68,27 +67,9 @@ def _static(args: list[str], plugins: Plugins) -> StaticConfiguration:
 
 
 def setup_logging(static: StaticConfiguration) -> None:
-    cfg = static.log
-    level = {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}.get(
-        cfg.level, getattr(logging, cfg.level, logging.ERROR)
-    )
-    handler: logging.Handler = logging.FileHandler(cfg.filePath) if cfg.filePath else logging.StreamHandler(sys.stderr)
-    if cfg.format == "json":
-        handler.setFormatter(_JSONFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("edgeway")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    from edgeway.logs import setup_logging as setup
 
-
-class _JSONFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data = {"level": record.levelname.lower(), "time": self.formatTime(record), "logger": record.name, "message": record.getMessage()}
-        if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
-        return json.dumps(data)
+    setup(static.log)
 
 
 @cli.command("run", context_settings=_PASSTHROUGH, hidden=True)
@@ -106,8 +87,11 @@ def run_cmd(ctx: click.Context) -> None:
         async with anyio.create_task_group() as tg:
 
             async def on_signals() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
+                    async for signum in signals:
+                        if signum == signal.SIGUSR1:  # log rotation (Traefik's listenSignals)
+                            kernel.reopen_logs()
+                            continue
                         kernel.stop()
                         return
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import anyio
 
+from edgeway.accesslog import AccessLogger
 from edgeway.config.dynamic import Configuration
 from edgeway.config.static import StaticConfiguration, default_entrypoints
 from edgeway.connection.dispatch import Routing
 from edgeway.entrypoint import EntryPoint
 from edgeway.internal import internal_services
+from edgeway.logs import reopen_log_file
 from edgeway.pipeline.compile import CompileContext, EntryPointSpec, compile_configuration
 from edgeway.pipeline.merge import merge
 from edgeway.pipeline.runtime import RuntimeConfiguration
@@ -66,6 +68,8 @@ class Kernel:
         self.providers: dict[str, Provider] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._config_scope: anyio.CancelScope | None = None
+        #: The access log's writer (None: no ``accessLog``, requests do nothing for it).
+        self.access_log = AccessLogger(static.accessLog) if static.accessLog is not None else None
 
     # -- providers ---------------------------------------------------------
 
@@ -122,6 +126,7 @@ class Kernel:
             tls=self.tls,
             tcp_transport_defaults=_tcp_transport_defaults(self.static),
             udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
+            access_log=self.access_log is not None,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
@@ -138,12 +143,16 @@ class Kernel:
         except BaseException:
             self.pools.discard()
             raise
+        access_log = self.access_log
         for name, handler in compiled.handlers.items():
             ep = self.entrypoints.get(name)
             if ep is not None:
+                https = compiled.https_handlers[name]
+                if access_log is not None:
+                    handler, https = access_log.wrap(handler, name), access_log.wrap(https, name)
                 ep.use(
                     Routing(
-                        handler, compiled.https_handlers[name], compiled.tls_hosts[name], self.tls,
+                        handler, https, compiled.tls_hosts[name], self.tls,
                         tcp=compiled.tcp.get(name),
                     )
                 )
@@ -196,6 +205,8 @@ class Kernel:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`stop`; ``task_status.started()`` once every entry point is bound."""
+        if self.access_log is not None:
+            self.access_log.start()
         for name, cfg in self.static.entryPoints.items():
             if cfg.protocol == "udp":
                 udp_ep = UDPEntryPoint(name, cfg)
@@ -243,6 +254,14 @@ class Kernel:
             for udp_ep in self.udp_entrypoints.values():
                 udp_ep.close()
             self.pools.close()
+            if self.access_log is not None:
+                self.access_log.close()
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1: reopen the access log file (and edgeway's own log file) for rotation."""
+        if self.access_log is not None:
+            self.access_log.rotate()
+        reopen_log_file()
 
     def stop(self) -> None:
         self.stopping = True

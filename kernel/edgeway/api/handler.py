@@ -465,8 +465,8 @@ def _overview(rt: RuntimeConfiguration, static: Any) -> dict[str, Any]:
             "middlewares": _section(rt.tcp_middlewares),
         },
         "udp": {"routers": _section(rt.udp_routers), "services": _section(rt.udp_services)},
-        # edgeway has no tracing, metrics nor access log (yet).
-        "features": {"tracing": "", "metrics": "", "accessLog": False},
+        # edgeway has no tracing nor metrics (yet).
+        "features": {"tracing": "", "metrics": "", "accessLog": getattr(static, "accessLog", None) is not None},
     }
     providers = _providers(static)
     if providers:

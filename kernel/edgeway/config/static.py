@@ -36,6 +36,9 @@ from edgeway.registry import Registry
 
 __all__ = [
     "API",
+    "AccessLog",
+    "AccessLogFields",
+    "AccessLogFilters",
     "INTERNAL_ENTRYPOINT",
     "NOT_SUPPORTED",
     "TRAEFIK_PROVIDER_KEYS",
@@ -88,7 +91,7 @@ TRAEFIK_PROVIDER_KEYS = frozenset(
 NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         {
-            "accessLog", "metrics", "tracing", "certificatesResolvers", "experimental",
+            "metrics", "tracing", "certificatesResolvers", "experimental",
             "hostResolver", "core", "spiffe", "ocsp",
         }
     ),
@@ -101,6 +104,8 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
         {"notAppendXForwardedFor", "addXForwardedSchemeHeaders"}
     ),
     "api": frozenset({"disableDashboardAd", "dashboardName"}),
+    "accessLog": frozenset({"otlp", "dualOutput"}),
+    "accessLog.fields": frozenset({"queryParameters"}),
     "log": frozenset({"maxSize", "maxAge", "maxBackups", "compress", "otlp"}),
     "providers": frozenset({"precedence"}) | TRAEFIK_PROVIDER_KEYS,
 }  # fmt: skip
@@ -403,6 +408,52 @@ class Log(_Section):
         return value.upper() if info.field_name == "level" else value.lower()
 
 
+_Mode = Literal["keep", "drop", "redact"]
+
+
+class AccessLogFilters(_Section):
+    """Keep only some lines: any filter given keeps a line that matches one of them."""
+
+    #: Status code ranges (``"200-299"``, ``"404"``).
+    statusCodes: list[str] = Field(default_factory=list)
+    retryAttempts: bool = False
+    minDuration: Duration = 0.0
+
+    @field_validator("statusCodes")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        from edgeway.middlewares.retry import parse_code_ranges
+
+        parse_code_ranges(value)  # raises ValueError with the faulty block
+        return value
+
+
+class AccessLogHeaders(_Section):
+    defaultMode: _Mode = "drop"
+    #: Mode of each header (any casing; canonicalised as Go's textproto).
+    names: dict[str, _Mode] = Field(default_factory=dict)
+
+
+class AccessLogFields(_Section):
+    #: ``keep`` or ``drop`` every field not listed in ``names``.
+    defaultMode: Literal["keep", "drop"] = "keep"
+    names: dict[str, Literal["keep", "drop"]] = Field(default_factory=dict)
+    headers: AccessLogHeaders = Field(default_factory=AccessLogHeaders)
+
+
+class AccessLog(_Section):
+    #: Log file; empty means standard output.
+    filePath: str = ""
+    format: Literal["common", "genericCLF", "json"] = "common"
+    filters: AccessLogFilters = Field(default_factory=AccessLogFilters)
+    fields: AccessLogFields = Field(default_factory=AccessLogFields)
+    #: Lines buffered before the file is written (0: written as soon as the
+    #: writer gets them; never on the request path in either case).
+    bufferingSize: int = Field(default=0, ge=0)
+    #: Also log requests to ``@internal`` services (api, dashboard, ping).
+    addInternals: bool = False
+
+
 class Providers(_Section):
     """``providersThrottleDuration`` plus, in built models, one field per provider type.
 
@@ -435,6 +486,7 @@ class StaticConfiguration(_Section):
     api: API | None = None
     ping: Ping | None = None
     log: Log = Field(default_factory=Log)
+    accessLog: AccessLog | None = None
 
 
 def build_static_model(registry: Registry | None) -> type[StaticConfiguration]:

@@ -123,6 +123,9 @@ def build_retry(options: Retry, next_: Handler, ctx: BuildContext) -> Handler:
                 return resp
             await _discard(resp)
             attempt += 1
+            log_data = req.context.get("accesslog")  # edgeway.accesslog.KEY (SaveRetries)
+            if log_data is not None:
+                log_data["RetryAttempts"] = attempt - 1
             if initial > 0:
                 delta = _RANDOMIZATION * interval
                 wait = interval - delta + random.random() * (2 * delta + 1e-9)

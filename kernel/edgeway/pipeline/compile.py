@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
@@ -82,6 +83,9 @@ class CompileContext:
     #: and the UDP entry points.
     tcp_transport_defaults: TCPTransportDefaults = field(default_factory=TCPTransportDefaults)
     udp_entrypoints: Sequence[str] = ()
+    #: The static ``accessLog`` is set: routers and servers record their names
+    #: for it (decided here so that requests do nothing of it otherwise).
+    access_log: bool = False
 
 
 @dataclass
@@ -122,6 +126,7 @@ class _Compiler:
             transports=Transports(merged.transports, ctx.transport_defaults, ctx.workdir),
             add_task=self.tasks.append,
             runtime=self.rt,
+            access_log=ctx.access_log,
         )
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
@@ -216,6 +221,9 @@ class _Compiler:
                 else:
                     matcher = compile_http_rule(rule)
                     handler = self._router_handler(info, ep)
+                    if self.ctx.access_log:
+                        internal = qualify(cfg.service or "", info.provider).endswith("@internal")
+                        handler = observe_router(info.name, internal, handler)
                     built[info.name] = (matcher, handler)
             except RuleError as exc:
                 info.add_error(f"error while parsing rule {rule}: {exc}", True)

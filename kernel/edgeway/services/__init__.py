@@ -48,6 +48,8 @@ class ServiceContext:
     runtime: RuntimeConfiguration
     #: Services able to report their health, by qualified name (see module doc).
     status_updaters: dict[str, StatusUpdater] = field(default_factory=dict)
+    #: Servers record the access log's service fields (see :mod:`edgeway.accesslog`).
+    access_log: bool = False
 
 
 ServiceBuilder = Callable[["ServiceInfo", Any, ServiceContext], Handler]

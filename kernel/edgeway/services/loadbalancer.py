@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeway.accesslog import observe_server
 from edgeway.http.message import Handler
 from edgeway.pipeline.runtime import ServiceInfo
 from edgeway.services import BuildError, ServiceContext
@@ -56,7 +57,7 @@ def build_load_balancer(info: ServiceInfo, lb: Any, ctx: ServiceContext) -> Hand
     urls: list[str] = []
     for server in lb.servers or []:
         url = server.url or ""
-        handler = _server(url, lb, server, transport, ctx)
+        handler = _server(info, url, lb, server, transport, ctx)
         if passive is not None:
             handler = passive.wrap(handler, url)
         balancer.add(url, handler, server.weight, bool(server.fenced))
@@ -75,7 +76,7 @@ def _plain(info: ServiceInfo, lb: Any, transport: Any, ctx: ServiceContext) -> H
     for server in lb.servers or []:
         url = server.url or ""
         weight = 0 if server.fenced else 1 if server.weight is None else server.weight  # fenced: no new requests
-        entries.append((_server(url, lb, server, transport, ctx), weight))
+        entries.append((_server(info, url, lb, server, transport, ctx), weight))
         info.server_status[url] = "UP"
     live = [h for h, w in entries if w > 0]
     if len(live) == 1:
@@ -83,11 +84,12 @@ def _plain(info: ServiceInfo, lb: Any, transport: Any, ctx: ServiceContext) -> H
     return WeightedRoundRobin(entries)
 
 
-def _server(url: str, lb: Any, server: Any, transport: Any, ctx: ServiceContext) -> Handler:
-    return server_handler_for(
+def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, ctx: ServiceContext) -> Handler:
+    handler = server_handler_for(
         url,
         transport,
         ctx,
         pass_host_header=lb.passHostHeader is not False,
         preserve_path=bool(server.preservePath),
     )
+    return observe_server(info.name, url, handler) if ctx.access_log else handler

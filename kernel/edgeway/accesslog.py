@@ -1,0 +1,455 @@
+"""The access log (static ``accessLog``), as Traefik's ``pkg/middlewares/accesslog``.
+
+The request path only records facts it already has: the entry point wrapper
+(:meth:`AccessLogger.wrap`) puts one small dict per request in
+``req.context[KEY]``, routers and servers add their names to it (only when the
+access log is configured: the compiler decides once per configuration), and the
+finished request is one ``SimpleQueue.put`` of a tuple. A writer thread turns
+the tuples into lines (``common``, ``genericCLF`` or ``json`` with Traefik's
+field names), applies filters and field modes, and writes them, flushing every
+``bufferingSize`` lines or when it has nothing more to do. ``rotate()``
+(SIGUSR1) reopens the file in order with the lines, for log rotation.
+
+With no ``accessLog`` section nothing of this exists and no request does any of
+it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from edgeway.config.static import AccessLog
+from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
+from edgeway.tls.names import CIPHER_SUITES
+
+__all__ = ["KEY", "AccessLogger", "observe_router", "observe_server"]
+
+log = logging.getLogger("edgeway.accesslog")
+
+#: ``req.context`` key of the request's log data (a dict shared by clones).
+KEY = "accesslog"
+#: Set in the log data by routers to ``@internal`` services (not logged unless ``addInternals``).
+INTERNAL = "_internal"
+
+_ROTATE = object()
+_STOP = object()
+_CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
+_TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
+_GO_CIPHERS = {openssl: go for go, openssl in CIPHER_SUITES.items() if openssl}
+_NO_BODY_STATUS = frozenset((204, 304))
+_QDASH = '"-"'
+
+
+# -- what the request path records -----------------------------------------------
+
+
+def observe_router(name: str, internal: bool, handler: Handler) -> Handler:
+    """The router's handler, naming the router in the request's log data
+    (Traefik's ``ConcatFieldHandler``: child routers append ``-> name``)."""
+
+    def named(req: Request) -> Awaitable[Response]:
+        data = req.context.get(KEY)
+        if data is not None:
+            prev = data.get("RouterName")
+            data["RouterName"] = f"{prev} -> {name}" if prev else name
+            if internal:
+                data[INTERNAL] = True
+        return handler(req)
+
+    return named
+
+
+def observe_server(service: str, url: str, handler: Handler) -> Handler:
+    """A server's handler, recording the service and origin fields
+    (Traefik's ``AddServiceFields`` around each server's proxy)."""
+    addr = urlsplit(url).netloc.rpartition("@")[2]
+
+    async def observed(req: Request) -> Response:
+        data = req.context.get(KEY)
+        if data is None:
+            return await handler(req)
+        data["ServiceName"] = service
+        data["ServiceURL"] = url
+        data["ServiceAddr"] = addr
+        t0 = time.perf_counter()
+        resp = await handler(req)
+        data["OriginDuration"] = time.perf_counter() - t0
+        data["OriginStatus"] = resp.status
+        data["origin"] = list(resp.headers.raw)
+        if resp.stream is None:
+            data["OriginContentSize"] = len(resp.body)
+        else:
+            length = resp.headers.get(b"content-length")
+            if length is not None and length.isdigit():
+                data["OriginContentSize"] = int(length)
+        return resp
+
+    return observed
+
+
+# -- the logger --------------------------------------------------------------------
+
+
+class AccessLogger:
+    """One per process: the writer thread and its file."""
+
+    def __init__(self, cfg: AccessLog) -> None:
+        from edgeway.middlewares.retry import parse_code_ranges  # (it imports the services)
+
+        self.cfg = cfg
+        self.add_internals = cfg.addInternals
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._file: IO[str] | None = None
+        self._counter = itertools.count(1)
+        f = cfg.filters
+        self._ranges = parse_code_ranges(f.statusCodes)
+        self._filtered = bool(self._ranges) or f.retryAttempts or f.minDuration > 0
+        fields = cfg.fields
+        self._keep_default = fields.defaultMode == "keep"
+        self._keep = {k.lower(): v == "keep" for k, v in fields.names.items()}
+        self._header_default = fields.headers.defaultMode
+        #: Canonical header names seen so far (writer thread only).
+        self._names: dict[bytes, str] = {}
+        self._header_modes = {
+            canonical_header_name(k).decode("latin-1"): v for k, v in fields.headers.names.items()
+        }
+        self._format: Callable[[dict[str, Any]], str] = {
+            "common": _common, "genericCLF": _generic_clf, "json": _json
+        }[cfg.format]  # fmt: skip
+
+    # -- lifecycle (the kernel's) ----------------------------------------------
+
+    def start(self) -> None:
+        """Open the file and start the writer; ``OSError`` if the file cannot be opened."""
+        self._file = self._open()
+        self._thread = threading.Thread(target=self._write_loop, name="edgeway-accesslog", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer and close the file."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def rotate(self) -> None:
+        """Reopen the file (after the lines already queued): SIGUSR1, for logrotate."""
+        self._queue.put(_ROTATE)
+
+    def _open(self) -> IO[str]:
+        path = self.cfg.filePath
+        if not path:
+            return sys.stdout
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o664)
+        return open(fd, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+
+    # -- request path ------------------------------------------------------------
+
+    def wrap(self, handler: Handler, entrypoint: str) -> Handler:
+        """The entry point's handler, logging each request it answers."""
+        put = self._queue.put
+        perf = time.perf_counter
+
+        async def logged(req: Request) -> Response:
+            data: dict[str, Any] = {}
+            req.context[KEY] = data
+            start = time.time()
+            t0 = perf()
+            facts = (req, entrypoint, start, t0, req.raw_path, req.query, data)
+            try:
+                resp = await handler(req)
+            except Exception:
+                put((facts, 500, None, 0, perf()))
+                raise
+            stream = resp.stream
+            if stream is None:
+                size = 0 if req.method == "HEAD" or resp.status in _NO_BODY_STATUS else len(resp.body)
+                put((facts, resp.status, resp.headers, size, perf()))
+            else:
+                resp.stream = _counted(stream, put, facts, resp.status, resp.headers, perf)
+            return resp
+
+        return logged
+
+    # -- writer thread -------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        get = self._queue.get
+        buffering = self.cfg.bufferingSize
+        pending = 0
+        while True:
+            item = get()
+            if item is _STOP or item is _ROTATE:
+                self._flush()
+                if item is _STOP:
+                    if self._file is not None and self._file is not sys.stdout:
+                        self._file.close()
+                    return
+                self._reopen()
+                continue
+            try:
+                line = self._line(*item)
+            except Exception:
+                log.exception("cannot format an access log line")
+                continue
+            if line is None:
+                continue
+            try:
+                assert self._file is not None
+                self._file.write(line)
+            except (OSError, ValueError):
+                log.exception("cannot write the access log")
+                continue
+            pending += 1
+            if pending > buffering or self._queue.empty():
+                self._flush()
+                pending = 0
+
+    def _flush(self) -> None:
+        try:
+            if self._file is not None:
+                self._file.flush()
+        except (OSError, ValueError):
+            log.exception("cannot write the access log")
+
+    def _reopen(self) -> None:
+        if not self.cfg.filePath:
+            return
+        log.info("Closing and re-opening log files for rotation")
+        try:
+            new = self._open()
+        except OSError:
+            log.exception("Error rotating access log")
+            return
+        old, self._file = self._file, new
+        if old is not None:
+            old.close()
+
+    def _line(
+        self, facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
+    ) -> str | None:
+        req, entrypoint, start, t0, raw_path, query, data = facts
+        if data.get(INTERNAL) and not self.add_internals:
+            return None
+        duration = end - t0
+        retries = data.get("RetryAttempts", 0)
+        if self._filtered and not self._kept(status, retries, duration):
+            return None
+        core = _core(req, entrypoint, start, raw_path, query, data, status, size, duration)
+        core["RequestCount"] = next(self._counter)
+        if self._keep or not self._keep_default:
+            fields = {k: v for k, v in core.items() if self._keep.get(k.lower(), self._keep_default)}
+        else:
+            fields = core
+        self._headers(fields, "request_", req.headers.raw)
+        if "origin" in data:
+            self._headers(fields, "origin_", data["origin"])
+        if headers is not None:
+            self._headers(fields, "downstream_", headers.raw)
+        return self._format(fields)
+
+    def _kept(self, status: int, retries: int, duration: float) -> bool:
+        """Traefik's ``keepAccessLog``: any configured filter that matches keeps the line."""
+        if any(low <= status <= high for low, high in self._ranges):
+            return True
+        if self.cfg.filters.retryAttempts and retries > 0:
+            return True
+        minimum = self.cfg.filters.minDuration
+        return minimum > 0 and duration > minimum
+
+    def _headers(self, fields: dict[str, Any], prefix: str, raw: list[tuple[bytes, bytes]]) -> None:
+        if self._header_default == "drop" and not self._header_modes:
+            return  # Traefik's default: no header fields
+        values: dict[str, list[str]] = {}
+        names = self._names
+        for raw_name, value in raw:
+            key = names.get(raw_name)
+            if key is None:
+                key = names[raw_name] = canonical_header_name(raw_name.decode("latin-1")).decode("latin-1")
+            values.setdefault(key, []).append(value.decode("latin-1"))
+        modes, default = self._header_modes, self._header_default
+        for key, vals in values.items():
+            mode = modes.get(key, default)
+            if mode == "keep":
+                fields[prefix + key] = ",".join(vals)
+            elif mode == "redact":
+                fields[prefix + key] = "REDACTED"
+
+
+async def _counted(
+    stream: AsyncIterator[bytes], put: Callable[[Any], None], facts: tuple[Any, ...],
+    status: int, headers: Headers, perf: Callable[[], float],
+) -> AsyncIterator[bytes]:
+    """A streamed body, counted; its line is queued when the body ends or is dropped."""
+    size = 0
+    try:
+        async for chunk in stream:
+            size += len(chunk)
+            yield chunk
+    finally:
+        put((facts, status, headers, size, perf()))
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+# -- fields and formats (writer thread) ----------------------------------------------
+
+
+def _split_host_port(value: str) -> tuple[str, str]:
+    """Go's ``net.SplitHostPort``, or ``(value, "-")`` as Traefik's ``silentSplitHostPort``."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return (host, rest[1:]) if rest.startswith(":") else (value, "-")
+    host, colon, port = value.rpartition(":")
+    if not colon or ":" in host:
+        return value, "-"
+    return host, port
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1e9)
+
+
+def _core(
+    req: Request, entrypoint: str, start: float, raw_path: str, query: str,
+    data: dict[str, Any], status: int, size: int, duration: float,
+) -> dict[str, Any]:
+    utc = dt.datetime.fromtimestamp(start, dt.UTC)
+    ip = req.client_ip
+    client_addr = f"[{ip}]:{req.client_port}" if ":" in ip else f"{ip}:{req.client_port}"
+    xff = req.headers.get(b"x-forwarded-for")
+    core: dict[str, Any] = {
+        "StartUTC": utc,
+        "StartLocal": utc.astimezone(),
+        "Duration": duration,
+        "entryPointName": entrypoint,
+        "ClientAddr": client_addr,
+        "ClientHost": xff.decode("latin-1") if xff else ip,
+        "ClientPort": str(req.client_port),
+        "ClientUsername": req.context.get("client_username") or "-",
+        "RequestMethod": req.method,
+        "RequestPath": f"{raw_path}?{query}" if query else raw_path,
+        "RequestProtocol": f"HTTP/{'2.0' if req.http_version == '2' else req.http_version}",
+        "RequestScheme": "https" if req.tls is not None else "http",
+        "RequestContentSize": req.content_length or 0,
+        "DownstreamStatus": status,
+        "DownstreamContentSize": size,
+        "OriginDuration": data.get("OriginDuration", 0.0),
+        "OriginStatus": data.get("OriginStatus", 0),
+        "OriginContentSize": data.get("OriginContentSize", 0),
+        "RetryAttempts": data.get("RetryAttempts", 0),
+        "Overhead": duration - data.get("OriginDuration", 0.0),
+    }
+    if req.authority:
+        core["RequestAddr"] = req.authority
+        core["RequestHost"], core["RequestPort"] = _split_host_port(req.authority)
+    for name in ("RouterName", "ServiceName", "ServiceURL", "ServiceAddr"):
+        if name in data:
+            core[name] = data[name]
+    origin_size = core["OriginContentSize"]
+    if "OriginContentSize" in data and size != origin_size and size != 0:
+        core["GzipRatio"] = origin_size / size
+    tls = req.tls
+    if tls is not None:
+        version = tls.version() if hasattr(tls, "version") else None
+        core["TLSVersion"] = _TLS_VERSIONS.get(version or "", "unknown")
+        cipher = tls.cipher() if hasattr(tls, "cipher") else None
+        if cipher:
+            core["TLSCipher"] = _GO_CIPHERS.get(cipher[0], cipher[0])
+    return core
+
+
+def _clf(fields: dict[str, Any], key: str, default: str = "-", quoted: bool = False) -> str:
+    """Traefik's ``toLog``: ``default`` when absent or empty; strings quoted when asked."""
+    value = fields.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"' if quoted else value
+    return str(value)
+
+
+def _clf_time(fields: dict[str, Any]) -> str:
+    start = fields.get("StartUTC") or fields.get("StartLocal")
+    return "-" if start is None else start.strftime(_CLF_TIME)
+
+
+def _clf_base(f: dict[str, Any]) -> str:
+    """The generic CLF part both CLF formats share (logger_formatters.go)."""
+    return (
+        f"{_clf(f, 'ClientHost')} - {_clf(f, 'ClientUsername')} [{_clf_time(f)}] "
+        f"\"{_clf(f, 'RequestMethod')} {_clf(f, 'RequestPath')} {_clf(f, 'RequestProtocol')}\" "
+        f"{_clf(f, 'DownstreamStatus', quoted=True)} {_clf(f, 'DownstreamContentSize', quoted=True)} "
+        f"{_clf(f, 'request_Referer', _QDASH, True)} {_clf(f, 'request_User-Agent', _QDASH, True)}"
+    )
+
+
+def _generic_clf(fields: dict[str, Any]) -> str:
+    return _clf_base(fields) + "\n"
+
+
+def _common(f: dict[str, Any]) -> str:
+    """Traefik's ``common``: generic CLF plus request count, router, service URL, duration."""
+    millis = int(f.get("Duration", 0.0) * 1000)
+    return (
+        f"{_clf_base(f)} {_clf(f, 'RequestCount', quoted=True)} "
+        f"{_clf(f, 'RouterName', _QDASH, True)} {_clf(f, 'ServiceURL', _QDASH, True)} {millis}ms\n"
+    )
+
+
+def _go_time(value: dt.datetime) -> str:
+    """Go's ``time.Time`` JSON form (RFC 3339 with nanoseconds, trailing zeros cut)."""
+    text = value.isoformat()  # 2006-01-02T15:04:05[.999999]+07:00
+    base, zone = text[:19], text[19:]
+    frac = ""
+    if zone.startswith("."):
+        frac, zone = zone[:7].rstrip("0"), zone[7:]
+        frac = "" if frac == "." else frac
+    return base + frac + ("Z" if zone in ("+00:00", "") else zone)
+
+
+_now_cache: list[Any] = [0, ""]
+
+
+def _now() -> str:
+    """logrus's ``time`` (RFC 3339 to the second, local), computed once a second."""
+    second = int(time.time())
+    if _now_cache[0] != second:
+        _now_cache[:] = [second, _go_time(dt.datetime.fromtimestamp(second).astimezone())]
+    return str(_now_cache[1])
+
+
+_DURATIONS = frozenset(("Duration", "OriginDuration", "Overhead"))
+
+
+def _json(fields: dict[str, Any]) -> str:
+    """logrus's JSONFormatter: the fields (durations in ns, times as Go's), plus
+    ``level``, ``msg`` and ``time``, keys sorted as Go's map encoding sorts them."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in _DURATIONS:
+            out[key] = _ns(value)
+        elif isinstance(value, dt.datetime):
+            out[key] = _go_time(value)
+        else:
+            out[key] = value
+    out["level"] = "info"
+    out["msg"] = ""
+    out["time"] = _now()
+    return json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n"
