@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib
 import ssl
+import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -34,6 +37,16 @@ http:
       basicAuth:
         users: ["user:{{SHA}}{base64.b64encode(hashlib.sha1(b"pass").digest()).decode()}"]
 """
+
+
+def example_plugin() -> dict[str, Any]:
+    """The example middleware plugin (``stamp``) from its source folder, for ``edgeway(plugins=...)``."""
+    folder = (
+        Path(__file__).resolve().parents[1] / "examples" / "plugins" / "edgeway-example-middleware"
+    )
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return {"example-middleware": importlib.import_module("edgeway_example_middleware.plugin")}
 
 
 class Cluster(Protocol):
@@ -258,3 +271,62 @@ async def tcp_passthrough_and_udp(
         while (answer := await client.ask(b"ping", timeout=0.2)) != b"U:ping":
             assert time.monotonic() < deadline, answer
     await until_ready(cluster, "IngressRouteUDP", "echo", "True")
+
+
+async def empty_service(cluster: Cluster, ew: Edgeway, allow_empty: bool) -> None:
+    """A Service without endpoints: 503 with ``allowEmptyServices``, else the route is skipped (404)."""
+    await cluster.apply(service("web-empty"))
+    await cluster.apply(
+        ingress_route("empty", "PathPrefix(`/empty`)", [{"name": "web-empty", "port": 80}])
+    )
+    if allow_empty:
+        await until_status(ew.port(), "/empty", 503)
+        await until_ready(cluster, "IngressRoute", "empty", "True")
+    else:
+        await until_ready(cluster, "IngressRoute", "empty", "False", "NoEndpoints")
+        assert (await get(ew.port(), "/empty")).status == 404
+
+
+async def plugin_middleware_and_tls_secret(
+    cluster: Cluster, ew: Edgeway, a: Backend, ca: trustme.CA
+) -> None:
+    """A Middleware's ``spec.plugin`` reaches a pip-installed middleware plugin; ``tls.secretName``
+    (cert-manager's kind of Secret) serves the route's certificate."""
+    await backend_service(cluster, "web-p", a.port)
+    await cluster.apply(
+        crd("Middleware", "stamp", {"plugin": {"stamp": {"header": "X-Stamp", "value": "crd"}}})
+    )
+    leaf = ca.issue_cert("secure.test")
+    await cluster.apply({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "secure-tls", "namespace": NS},
+        "data": {"tls.crt": base64.b64encode(leaf.cert_chain_pems[0].bytes()).decode(),
+                 "tls.key": base64.b64encode(leaf.private_key_pem.bytes()).decode()},
+    })  # fmt: skip
+    route = ingress_route(
+        "secure", "Host(`secure.test`)", [{"name": "web-p", "port": 80}], [{"name": "stamp"}]
+    )
+    route["spec"]["entryPoints"] = ["websecure"]
+    route["spec"]["tls"] = {"secretName": "secure-tls"}
+    await cluster.apply(route)
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    port = ew.kernel.entrypoints["websecure"].port
+    request = b"GET /x HTTP/1.1\r\nHost: secure.test\r\nConnection: close\r\n\r\n"
+    with anyio.fail_after(DEADLINE):
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", port, ssl=ctx, server_hostname="secure.test"
+                )
+            except (OSError, ssl.SSLError):  # the default certificate until the Secret is served
+                await anyio.sleep(0.02)
+                continue
+            writer.write(request)
+            answer = await reader.read()
+            writer.close()
+            if answer.startswith(b"HTTP/1.1 200"):
+                break
+            await anyio.sleep(0.02)
+    assert b"\r\nX-Stamp: crd\r\n" in answer
+    await until_ready(cluster, "Middleware", "stamp", "True")

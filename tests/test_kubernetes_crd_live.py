@@ -21,7 +21,10 @@ from crd_scenarios import (
     FILE_DYNAMIC,
     NS,
     cross_namespace,
+    empty_service,
+    example_plugin,
     http_routes_and_traefik_services,
+    plugin_middleware_and_tls_secret,
     status_follows_fixes,
     tcp_passthrough_and_udp,
 )
@@ -55,6 +58,7 @@ async def live(tmp: Path, server: FakeAPIServer, **options: Any) -> AsyncIterato
     static = {
         "entryPoints": {
             "web": {"address": "127.0.0.1:0"},
+            "websecure": {"address": "127.0.0.1:0"},
             "tcp": {"address": "127.0.0.1:0"},
             "udp": {"address": "127.0.0.1:0/udp"},
         },
@@ -69,7 +73,7 @@ async def live(tmp: Path, server: FakeAPIServer, **options: Any) -> AsyncIterato
             },
         },
     }
-    async with edgeway(tmp, FILE_DYNAMIC, yaml.safe_dump(static)) as ew:
+    async with edgeway(tmp, FILE_DYNAMIC, yaml.safe_dump(static), plugins=example_plugin()) as ew:
         for reflector in ew.kernel.providers[
             "kubernetescrd"
         ].reflectors:  # reconnect quickly in tests
@@ -131,3 +135,17 @@ async def test_tcp_sni_passthrough_and_udp(tmp_path: Path) -> None:
         with FakeAPIServer() as server:
             async with live(tmp_path, server) as ew:
                 await tcp_passthrough_and_udp(FakeCluster(server), ew, ca, tls_backend, udp_backend)
+
+
+@pytest.mark.parametrize("allow_empty", [True, False], ids=["allowEmptyServices", "default"])
+async def test_service_without_endpoints(tmp_path: Path, allow_empty: bool) -> None:
+    with FakeAPIServer() as server:
+        async with live(tmp_path, server, allowEmptyServices=allow_empty) as ew:
+            await empty_service(FakeCluster(server), ew, allow_empty)
+
+
+async def test_plugin_middleware_and_tls_from_a_secret(tmp_path: Path) -> None:
+    async with backends("a") as (a,):
+        with FakeAPIServer() as server:
+            async with live(tmp_path, server) as ew:
+                await plugin_middleware_and_tls_secret(FakeCluster(server), ew, a, trustme.CA())

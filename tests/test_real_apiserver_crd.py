@@ -7,7 +7,8 @@ status update. The scenarios of ``crd_scenarios.py`` then run as the admin
 creates and fixes objects: IngressRoutes with a middleware from the file
 provider, weighted and mirroring TraefikServices, an IngressRouteTCP passing
 TLS through by SNI, an IngressRouteUDP, Ready conditions appearing and clearing,
-and a cross-namespace reference refused.
+a cross-namespace reference refused, a Service without endpoints, a
+middleware plugin through ``spec.plugin`` and a route's TLS from a Secret.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from crd_scenarios import (
     FILE_DYNAMIC,
     NS,
     cross_namespace,
+    empty_service,
+    example_plugin,
     http_routes_and_traefik_services,
+    plugin_middleware_and_tls_secret,
     status_follows_fixes,
     tcp_passthrough_and_udp,
 )
@@ -42,6 +46,7 @@ pytestmark = pytest.mark.anyio
 
 CORE = {
     "Namespace": "/api/v1/namespaces",
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
     "Service": "/api/v1/namespaces/{ns}/services",
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
     "EndpointSlice": "/apis/discovery.k8s.io/v1beta1/namespaces/{ns}/endpointslices",
@@ -123,6 +128,7 @@ async def test_crd_provider_against_the_real_api_server(
     static = {
         "entryPoints": {
             "web": {"address": "127.0.0.1:0"},
+            "websecure": {"address": "127.0.0.1:0"},
             "tcp": {"address": "127.0.0.1:0"},
             "udp": {"address": "127.0.0.1:0/udp"},
         },
@@ -140,7 +146,7 @@ async def test_crd_provider_against_the_real_api_server(
         backends("a", "b", "m") as (a, b, m),
         tcp_backends("T", ssl_context=tls_ctx) as (tls_backend,),
         udp_backends("U") as (udp_backend,),
-        edgeway(tmp_path, FILE_DYNAMIC, yaml.safe_dump(static)) as ew,
+        edgeway(tmp_path, FILE_DYNAMIC, yaml.safe_dump(static), plugins=example_plugin()) as ew,
     ):
         crd = ew.kernel.providers["kubernetescrd"]
         assert crd.client_config.source.startswith("in-cluster")
@@ -150,6 +156,8 @@ async def test_crd_provider_against_the_real_api_server(
         await status_follows_fixes(cluster, ew, a)
         await cross_namespace(cluster, ew, a, allowed=False)
         await tcp_passthrough_and_udp(cluster, ew, ca, tls_backend, udp_backend)
+        await empty_service(cluster, ew, allow_empty=False)
+        await plugin_middleware_and_tls_secret(cluster, ew, a, ca)
         assert all(r.last_error is None for r in crd.reflectors)
         assert all(w.last_error is None for w in crd.status_writers.values())
     # kubectl shows the Ready column of the generated CRDs.
