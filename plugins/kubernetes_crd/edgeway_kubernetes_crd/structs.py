@@ -1,17 +1,24 @@
 """The Go structs the CRD provider decodes (``traefikio/v1alpha1``) and writes (``pkg/config/dynamic``, ``pkg/tls``).
 
-Described for :mod:`edgeway_kubernetes_crd.gotypes`: field names are the
-``json`` tags, in Go's order; every field here is ``omitempty`` (true of all
-these structs). A ``dynamic`` struct that a CRD embeds unchanged (``headers``,
-``ipAllowList``...) serves both to decode the object and to write the result.
-Fields Traefik keeps for other providers (``json:"-"`` or set only by the
-Gateway/NGINX providers) are left out: the CRD provider never fills them.
+Described for :mod:`edgeway_kubernetes_crd.gotypes`. The CRD specs are derived
+from the resource models (:mod:`edgeway_kubernetes_crd.resources`, which also
+give the CRD schemas) by :func:`go_struct`; a ``dynamic`` struct that a CRD
+embeds unchanged (``headers``, ``ipAllowList``...) is derived from its model
+too, and serves both to decode the object and to write the result. Only the
+``dynamic`` structs the provider writes and no CRD embeds are written here.
+Every field is ``omitempty`` (true of all these structs). Fields Traefik keeps
+for other providers (``json:"-"`` or set only by the Gateway/NGINX providers)
+are left out: the CRD provider never fills them.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator, Mapping
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from edgeway_kubernetes_crd.builder import Builder
 from edgeway_kubernetes_crd.gotypes import (
@@ -30,6 +37,8 @@ from edgeway_kubernetes_crd.gotypes import (
     decode,
 )
 from edgeway_kubernetes_crd.references import InvalidSpec, should_process
+from edgeway_kubernetes_crd.resources import common, middlewares, routes, tls, transports
+from edgeway_kubernetes_crd.resources.base import GoPointer
 
 STRINGS = Slice(STRING)
 
@@ -61,80 +70,107 @@ def decoded_objects(
             yield obj, spec
 
 
+# -- the resource models as Go structs ---------------------------------------------------
+
+#: Fields decoded as raw objects: the code that builds what they refer to reads them
+#: field by field (:mod:`~edgeway_kubernetes_crd.fields`), with the errors Traefik gives
+#: there. The routes' specs are decoded only to refuse what Go refuses; the route code
+#: then reads the object itself (an ``IntOrString`` port keeps its number/name distinction).
+_READ_ELSEWHERE: dict[tuple[type[BaseModel], str], Any] = {
+    (routes.IngressRouteSpec, "parentRefs"): Slice(OBJECT),
+    (routes.Route, "services"): Slice(OBJECT),
+    (routes.Route, "middlewares"): Slice(OBJECT),
+    (middlewares.ErrorPage, "service"): OBJECT,  # read by load_balancers.name_and_service
+}
+_SCALARS = {bool: BOOL, int: INT, str: STRING}
+
+
+@cache
+def go_struct(model: type[BaseModel]) -> Struct:
+    """The Go struct a resource model mirrors: its fields' json names and Go types, in order."""
+    return Struct(
+        model.__name__,
+        tuple(
+            Field(
+                info.alias or name,
+                _READ_ELSEWHERE.get((model, name)) or go_type(info.annotation, info.metadata),
+            )
+            for name, info in model.model_fields.items()
+        ),
+    )
+
+
+def go_type(annotation: Any, metadata: Any = ()) -> Any:
+    """The Go type of a model field's annotation (and its ``Annotated`` metadata).
+
+    ``X | None`` is ``X`` (``None`` is how the models leave a field out); a pointer
+    is marked :data:`~edgeway_kubernetes_crd.resources.base.Pointer`; ``int | str``
+    is an ``IntOrString``; a ``Literal`` of strings is a string.
+    """
+    if any(isinstance(m, GoPointer) for m in metadata):
+        return Ptr(go_type(annotation))
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return go_type(args[0], annotation.__metadata__)
+    if origin in (Union, types.UnionType):
+        arms = [arm for arm in args if arm is not type(None)]
+        if set(arms) == {int, str}:
+            return INT_OR_STRING
+        (arm,) = arms
+        return go_type(arm)
+    if origin is list:
+        return Slice(go_type(args[0]))
+    if origin is dict and args[0] is str:
+        return Map(go_type(args[1]))
+    if origin is Literal and all(isinstance(value, str) for value in args):
+        return STRING
+    if annotation is Any:
+        return ANY
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return go_struct(annotation)
+    raise TypeError(f"no Go type for {annotation!r}")
+
+
+def _replace(struct: Struct, go_name: str, /, **fields: Any) -> Struct:
+    """``struct`` as another Go struct: same fields in the same order, some of other types."""
+    unknown = set(fields) - {f.json for f in struct.fields}
+    if unknown:
+        raise ValueError(f"{struct.name} has no fields {sorted(unknown)}")
+    return Struct(go_name, tuple(Field(f.json, fields.get(f.json, f.type)) for f in struct.fields))
+
+
 def _struct(go_name: str, /, **fields: Any) -> Struct:
     return Struct(go_name, tuple(Field(key, t) for key, t in fields.items()))
 
 
-# -- pkg/config/dynamic: HTTP middlewares ------------------------------------------------
+# -- traefikio/v1alpha1: the specs of the CRDs -------------------------------------------
 
-IP_STRATEGY = _struct("IPStrategy", depth=INT, excludedIPs=STRINGS, ipv6Subnet=Ptr(INT))
-SOURCE_CRITERION = _struct(
-    "SourceCriterion", ipStrategy=Ptr(IP_STRATEGY), requestHeaderName=STRING, requestHost=BOOL
-)
-ADD_PREFIX = _struct("AddPrefix", prefix=STRING)
-STRIP_PREFIX = _struct("StripPrefix", prefixes=STRINGS, forceSlash=Ptr(BOOL))
-STRIP_PREFIX_REGEX = _struct("StripPrefixRegex", regex=STRINGS)
-REPLACE_PATH = _struct("ReplacePath", path=STRING)
-REPLACE_PATH_REGEX = _struct("ReplacePathRegex", regex=STRING, replacement=STRING)
+INGRESS_ROUTE_SPEC = go_struct(routes.IngressRouteSpec)
+INGRESS_ROUTE_TCP_SPEC = go_struct(routes.IngressRouteTCPSpec)
+INGRESS_ROUTE_UDP_SPEC = go_struct(routes.IngressRouteUDPSpec)
+MIDDLEWARE_SPEC = go_struct(middlewares.MiddlewareSpec)
+MIDDLEWARE_TCP_SPEC = go_struct(middlewares.MiddlewareTCPSpec)
+TLS_OPTION_SPEC = go_struct(tls.TLSOptionSpec)
+TLS_STORE_SPEC = go_struct(tls.TLSStoreSpec)
+SERVERS_TRANSPORT_SPEC = go_struct(transports.ServersTransportSpec)
+SERVERS_TRANSPORT_TCP_SPEC = go_struct(transports.ServersTransportTCPSpec)
+
+# -- pkg/config/dynamic and pkg/tls: what the provider writes -----------------------------
+
+# Embedded unchanged in the CRDs.
+SOURCE_CRITERION = go_struct(middlewares.SourceCriterion)
+DOMAIN = go_struct(common.Domain)
+GENERATED_CERT = go_struct(tls.GeneratedCert)
+PROXY_PROTOCOL = go_struct(common.ProxyProtocol)
+SAN = go_struct(transports.SAN)
+SPIFFE = go_struct(transports.Spiffe)
+
+# HTTP middlewares whose CRD form differs (Secrets, Services and Middlewares named,
+# durations as IntOrString).
 CHAIN = _struct("Chain", middlewares=STRINGS)
-IP_WHITE_LIST = _struct("IPWhiteList", sourceRange=STRINGS, ipStrategy=Ptr(IP_STRATEGY))
-IP_ALLOW_LIST = _struct(
-    "IPAllowList", sourceRange=STRINGS, ipStrategy=Ptr(IP_STRATEGY), rejectStatusCode=INT
-)
-HEADERS = _struct(
-    "Headers",
-    customRequestHeaders=Map(STRING),
-    customResponseHeaders=Map(STRING),
-    accessControlAllowCredentials=BOOL,
-    accessControlAllowHeaders=STRINGS,
-    accessControlAllowMethods=STRINGS,
-    accessControlAllowOriginList=STRINGS,
-    accessControlAllowOriginListRegex=STRINGS,
-    accessControlExposeHeaders=STRINGS,
-    accessControlMaxAge=Ptr(INT),
-    addVaryHeader=BOOL,
-    allowedHosts=STRINGS,
-    hostsProxyHeaders=STRINGS,
-    sslProxyHeaders=Map(STRING),
-    stsSeconds=Ptr(INT),
-    stsIncludeSubdomains=BOOL,
-    stsPreload=BOOL,
-    forceSTSHeader=BOOL,
-    frameDeny=BOOL,
-    customFrameOptionsValue=STRING,
-    contentTypeNosniff=BOOL,
-    browserXssFilter=BOOL,
-    customBrowserXSSValue=STRING,
-    contentSecurityPolicy=STRING,
-    contentSecurityPolicyReportOnly=STRING,
-    publicKey=STRING,
-    referrerPolicy=STRING,
-    permissionsPolicy=STRING,
-    isDevelopment=BOOL,
-    featurePolicy=Ptr(STRING),
-    sslRedirect=Ptr(BOOL),
-    sslTemporaryRedirect=Ptr(BOOL),
-    sslHost=Ptr(STRING),
-    sslForceHost=Ptr(BOOL),
-)
-ENCODED_CHARACTERS = _struct(
-    "EncodedCharacters",
-    allowEncodedSlash=BOOL,
-    allowEncodedBackSlash=BOOL,
-    allowEncodedNullCharacter=BOOL,
-    allowEncodedSemicolon=BOOL,
-    allowEncodedPercent=BOOL,
-    allowEncodedQuestionMark=BOOL,
-    allowEncodedHash=BOOL,
-)
-ERROR_PAGE = _struct(
-    "ErrorPage",
-    status=STRINGS,
-    statusRewrites=Map(INT),
-    service=STRING,
-    query=STRING,
-    errorRequestHeaders=STRINGS,
-)
+ERROR_PAGE = _replace(go_struct(middlewares.ErrorPage), "ErrorPage", service=STRING)
 #: ``types.ClientTLS`` (Redis).
 TYPES_CLIENT_TLS = _struct("ClientTLS", ca=STRING, cert=STRING, key=STRING, insecureSkipVerify=BOOL)
 REDIS = _struct(
@@ -151,32 +187,17 @@ REDIS = _struct(
     writeTimeout=Ptr(DURATION),
     dialTimeout=Ptr(DURATION),
 )
-RATE_LIMIT = _struct(
+RATE_LIMIT = _replace(
+    go_struct(middlewares.RateLimit),
     "RateLimit",
     average=INT,
     period=DURATION,
     burst=INT,
-    sourceCriterion=Ptr(SOURCE_CRITERION),
     redis=Ptr(REDIS),
 )
-REDIRECT_REGEX = _struct("RedirectRegex", regex=STRING, replacement=STRING, permanent=BOOL)
-REDIRECT_SCHEME = _struct("RedirectScheme", scheme=STRING, port=STRING, permanent=BOOL)
-BASIC_AUTH = _struct(
-    "BasicAuth",
-    users=STRINGS,
-    usersFile=STRING,
-    realm=STRING,
-    removeHeader=BOOL,
-    headerField=STRING,
-)
-DIGEST_AUTH = _struct(
-    "DigestAuth",
-    users=STRINGS,
-    usersFile=STRING,
-    removeHeader=BOOL,
-    realm=STRING,
-    headerField=STRING,
-)
+_USERS = {"users": STRINGS, "usersFile": STRING}
+BASIC_AUTH = _struct("BasicAuth", **_USERS, realm=STRING, removeHeader=BOOL, headerField=STRING)
+DIGEST_AUTH = _struct("DigestAuth", **_USERS, removeHeader=BOOL, realm=STRING, headerField=STRING)
 #: ``dynamic.ClientTLS`` (forwardAuth).
 CLIENT_TLS = _struct(
     "ClientTLS", ca=STRING, cert=STRING, key=STRING, insecureSkipVerify=BOOL, caOptional=Ptr(BOOL)
@@ -198,138 +219,42 @@ FORWARD_AUTH = _struct(
     preserveRequestMethod=BOOL,
     authSigninURL=STRING,
 )
-IN_FLIGHT_REQ = _struct("InFlightReq", amount=INT, sourceCriterion=Ptr(SOURCE_CRITERION))
-BUFFERING = _struct(
-    "Buffering",
-    maxRequestBodyBytes=INT,
-    memRequestBodyBytes=INT,
-    maxResponseBodyBytes=INT,
-    memResponseBodyBytes=INT,
-    retryExpression=STRING,
-)
-CIRCUIT_BREAKER = _struct(
+CIRCUIT_BREAKER = _replace(
+    go_struct(middlewares.CircuitBreaker),
     "CircuitBreaker",
-    expression=STRING,
     checkPeriod=DURATION,
     fallbackDuration=DURATION,
     recoveryDuration=DURATION,
-    responseCode=INT,
 )
-COMPRESS = _struct(
-    "Compress",
-    excludedContentTypes=STRINGS,
-    includedContentTypes=STRINGS,
-    minResponseBodyBytes=INT,
-    encodings=STRINGS,
-    defaultEncoding=STRING,
+COMPRESS = _replace(
+    go_struct(middlewares.Compress), "Compress", minResponseBodyBytes=INT, defaultEncoding=STRING
 )
-_DN_FIELDS = ("country", "province", "locality", "organization")
-SUBJECT_DN_INFO = _struct(
-    "TLSClientCertificateSubjectDNInfo",
-    **dict.fromkeys(_DN_FIELDS, BOOL),
-    organizationalUnit=BOOL,
-    commonName=BOOL,
-    serialNumber=BOOL,
-    domainComponent=BOOL,
-)
-ISSUER_DN_INFO = _struct(
-    "TLSClientCertificateIssuerDNInfo",
-    **dict.fromkeys(_DN_FIELDS, BOOL),
-    commonName=BOOL,
-    serialNumber=BOOL,
-    domainComponent=BOOL,
-)
-CLIENT_CERT_INFO = _struct(
-    "TLSClientCertificateInfo",
-    notAfter=BOOL,
-    notBefore=BOOL,
-    sans=BOOL,
-    serialNumber=BOOL,
-    subject=Ptr(SUBJECT_DN_INFO),
-    issuer=Ptr(ISSUER_DN_INFO),
-)
-PASS_TLS_CLIENT_CERT = _struct("PassTLSClientCert", pem=BOOL, info=Ptr(CLIENT_CERT_INFO))
-RETRY = _struct(
-    "Retry",
-    attempts=INT,
-    timeout=DURATION,
-    initialInterval=DURATION,
-    maxRequestBodyBytes=Ptr(INT),
-    status=STRINGS,
-    disableRetryOnNetworkError=BOOL,
-    retryNonIdempotentMethod=BOOL,
-)
-CONTENT_TYPE = _struct("ContentType", autoDetect=Ptr(BOOL))
-GRPC_WEB = _struct("GrpcWeb", allowOrigins=STRINGS)
+RETRY = _replace(go_struct(middlewares.Retry), "Retry", timeout=DURATION, initialInterval=DURATION)
 
 #: ``dynamic.Middleware`` (the fields the CRD provider fills).
-MIDDLEWARE = _struct(
+MIDDLEWARE = _replace(
+    MIDDLEWARE_SPEC,
     "Middleware",
-    addPrefix=Ptr(ADD_PREFIX),
-    stripPrefix=Ptr(STRIP_PREFIX),
-    stripPrefixRegex=Ptr(STRIP_PREFIX_REGEX),
-    replacePath=Ptr(REPLACE_PATH),
-    replacePathRegex=Ptr(REPLACE_PATH_REGEX),
     chain=Ptr(CHAIN),
-    ipWhiteList=Ptr(IP_WHITE_LIST),
-    ipAllowList=Ptr(IP_ALLOW_LIST),
-    headers=Ptr(HEADERS),
-    encodedCharacters=Ptr(ENCODED_CHARACTERS),
     errors=Ptr(ERROR_PAGE),
     rateLimit=Ptr(RATE_LIMIT),
-    redirectRegex=Ptr(REDIRECT_REGEX),
-    redirectScheme=Ptr(REDIRECT_SCHEME),
     basicAuth=Ptr(BASIC_AUTH),
     digestAuth=Ptr(DIGEST_AUTH),
     forwardAuth=Ptr(FORWARD_AUTH),
-    inFlightReq=Ptr(IN_FLIGHT_REQ),
-    buffering=Ptr(BUFFERING),
     circuitBreaker=Ptr(CIRCUIT_BREAKER),
     compress=Ptr(COMPRESS),
-    passTLSClientCert=Ptr(PASS_TLS_CLIENT_CERT),
     retry=Ptr(RETRY),
-    contentType=Ptr(CONTENT_TYPE),
-    grpcWeb=Ptr(GRPC_WEB),
     plugin=Map(Map(ANY)),
 )
+TCP_MIDDLEWARE = _replace(MIDDLEWARE_TCP_SPEC, "TCPMiddleware")
 
-# -- pkg/config/dynamic: TCP middlewares -------------------------------------------------
-
-TCP_IN_FLIGHT_CONN = _struct("TCPInFlightConn", amount=INT)
-TCP_IP_WHITE_LIST = _struct("TCPIPWhiteList", sourceRange=STRINGS)
-TCP_IP_ALLOW_LIST = _struct("TCPIPAllowList", sourceRange=STRINGS)
-TCP_MIDDLEWARE = _struct(
-    "TCPMiddleware",
-    inFlightConn=Ptr(TCP_IN_FLIGHT_CONN),
-    ipWhiteList=Ptr(TCP_IP_WHITE_LIST),
-    ipAllowList=Ptr(TCP_IP_ALLOW_LIST),
-)
-
-# -- pkg/tls and the servers transports ---------------------------------------------------
-
-CERTIFICATE = _struct("Certificate", certFile=STRING, keyFile=STRING)
-#: ``tls.CertAndStores`` (its ``Certificate`` is embedded, so inlined).
-CERT_AND_STORES = _struct("CertAndStores", certFile=STRING, keyFile=STRING, stores=STRINGS)
+# TLS options and stores, and the servers transports: files where the CRDs name Secrets.
 CLIENT_AUTH = _struct("ClientAuth", caFiles=STRINGS, clientAuthType=STRING)
-TLS_OPTIONS = _struct(
-    "Options",
-    minVersion=STRING,
-    maxVersion=STRING,
-    cipherSuites=STRINGS,
-    curvePreferences=STRINGS,
-    clientAuth=CLIENT_AUTH,
-    sniStrict=BOOL,
-    alpnProtocols=STRINGS,
-    disableSessionTickets=BOOL,
-    preferServerCipherSuites=Ptr(BOOL),
-)
-DOMAIN = _struct("Domain", main=STRING, sans=STRINGS)
-GENERATED_CERT = _struct("GeneratedCert", resolver=STRING, domain=Ptr(DOMAIN))
+TLS_OPTIONS = _replace(TLS_OPTION_SPEC, "Options", clientAuth=CLIENT_AUTH)
+CERTIFICATE = _struct("Certificate", certFile=STRING, keyFile=STRING)
 TLS_STORE = _struct(
     "Store", defaultCertificate=Ptr(CERTIFICATE), defaultGeneratedCert=Ptr(GENERATED_CERT)
 )
-SAN = _struct("SAN", type=STRING, value=STRING)
-SPIFFE = _struct("Spiffe", ids=STRINGS, trustDomain=STRING)
 FORWARDING_TIMEOUTS = _struct(
     "ForwardingTimeouts",
     dialTimeout=DURATION,
@@ -354,7 +279,6 @@ SERVERS_TRANSPORT = _struct(
     peerCertSANs=Slice(SAN),
     spiffe=Ptr(SPIFFE),
 )
-PROXY_PROTOCOL = _struct("ProxyProtocol", version=INT)
 TLS_CLIENT_CONFIG = _struct(
     "TLSClientConfig",
     serverName=STRING,
@@ -372,282 +296,4 @@ TCP_SERVERS_TRANSPORT = _struct(
     proxyProtocol=Ptr(PROXY_PROTOCOL),
     terminationDelay=DURATION,
     tls=Ptr(TLS_CLIENT_CONFIG),
-)
-
-# -- traefikio/v1alpha1: the specs of the CRDs -------------------------------------------
-
-# The routes' specs are decoded only to refuse what Go refuses; the route code then
-# reads the object itself (an ``IntOrString`` port keeps its number/name distinction).
-# Service references of an IngressRoute are objects here: their fields are read,
-# with the errors Traefik gives, as each service is built.
-OBJECT_REFERENCE = _struct("ObjectReference", name=STRING, namespace=STRING)
-ROUTER_OBSERVABILITY = _struct(
-    "RouterObservabilityConfig",
-    accessLogs=Ptr(BOOL),
-    metrics=Ptr(BOOL),
-    tracing=Ptr(BOOL),
-    traceVerbosity=STRING,
-)
-ROUTE = _struct(
-    "Route",
-    match=STRING,
-    kind=STRING,
-    priority=INT,
-    syntax=STRING,
-    services=Slice(OBJECT),
-    middlewares=Slice(OBJECT),
-    observability=Ptr(ROUTER_OBSERVABILITY),
-)
-CRD_TLS = _struct(
-    "TLS",
-    secretName=STRING,
-    options=Ptr(OBJECT_REFERENCE),
-    certResolver=STRING,
-    domains=Slice(DOMAIN),
-)
-INGRESS_ROUTE_SPEC = _struct(
-    "IngressRouteSpec",
-    entryPoints=STRINGS,
-    routes=Slice(ROUTE),
-    tls=Ptr(CRD_TLS),
-    parentRefs=Slice(OBJECT),
-)
-SERVICE_TCP = _struct(
-    "ServiceTCP",
-    name=STRING,
-    namespace=STRING,
-    port=INT_OR_STRING,
-    weight=Ptr(INT),
-    terminationDelay=Ptr(INT),
-    proxyProtocol=Ptr(PROXY_PROTOCOL),
-    serversTransport=STRING,
-    tls=BOOL,
-    nativeLB=Ptr(BOOL),
-    nodePortLB=BOOL,
-)
-ROUTE_TCP = _struct(
-    "RouteTCP",
-    match=STRING,
-    priority=INT,
-    syntax=STRING,
-    services=Slice(SERVICE_TCP),
-    middlewares=Slice(OBJECT_REFERENCE),
-)
-TLS_TCP = _struct(
-    "TLSTCP",
-    secretName=STRING,
-    passthrough=BOOL,
-    options=Ptr(OBJECT_REFERENCE),
-    store=Ptr(OBJECT_REFERENCE),
-    certResolver=STRING,
-    domains=Slice(DOMAIN),
-)
-INGRESS_ROUTE_TCP_SPEC = _struct(
-    "IngressRouteTCPSpec",
-    ingressClassName=Ptr(STRING),
-    entryPoints=STRINGS,
-    routes=Slice(ROUTE_TCP),
-    tls=Ptr(TLS_TCP),
-)
-SERVICE_UDP = _struct(
-    "ServiceUDP",
-    name=STRING,
-    namespace=STRING,
-    port=INT_OR_STRING,
-    weight=Ptr(INT),
-    nativeLB=Ptr(BOOL),
-    nodePortLB=BOOL,
-)
-ROUTE_UDP = _struct("RouteUDP", services=Slice(SERVICE_UDP))
-INGRESS_ROUTE_UDP_SPEC = _struct(
-    "IngressRouteUDPSpec",
-    ingressClassName=Ptr(STRING),
-    entryPoints=STRINGS,
-    routes=Slice(ROUTE_UDP),
-)
-
-CRD_BASIC_AUTH = _struct(
-    "BasicAuth", secret=STRING, realm=STRING, removeHeader=BOOL, headerField=STRING
-)
-CRD_DIGEST_AUTH = _struct(
-    "DigestAuth", secret=STRING, removeHeader=BOOL, realm=STRING, headerField=STRING
-)
-CRD_CLIENT_TLS_FIELDS = {"caSecret": STRING, "certSecret": STRING, "insecureSkipVerify": BOOL}
-CRD_CLIENT_TLS = _struct("ClientTLS", **CRD_CLIENT_TLS_FIELDS)
-CRD_CLIENT_TLS_CA_OPTIONAL = _struct(
-    "ClientTLSWithCAOptional", **CRD_CLIENT_TLS_FIELDS, caOptional=Ptr(BOOL)
-)
-CRD_FORWARD_AUTH = _struct(
-    "ForwardAuth",
-    address=STRING,
-    trustForwardHeader=Ptr(BOOL),
-    authResponseHeaders=STRINGS,
-    authResponseHeadersRegex=STRING,
-    authRequestHeaders=STRINGS,
-    tls=Ptr(CRD_CLIENT_TLS_CA_OPTIONAL),
-    maxResponseBodySize=Ptr(INT),
-    addAuthCookiesToResponse=STRINGS,
-    headerField=STRING,
-    forwardBody=BOOL,
-    maxBodySize=Ptr(INT),
-    preserveLocationHeader=BOOL,
-    preserveRequestMethod=BOOL,
-    authSigninURL=STRING,
-)
-CRD_ERROR_PAGE = _struct(
-    "ErrorPage",
-    status=STRINGS,
-    statusRewrites=Map(INT),
-    service=OBJECT,  # a Service (LoadBalancerSpec), read by load_balancers.name_and_service
-    query=STRING,
-    errorRequestHeaders=STRINGS,
-)
-CRD_REDIS = _struct(
-    "Redis",
-    endpoints=STRINGS,
-    tls=Ptr(CRD_CLIENT_TLS),
-    secret=STRING,
-    db=INT,
-    poolSize=INT,
-    minIdleConns=INT,
-    maxActiveConns=INT,
-    readTimeout=Ptr(INT_OR_STRING),
-    writeTimeout=Ptr(INT_OR_STRING),
-    dialTimeout=Ptr(INT_OR_STRING),
-)
-CRD_RATE_LIMIT = _struct(
-    "RateLimit",
-    average=Ptr(INT),
-    period=Ptr(INT_OR_STRING),
-    burst=Ptr(INT),
-    sourceCriterion=Ptr(SOURCE_CRITERION),
-    redis=Ptr(CRD_REDIS),
-)
-CRD_RETRY = _struct(
-    "Retry",
-    attempts=INT,
-    timeout=INT_OR_STRING,
-    initialInterval=INT_OR_STRING,
-    maxRequestBodyBytes=Ptr(INT),
-    status=STRINGS,
-    disableRetryOnNetworkError=BOOL,
-    retryNonIdempotentMethod=BOOL,
-)
-CRD_CIRCUIT_BREAKER = _struct(
-    "CircuitBreaker",
-    expression=STRING,
-    checkPeriod=Ptr(INT_OR_STRING),
-    fallbackDuration=Ptr(INT_OR_STRING),
-    recoveryDuration=Ptr(INT_OR_STRING),
-    responseCode=INT,
-)
-MIDDLEWARE_REF = _struct("MiddlewareRef", name=STRING, namespace=STRING)
-CRD_CHAIN = _struct("Chain", middlewares=Slice(MIDDLEWARE_REF))
-CRD_COMPRESS = _struct(
-    "Compress",
-    excludedContentTypes=STRINGS,
-    includedContentTypes=STRINGS,
-    minResponseBodyBytes=Ptr(INT),
-    encodings=STRINGS,
-    defaultEncoding=Ptr(STRING),
-)
-MIDDLEWARE_SPEC = _struct(
-    "MiddlewareSpec",
-    addPrefix=Ptr(ADD_PREFIX),
-    stripPrefix=Ptr(STRIP_PREFIX),
-    stripPrefixRegex=Ptr(STRIP_PREFIX_REGEX),
-    replacePath=Ptr(REPLACE_PATH),
-    replacePathRegex=Ptr(REPLACE_PATH_REGEX),
-    chain=Ptr(CRD_CHAIN),
-    ipWhiteList=Ptr(IP_WHITE_LIST),
-    ipAllowList=Ptr(IP_ALLOW_LIST),
-    headers=Ptr(HEADERS),
-    encodedCharacters=Ptr(ENCODED_CHARACTERS),
-    errors=Ptr(CRD_ERROR_PAGE),
-    rateLimit=Ptr(CRD_RATE_LIMIT),
-    redirectRegex=Ptr(REDIRECT_REGEX),
-    redirectScheme=Ptr(REDIRECT_SCHEME),
-    basicAuth=Ptr(CRD_BASIC_AUTH),
-    digestAuth=Ptr(CRD_DIGEST_AUTH),
-    forwardAuth=Ptr(CRD_FORWARD_AUTH),
-    inFlightReq=Ptr(IN_FLIGHT_REQ),
-    buffering=Ptr(BUFFERING),
-    circuitBreaker=Ptr(CRD_CIRCUIT_BREAKER),
-    compress=Ptr(CRD_COMPRESS),
-    passTLSClientCert=Ptr(PASS_TLS_CLIENT_CERT),
-    retry=Ptr(CRD_RETRY),
-    contentType=Ptr(CONTENT_TYPE),
-    grpcWeb=Ptr(GRPC_WEB),
-    plugin=Map(ANY),
-)
-MIDDLEWARE_TCP_SPEC = _struct(
-    "MiddlewareTCPSpec",
-    inFlightConn=Ptr(TCP_IN_FLIGHT_CONN),
-    ipWhiteList=Ptr(TCP_IP_WHITE_LIST),
-    ipAllowList=Ptr(TCP_IP_ALLOW_LIST),
-)
-CRD_CLIENT_AUTH = _struct("ClientAuth", secretNames=STRINGS, clientAuthType=STRING)
-TLS_OPTION_SPEC = _struct(
-    "TLSOptionSpec",
-    minVersion=STRING,
-    maxVersion=STRING,
-    cipherSuites=STRINGS,
-    curvePreferences=STRINGS,
-    clientAuth=CRD_CLIENT_AUTH,
-    sniStrict=BOOL,
-    alpnProtocols=STRINGS,
-    disableSessionTickets=BOOL,
-    preferServerCipherSuites=Ptr(BOOL),
-)
-CRD_CERTIFICATE = _struct("Certificate", secretName=STRING)
-TLS_STORE_SPEC = _struct(
-    "TLSStoreSpec",
-    defaultCertificate=Ptr(CRD_CERTIFICATE),
-    defaultGeneratedCert=Ptr(GENERATED_CERT),
-    certificates=Slice(CRD_CERTIFICATE),
-)
-ROOT_CA = _struct("RootCA", secret=Ptr(STRING), configMap=Ptr(STRING))
-CRD_FORWARDING_TIMEOUTS = _struct(
-    "ForwardingTimeouts",
-    dialTimeout=Ptr(INT_OR_STRING),
-    responseHeaderTimeout=Ptr(INT_OR_STRING),
-    idleConnTimeout=Ptr(INT_OR_STRING),
-    readIdleTimeout=Ptr(INT_OR_STRING),
-    pingTimeout=Ptr(INT_OR_STRING),
-)
-SERVERS_TRANSPORT_SPEC = _struct(
-    "ServersTransportSpec",
-    serverName=STRING,
-    insecureSkipVerify=BOOL,
-    rootCAs=Slice(ROOT_CA),
-    rootCAsSecrets=STRINGS,
-    certificatesSecrets=STRINGS,
-    cipherSuites=STRINGS,
-    minVersion=STRING,
-    maxVersion=STRING,
-    maxIdleConnsPerHost=INT,
-    forwardingTimeouts=Ptr(CRD_FORWARDING_TIMEOUTS),
-    disableHTTP2=BOOL,
-    peerCertURI=STRING,
-    peerCertSANs=Slice(SAN),
-    spiffe=Ptr(SPIFFE),
-)
-CRD_TLS_CLIENT_CONFIG = _struct(
-    "TLSClientConfig",
-    serverName=STRING,
-    insecureSkipVerify=BOOL,
-    rootCAs=Slice(ROOT_CA),
-    rootCAsSecrets=STRINGS,
-    certificatesSecrets=STRINGS,
-    peerCertURI=STRING,
-    peerCertSANs=Slice(SAN),
-    spiffe=Ptr(SPIFFE),
-)
-SERVERS_TRANSPORT_TCP_SPEC = _struct(
-    "ServersTransportTCPSpec",
-    dialTimeout=Ptr(INT_OR_STRING),
-    dialKeepAlive=Ptr(INT_OR_STRING),
-    proxyProtocol=Ptr(PROXY_PROTOCOL),
-    terminationDelay=Ptr(INT_OR_STRING),
-    tls=Ptr(CRD_TLS_CLIENT_CONFIG),
 )

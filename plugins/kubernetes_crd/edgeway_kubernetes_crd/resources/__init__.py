@@ -1,8 +1,9 @@
 """Pydantic models of the ``spec`` (and ``status``) of the ``traefik.io/v1alpha1`` kinds.
 
 They mirror Traefik's Go types (``pkg/provider/kubernetes/crd/traefikio/v1alpha1``):
-json names, required fields, enums, int-or-string and free-form fields. ``crds.py``
-turns them into the CustomResourceDefinitions.
+json names, Go pointers, required fields, enums, int-or-string and free-form fields.
+``crds.py`` turns them into the CustomResourceDefinitions, ``structs.py`` into the Go
+structs the provider decodes the objects with.
 """
 
 from edgeway_kubernetes_crd.resources.middlewares import MiddlewareSpec, MiddlewareTCPSpec

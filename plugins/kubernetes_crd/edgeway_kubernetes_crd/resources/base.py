@@ -4,19 +4,30 @@ Every model mirrors a Go struct of Traefik's ``traefikio/v1alpha1`` package (or 
 ``pkg/config/dynamic`` struct it embeds). Attribute names are the json tags; a field
 without ``omitempty`` has no default (it is ``required`` in the CRD schema); the others
 default to ``None`` (absent, Go's zero value). Class and attribute docstrings become the
-schema's ``description``s.
+schema's ``description``s. A Go pointer field (``*T``) is written :data:`Pointer` ``[T]``:
+the CRD schema does not show it, but decoding and writing the spec as Go does
+(:mod:`~edgeway_kubernetes_crd.structs`) depend on it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-__all__ = ["JSON", "CRDModel", "Duration", "Int64", "IntOrString", "OpenAPI"]
+__all__ = [
+    "JSON",
+    "CRDModel",
+    "Duration",
+    "GoPointer",
+    "Int64",
+    "IntOrString",
+    "OpenAPI",
+    "Pointer",
+]
 
 
 class CRDModel(BaseModel):
@@ -44,6 +55,17 @@ class OpenAPI:
     def __hash__(self) -> int:
         return hash(repr(self.keywords)) ^ self.replace
 
+
+@dataclass(frozen=True)
+class GoPointer:
+    """``Annotated`` marker: the Go field is a pointer, nil when unset and written (not
+    omitted) when set, even to a zero value."""
+
+
+T = TypeVar("T")
+
+#: A Go pointer field: ``Pointer[bool]`` is ``*bool``, ``Pointer[Headers]`` is ``*Headers``.
+Pointer = Annotated[T, GoPointer()]
 
 #: Go ``int64``.
 Int64 = Annotated[int, OpenAPI({"format": "int64"})]

@@ -11,7 +11,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from edgeway_kubernetes_crd.resources.base import JSON, CRDModel, Duration, Int64, IntOrString
+from edgeway_kubernetes_crd.resources.base import (
+    JSON,
+    CRDModel,
+    Duration,
+    Int64,
+    IntOrString,
+    Pointer,
+)
 from edgeway_kubernetes_crd.resources.common import MiddlewareRef
 from edgeway_kubernetes_crd.resources.services import Service
 
@@ -74,7 +81,7 @@ class StripPrefix(CRDModel):
 
     prefixes: list[str] | None = None
     """The prefixes removed."""
-    forceSlash: bool | None = None
+    forceSlash: Pointer[bool] | None = None
     """Deprecated: make an empty result `/`."""
 
 
@@ -115,7 +122,7 @@ class IPStrategy(CRDModel):
     """Use the X-Forwarded-For entry at this position from the right."""
     excludedIPs: list[str] | None = None
     """Use the first X-Forwarded-For entry (from the right) not in these IPs or ranges."""
-    ipv6Subnet: int | None = None
+    ipv6Subnet: Pointer[int] | None = None
     """Treat IPv6 addresses of a subnet of this prefix length as one client."""
 
 
@@ -124,7 +131,7 @@ class IPWhiteList(CRDModel):
 
     sourceRange: list[str] | None = None
     """Allowed IPs or CIDR ranges."""
-    ipStrategy: IPStrategy | None = None
+    ipStrategy: Pointer[IPStrategy] | None = None
     """How the client IP is found (default: the connection's remote address)."""
 
 
@@ -133,7 +140,7 @@ class IPAllowList(CRDModel):
 
     sourceRange: list[str] | None = None
     """Allowed IPs or CIDR ranges."""
-    ipStrategy: IPStrategy | None = None
+    ipStrategy: Pointer[IPStrategy] | None = None
     """How the client IP is found (default: the connection's remote address)."""
     rejectStatusCode: int | None = None
     """Status code of refused requests (default 403)."""
@@ -158,7 +165,7 @@ class Headers(CRDModel):
     """CORS: allowed origins as regular expressions."""
     accessControlExposeHeaders: list[str] | None = None
     """CORS: Access-Control-Expose-Headers."""
-    accessControlMaxAge: Int64 | None = None
+    accessControlMaxAge: Pointer[Int64] | None = None
     """CORS: seconds a preflight response may be cached."""
     addVaryHeader: bool | None = None
     """Add `Vary: Origin` when the allowed origins are set."""
@@ -168,7 +175,7 @@ class Headers(CRDModel):
     """Headers that may carry the proxied host name."""
     sslProxyHeaders: dict[str, str] | None = None
     """Headers and values that mark a request as HTTPS (e.g. `X-Forwarded-Proto: https`)."""
-    stsSeconds: NonNegative64 | None = None
+    stsSeconds: Pointer[NonNegative64] | None = None
     """max-age of Strict-Transport-Security (0: no header)."""
     stsIncludeSubdomains: bool | None = None
     """Add includeSubDomains to Strict-Transport-Security."""
@@ -198,15 +205,15 @@ class Headers(CRDModel):
     """Permissions-Policy value."""
     isDevelopment: bool | None = None
     """Relax allowedHosts, SSL and STS options for development."""
-    featurePolicy: str | None = None
+    featurePolicy: Pointer[str] | None = None
     """Deprecated: use permissionsPolicy."""
-    sslRedirect: bool | None = None
+    sslRedirect: Pointer[bool] | None = None
     """Deprecated: use an entry point redirection or redirectScheme."""
-    sslTemporaryRedirect: bool | None = None
+    sslTemporaryRedirect: Pointer[bool] | None = None
     """Deprecated: use an entry point redirection or redirectScheme."""
-    sslHost: str | None = None
+    sslHost: Pointer[str] | None = None
     """Deprecated: use redirectRegex."""
-    sslForceHost: bool | None = None
+    sslForceHost: Pointer[bool] | None = None
     """Deprecated: use redirectRegex."""
 
 
@@ -247,7 +254,7 @@ class ErrorPage(CRDModel):
 class SourceCriterion(CRDModel):
     """What groups requests as coming from one source (one of the fields)."""
 
-    ipStrategy: IPStrategy | None = None
+    ipStrategy: Pointer[IPStrategy] | None = None
     """The client IP, found this way."""
     requestHeaderName: str | None = None
     """The value of this request header."""
@@ -269,7 +276,7 @@ class ClientTLS(CRDModel):
 class ClientTLSWithCAOptional(ClientTLS):
     """TLS towards the authentication server."""
 
-    caOptional: bool | None = None
+    caOptional: Pointer[bool] | None = None
     """Deprecated (client authentication is a server-side setting)."""
 
 
@@ -278,7 +285,7 @@ class Redis(CRDModel):
 
     endpoints: list[str] | None = None
     """Redis addresses, host:port (default `localhost:6379`)."""
-    tls: ClientTLS | None = None
+    tls: Pointer[ClientTLS] | None = None
     """TLS towards Redis."""
     secret: str | None = None
     """Secret holding the Redis username and password."""
@@ -290,26 +297,26 @@ class Redis(CRDModel):
     """Idle connections kept open."""
     maxActiveConns: int | None = None
     """Most connections open at once (default: no limit)."""
-    readTimeout: Duration | None = None
+    readTimeout: Pointer[Duration] | None = None
     """Timeout of reads (default 3s)."""
-    writeTimeout: Duration | None = None
+    writeTimeout: Pointer[Duration] | None = None
     """Timeout of writes (default 3s)."""
-    dialTimeout: Duration | None = None
+    dialTimeout: Pointer[Duration] | None = None
     """Timeout of connecting (default 5s)."""
 
 
 class RateLimit(CRDModel):
     """Limits the request rate per source."""
 
-    average: NonNegative64 | None = None
+    average: Pointer[NonNegative64] | None = None
     """Requests allowed per period, on average (0: no limit)."""
-    period: IntOrString | None = None
+    period: Pointer[IntOrString] | None = None
     """The period of `average` (default 1s)."""
-    burst: NonNegative64 | None = None
+    burst: Pointer[NonNegative64] | None = None
     """Requests allowed at once (default 1)."""
-    sourceCriterion: SourceCriterion | None = None
+    sourceCriterion: Pointer[SourceCriterion] | None = None
     """What groups requests into one source (default: the client IP)."""
-    redis: Redis | None = None
+    redis: Pointer[Redis] | None = None
     """Keep the counters in Redis."""
 
 
@@ -366,7 +373,7 @@ class ForwardAuth(CRDModel):
 
     address: str | None = None
     """URL of the authentication service."""
-    trustForwardHeader: bool | None = None
+    trustForwardHeader: Pointer[bool] | None = None
     """Trust the request's X-Forwarded-* headers (deprecated: trust them at the entry point)."""
     authResponseHeaders: list[str] | None = None
     """Headers copied from the authentication response to the forwarded request."""
@@ -374,9 +381,9 @@ class ForwardAuth(CRDModel):
     """Regular expression of headers copied from the authentication response."""
     authRequestHeaders: list[str] | None = None
     """Request headers sent to the authentication service (default: all)."""
-    tls: ClientTLSWithCAOptional | None = None
+    tls: Pointer[ClientTLSWithCAOptional] | None = None
     """TLS towards the authentication service."""
-    maxResponseBodySize: Int64 | None = None
+    maxResponseBodySize: Pointer[Int64] | None = None
     """Largest authentication response body read, in bytes."""
     addAuthCookiesToResponse: list[str] | None = None
     """Cookies copied from the authentication response to the response."""
@@ -384,7 +391,7 @@ class ForwardAuth(CRDModel):
     """Request header receiving the authenticated user name."""
     forwardBody: bool | None = None
     """Send the request body to the authentication service."""
-    maxBodySize: Int64 | None = None
+    maxBodySize: Pointer[Int64] | None = None
     """Largest request body sent to the authentication service, in bytes."""
     preserveLocationHeader: bool | None = None
     """Keep a relative Location header of the authentication response as it is."""
@@ -399,7 +406,7 @@ class InFlightReq(CRDModel):
 
     amount: NonNegative64 | None = None
     """Requests allowed in progress at once (more get 429)."""
-    sourceCriterion: SourceCriterion | None = None
+    sourceCriterion: Pointer[SourceCriterion] | None = None
     """What groups requests into one source (default: the request Host)."""
 
 
@@ -423,11 +430,11 @@ class CircuitBreaker(CRDModel):
 
     expression: str | None = None
     """Condition that trips the breaker, e.g. `NetworkErrorRatio() > 0.5`."""
-    checkPeriod: Duration | None = None
+    checkPeriod: Pointer[Duration] | None = None
     """Time between evaluations of the expression."""
-    fallbackDuration: IntOrString | None = None
+    fallbackDuration: Pointer[IntOrString] | None = None
     """Time spent tripped before trying to recover."""
-    recoveryDuration: Duration | None = None
+    recoveryDuration: Pointer[Duration] | None = None
     """Time spent recovering."""
     responseCode: Annotated[int, Field(ge=100, le=599)] | None = None
     """Status returned while the breaker is open (default 503)."""
@@ -484,9 +491,9 @@ class TLSClientCertificateInfo(CRDModel):
     """The subject alternative names."""
     serialNumber: bool | None = None
     """The serial number."""
-    subject: TLSClientCertificateSubjectDNInfo | None = None
+    subject: Pointer[TLSClientCertificateSubjectDNInfo] | None = None
     """Parts of the subject."""
-    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    issuer: Pointer[TLSClientCertificateIssuerDNInfo] | None = None
     """Parts of the issuer."""
 
 
@@ -495,7 +502,7 @@ class PassTLSClientCert(CRDModel):
 
     pem: bool | None = None
     """Put the certificate in X-Forwarded-Tls-Client-Cert."""
-    info: TLSClientCertificateInfo | None = None
+    info: Pointer[TLSClientCertificateInfo] | None = None
     """Details put in X-Forwarded-Tls-Client-Cert-Info."""
 
 
@@ -508,7 +515,7 @@ class Retry(CRDModel):
     """Total time allowed for the attempts (seconds, or a Go duration)."""
     initialInterval: Duration | None = None
     """First wait of the exponential backoff (default: retry at once)."""
-    maxRequestBodyBytes: Annotated[Int64, Field(ge=-1)] | None = None
+    maxRequestBodyBytes: Pointer[Annotated[Int64, Field(ge=-1)]] | None = None
     """Largest request body kept for retries (default -1: no limit)."""
     status: list[StatusRange] | None = None
     """Status codes or ranges that are retried."""
@@ -525,18 +532,18 @@ class Compress(CRDModel):
     """Content types not compressed (`application/grpc` never is)."""
     includedContentTypes: list[str] | None = None
     """Only these content types are compressed."""
-    minResponseBodyBytes: NonNegative | None = None
+    minResponseBodyBytes: Pointer[NonNegative] | None = None
     """Smallest body compressed (default 1024)."""
     encodings: list[str] | None = None
     """Encodings offered, in order of preference."""
-    defaultEncoding: str | None = None
+    defaultEncoding: Pointer[str] | None = None
     """Encoding used when the request has no Accept-Encoding or a wildcard."""
 
 
 class ContentType(CRDModel):
     """Sets Content-Type from the response body when the server did not."""
 
-    autoDetect: bool | None = None
+    autoDetect: Pointer[bool] | None = None
     """Deprecated: the middleware always detects."""
 
 
@@ -550,55 +557,55 @@ class GrpcWeb(CRDModel):
 class MiddlewareSpec(CRDModel):
     """An HTTP middleware: exactly one of its fields is set."""
 
-    addPrefix: AddPrefix | None = None
+    addPrefix: Pointer[AddPrefix] | None = None
     """Add a path prefix."""
-    stripPrefix: StripPrefix | None = None
+    stripPrefix: Pointer[StripPrefix] | None = None
     """Remove path prefixes."""
-    stripPrefixRegex: StripPrefixRegex | None = None
+    stripPrefixRegex: Pointer[StripPrefixRegex] | None = None
     """Remove a path prefix matched by a regular expression."""
-    replacePath: ReplacePath | None = None
+    replacePath: Pointer[ReplacePath] | None = None
     """Replace the path."""
-    replacePathRegex: ReplacePathRegex | None = None
+    replacePathRegex: Pointer[ReplacePathRegex] | None = None
     """Rewrite the path with a regular expression."""
-    chain: Chain | None = None
+    chain: Pointer[Chain] | None = None
     """Run other Middlewares."""
-    ipWhiteList: IPWhiteList | None = None
+    ipWhiteList: Pointer[IPWhiteList] | None = None
     """Deprecated: use ipAllowList."""
-    ipAllowList: IPAllowList | None = None
+    ipAllowList: Pointer[IPAllowList] | None = None
     """Accept only some client IPs."""
-    headers: Headers | None = None
+    headers: Pointer[Headers] | None = None
     """Set request and response headers."""
-    encodedCharacters: EncodedCharacters | None = None
+    encodedCharacters: Pointer[EncodedCharacters] | None = None
     """Allow percent-encoded characters in paths."""
-    errors: ErrorPage | None = None
+    errors: Pointer[ErrorPage] | None = None
     """Serve error pages from another service."""
-    rateLimit: RateLimit | None = None
+    rateLimit: Pointer[RateLimit] | None = None
     """Limit the request rate."""
-    redirectRegex: RedirectRegex | None = None
+    redirectRegex: Pointer[RedirectRegex] | None = None
     """Redirect by regular expression."""
-    redirectScheme: RedirectScheme | None = None
+    redirectScheme: Pointer[RedirectScheme] | None = None
     """Redirect to another scheme."""
-    basicAuth: BasicAuth | None = None
+    basicAuth: Pointer[BasicAuth] | None = None
     """Basic authentication."""
-    digestAuth: DigestAuth | None = None
+    digestAuth: Pointer[DigestAuth] | None = None
     """Digest authentication."""
-    forwardAuth: ForwardAuth | None = None
+    forwardAuth: Pointer[ForwardAuth] | None = None
     """Delegate authentication to a service."""
-    inFlightReq: InFlightReq | None = None
+    inFlightReq: Pointer[InFlightReq] | None = None
     """Limit requests in progress."""
-    buffering: Buffering | None = None
+    buffering: Pointer[Buffering] | None = None
     """Buffer bodies."""
-    circuitBreaker: CircuitBreaker | None = None
+    circuitBreaker: Pointer[CircuitBreaker] | None = None
     """Circuit breaker."""
-    compress: Compress | None = None
+    compress: Pointer[Compress] | None = None
     """Compress responses."""
-    passTLSClientCert: PassTLSClientCert | None = None
+    passTLSClientCert: Pointer[PassTLSClientCert] | None = None
     """Pass the client certificate in headers."""
-    retry: Retry | None = None
+    retry: Pointer[Retry] | None = None
     """Retry failed requests."""
-    contentType: ContentType | None = None
+    contentType: Pointer[ContentType] | None = None
     """Detect the Content-Type."""
-    grpcWeb: GrpcWeb | None = None
+    grpcWeb: Pointer[GrpcWeb] | None = None
     """Accept gRPC-Web."""
     plugin: dict[str, JSON] | None = None
     """Plugin middlewares: plugin name to its free-form configuration."""
@@ -628,9 +635,9 @@ class TCPIPAllowList(CRDModel):
 class MiddlewareTCPSpec(CRDModel):
     """A TCP middleware: exactly one of its fields is set."""
 
-    inFlightConn: TCPInFlightConn | None = None
+    inFlightConn: Pointer[TCPInFlightConn] | None = None
     """Limit connections open at once."""
-    ipWhiteList: TCPIPWhiteList | None = None
+    ipWhiteList: Pointer[TCPIPWhiteList] | None = None
     """Deprecated: use ipAllowList."""
-    ipAllowList: TCPIPAllowList | None = None
+    ipAllowList: Pointer[TCPIPAllowList] | None = None
     """Accept only some client IPs."""

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edgeway_kubernetes_crd.resources.base import CRDModel, IntOrString
+from edgeway_kubernetes_crd.resources.base import CRDModel, IntOrString, Pointer
 from edgeway_kubernetes_crd.resources.common import (
     Domain,
     IngressRouteRef,
@@ -42,11 +42,11 @@ MAX_PRIORITY = 9223372036854774807
 class RouterObservabilityConfig(CRDModel):
     """Per-router switches for access logs, metrics and tracing."""
 
-    accessLogs: bool | None = None
+    accessLogs: Pointer[bool] | None = None
     """Write access logs for this router."""
-    metrics: bool | None = None
+    metrics: Pointer[bool] | None = None
     """Record metrics for this router."""
-    tracing: bool | None = None
+    tracing: Pointer[bool] | None = None
     """Trace requests of this router."""
     traceVerbosity: Literal["minimal", "detailed"] = "minimal"
     """How much detail the traces of this router carry."""
@@ -57,9 +57,9 @@ class TLS(CRDModel):
 
     secretName: str | None = None
     """Secret holding the certificate and key."""
-    options: TLSOptionRef | None = None
+    options: Pointer[TLSOptionRef] | None = None
     """The TLSOption applied (default: the `default` TLSOption)."""
-    store: TLSStoreRef | None = None
+    store: Pointer[TLSStoreRef] | None = None
     """The TLSStore the certificate goes to (only `default` is supported)."""
     certResolver: str | None = None
     """Certificate resolver (from the static configuration) that obtains the certificates."""
@@ -82,20 +82,20 @@ class Route(CRDModel):
     """Services the requests are sent to: Kubernetes Services and/or TraefikServices."""
     middlewares: list[MiddlewareRef] | None = None
     """Middlewares applied to the requests, in order."""
-    observability: RouterObservabilityConfig | None = None
+    observability: Pointer[RouterObservabilityConfig] | None = None
     """Access logs, metrics and tracing of this router."""
 
 
 class IngressRouteSpec(CRDModel):
     """HTTP routers: rules matched against requests and where they go."""
 
-    ingressClassName: str | None = None
+    ingressClassName: Pointer[str] | None = None
     """Name of the IngressClass this object belongs to."""
     entryPoints: list[str] | None = None
     """Entry points (from the static configuration) the routes listen on (default: all)."""
     routes: list[Route]
     """The routes."""
-    tls: TLS | None = None
+    tls: Pointer[TLS] | None = None
     """TLS termination of the routers."""
     parentRefs: list[IngressRouteRef] | None = None
     """Parent IngressRoutes whose routers this one's become children of (multi-layer routing)."""
@@ -108,9 +108,9 @@ class TLSTCP(CRDModel):
     """Secret holding the certificate and key."""
     passthrough: bool | None = None
     """Pass the TLS connection to the servers as it is (no termination)."""
-    options: ObjectReference | None = None
+    options: Pointer[ObjectReference] | None = None
     """The TLSOption applied (default: the `default` TLSOption)."""
-    store: ObjectReference | None = None
+    store: Pointer[ObjectReference] | None = None
     """The TLSStore the certificate goes to (only `default` is supported)."""
     certResolver: str | None = None
     """Certificate resolver (from the static configuration) that obtains the certificates."""
@@ -127,17 +127,17 @@ class ServiceTCP(CRDModel):
     """Namespace of the Service (default: the IngressRouteTCP's namespace)."""
     port: IntOrString
     """Port of the Service: a number or a port name."""
-    weight: Annotated[int, Field(ge=0)] | None = None
+    weight: Pointer[Annotated[int, Field(ge=0)]] | None = None
     """Weight of this service among the route's services."""
-    terminationDelay: int | None = None
+    terminationDelay: Pointer[int] | None = None
     """Milliseconds to wait, once a side closed its writes, before closing the other (deprecated: use a ServersTransportTCP)."""
-    proxyProtocol: ProxyProtocol | None = None
+    proxyProtocol: Pointer[ProxyProtocol] | None = None
     """PROXY protocol sent to the servers (deprecated: use a ServersTransportTCP)."""
     serversTransport: str | None = None
     """Name of the ServersTransportTCP used to reach the servers."""
     tls: bool | None = None
     """Connect to the servers over TLS."""
-    nativeLB: bool | None = None
+    nativeLB: Pointer[bool] | None = None
     """Send to the Service's cluster IP rather than to its endpoints."""
     nodePortLB: bool | None = None
     """For a NodePort Service, send to the nodes' addresses on the node port."""
@@ -161,13 +161,13 @@ class RouteTCP(CRDModel):
 class IngressRouteTCPSpec(CRDModel):
     """TCP routers: rules matched against connections and where they go."""
 
-    ingressClassName: str | None = None
+    ingressClassName: Pointer[str] | None = None
     """Name of the IngressClass this object belongs to."""
     entryPoints: list[str] | None = None
     """Entry points (from the static configuration) the routes listen on (default: all)."""
     routes: list[RouteTCP]
     """The routes."""
-    tls: TLSTCP | None = None
+    tls: Pointer[TLSTCP] | None = None
     """TLS of the routers."""
 
 
@@ -180,9 +180,9 @@ class ServiceUDP(CRDModel):
     """Namespace of the Service (default: the IngressRouteUDP's namespace)."""
     port: IntOrString
     """Port of the Service: a number or a port name."""
-    weight: Annotated[int, Field(ge=0)] | None = None
+    weight: Pointer[Annotated[int, Field(ge=0)]] | None = None
     """Weight of this service among the route's services."""
-    nativeLB: bool | None = None
+    nativeLB: Pointer[bool] | None = None
     """Send to the Service's cluster IP rather than to its endpoints."""
     nodePortLB: bool | None = None
     """For a NodePort Service, send to the nodes' addresses on the node port."""
@@ -198,7 +198,7 @@ class RouteUDP(CRDModel):
 class IngressRouteUDPSpec(CRDModel):
     """UDP routers: where the datagrams of entry points go."""
 
-    ingressClassName: str | None = None
+    ingressClassName: Pointer[str] | None = None
     """Name of the IngressClass this object belongs to."""
     entryPoints: list[str] | None = None
     """Entry points (from the static configuration) the routes listen on (default: all)."""

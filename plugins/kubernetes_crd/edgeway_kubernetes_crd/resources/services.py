@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edgeway_kubernetes_crd.resources.base import CRDModel, Int64, IntOrString
+from edgeway_kubernetes_crd.resources.base import CRDModel, Int64, IntOrString, Pointer
 from edgeway_kubernetes_crd.resources.common import MiddlewareRef
 
 __all__ = [
@@ -44,7 +44,7 @@ class Cookie(CRDModel):
     """The cookie's SameSite policy."""
     maxAge: int | None = None
     """Seconds until the cookie expires: negative expires it at once, 0 never."""
-    path: str | None = None
+    path: Pointer[str] | None = None
     """URL path the cookie is sent for (default: every path)."""
     domain: str | None = None
     """Host the cookie is sent to."""
@@ -53,7 +53,7 @@ class Cookie(CRDModel):
 class Sticky(CRDModel):
     """Sticky sessions: a client keeps talking to the same server."""
 
-    cookie: Cookie | None = None
+    cookie: Pointer[Cookie] | None = None
     """Stickiness through a cookie."""
 
 
@@ -79,15 +79,15 @@ class ServerHealthCheck(CRDModel):
     """Expected response status code (default: any 2xx or 3xx)."""
     port: int | None = None
     """Port checked instead of the server's."""
-    interval: IntOrString | None = None
+    interval: Pointer[IntOrString] | None = None
     """Time between checks of a healthy server (default 30s)."""
-    unhealthyInterval: IntOrString | None = None
+    unhealthyInterval: Pointer[IntOrString] | None = None
     """Time between checks of an unhealthy server (default: `interval`)."""
-    timeout: IntOrString | None = None
+    timeout: Pointer[IntOrString] | None = None
     """Time after which an unanswered check counts as failed (default 5s)."""
     hostname: str | None = None
     """Host header of the check request."""
-    followRedirects: bool | None = None
+    followRedirects: Pointer[bool] | None = None
     """Follow redirects returned to the check (default true)."""
     headers: dict[str, str] | None = None
     """Extra headers sent with the check request."""
@@ -96,9 +96,9 @@ class ServerHealthCheck(CRDModel):
 class PassiveServerHealthCheck(CRDModel):
     """Passive health check: servers failing real requests are taken out for a while."""
 
-    failureWindow: IntOrString | None = None
+    failureWindow: Pointer[IntOrString] | None = None
     """Window in which the failures are counted, and how long the server then stays out."""
-    maxFailedAttempts: int | None = None
+    maxFailedAttempts: Pointer[int] | None = None
     """Consecutive failures within the window that mark the server unhealthy."""
 
 
@@ -113,7 +113,7 @@ class LoadBalancerSpec(CRDModel):
     """Namespace of the Service or TraefikService (default: the referring object's namespace)."""
     middlewares: list[MiddlewareRef] | None = None
     """Middlewares applied in front of this service."""
-    sticky: Sticky | None = None
+    sticky: Pointer[Sticky] | None = None
     """Sticky sessions between the servers."""
     port: IntOrString | None = None
     """Port of the Kubernetes Service: a number or a port name."""
@@ -121,21 +121,21 @@ class LoadBalancerSpec(CRDModel):
     """Scheme used to reach the servers (default: https for port 443, else http)."""
     strategy: Literal["wrr", "p2c", "hrw", "leasttime", "RoundRobin"] | None = None
     """Load-balancing strategy between the servers (`RoundRobin` is the deprecated name of `wrr`)."""
-    passHostHeader: bool | None = None
+    passHostHeader: Pointer[bool] | None = None
     """Forward the client's Host header to the servers (default true)."""
-    responseForwarding: ResponseForwarding | None = None
+    responseForwarding: Pointer[ResponseForwarding] | None = None
     """How responses are copied back to the client."""
     serversTransport: str | None = None
     """Name of the ServersTransport used to reach the servers (Kubernetes Services only)."""
-    weight: Annotated[int, Field(ge=0)] | None = None
+    weight: Pointer[Annotated[int, Field(ge=0)]] | None = None
     """Weight of this service inside a weighted TraefikService."""
-    nativeLB: bool | None = None
+    nativeLB: Pointer[bool] | None = None
     """Send to the Service's cluster IP rather than to its endpoints."""
     nodePortLB: bool | None = None
     """For a NodePort Service, send to the nodes' addresses on the node port."""
-    healthCheck: ServerHealthCheck | None = None
+    healthCheck: Pointer[ServerHealthCheck] | None = None
     """Active health check (ExternalName services)."""
-    passiveHealthCheck: PassiveServerHealthCheck | None = None
+    passiveHealthCheck: Pointer[PassiveServerHealthCheck] | None = None
     """Passive health check (ExternalName services)."""
 
 
@@ -148,7 +148,7 @@ class WeightedRoundRobin(CRDModel):
 
     services: list[Service] | None = None
     """The services and their weights."""
-    sticky: Sticky | None = None
+    sticky: Pointer[Sticky] | None = None
     """Sticky sessions between the services."""
 
 
@@ -169,9 +169,9 @@ class MirrorService(LoadBalancerSpec):
 class Mirroring(LoadBalancerSpec):
     """Sends requests to a main service and copies of them to mirrors."""
 
-    mirrorBody: bool | None = None
+    mirrorBody: Pointer[bool] | None = None
     """Copy the request body to the mirrors too (default true)."""
-    maxBodySize: Int64 | None = None
+    maxBodySize: Pointer[Int64] | None = None
     """Largest body mirrored; larger requests are not mirrored (default -1: no limit)."""
     mirrors: list[MirrorService] | None = None
     """The mirrors."""
@@ -182,7 +182,7 @@ class FailoverError(CRDModel):
 
     status: list[str] | None = None
     """Status codes or ranges (e.g. `500-599`) that trigger the fallback."""
-    maxRequestBodyBytes: Int64 | None = None
+    maxRequestBodyBytes: Pointer[Int64] | None = None
     """Largest request body kept for replay to the fallback (default -1: no limit)."""
 
 
@@ -200,11 +200,11 @@ class Failover(CRDModel):
 class TraefikServiceSpec(CRDModel):
     """A service built from other services: exactly one of its fields is set."""
 
-    weighted: WeightedRoundRobin | None = None
+    weighted: Pointer[WeightedRoundRobin] | None = None
     """Weighted round robin between services."""
-    mirroring: Mirroring | None = None
+    mirroring: Pointer[Mirroring] | None = None
     """Traffic mirroring."""
-    highestRandomWeight: HighestRandomWeight | None = None
+    highestRandomWeight: Pointer[HighestRandomWeight] | None = None
     """Highest-random-weight between services."""
-    failover: Failover | None = None
+    failover: Pointer[Failover] | None = None
     """Failover to a fallback service."""

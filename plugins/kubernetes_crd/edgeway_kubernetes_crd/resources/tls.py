@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from edgeway_kubernetes_crd.resources.base import CRDModel
+from edgeway_kubernetes_crd.resources.base import CRDModel, Pointer
 from edgeway_kubernetes_crd.resources.common import Domain
 
 __all__ = ["Certificate", "ClientAuth", "GeneratedCert", "TLSOptionSpec", "TLSStoreSpec"]
@@ -47,7 +47,7 @@ class TLSOptionSpec(CRDModel):
     """ALPN protocols offered, in order of preference."""
     disableSessionTickets: bool | None = None
     """Do not resume sessions with session tickets."""
-    preferServerCipherSuites: bool | None = None
+    preferServerCipherSuites: Pointer[bool] | None = None
     """Deprecated (no effect)."""
 
 
@@ -63,16 +63,16 @@ class GeneratedCert(CRDModel):
 
     resolver: str | None = None
     """Certificate resolver (from the static configuration) that obtains the certificate."""
-    domain: Domain | None = None
+    domain: Pointer[Domain] | None = None
     """Domain of the certificate."""
 
 
 class TLSStoreSpec(CRDModel):
     """A certificate store (only the one named `default` is used)."""
 
-    defaultCertificate: Certificate | None = None
+    defaultCertificate: Pointer[Certificate] | None = None
     """Certificate served when none matches the requested name."""
-    defaultGeneratedCert: GeneratedCert | None = None
+    defaultGeneratedCert: Pointer[GeneratedCert] | None = None
     """Default certificate obtained from a certificate resolver."""
     certificates: list[Certificate] | None = None
     """Certificates added to the store."""

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from edgeway_kubernetes_crd.resources.base import CRDModel, Duration
+from edgeway_kubernetes_crd.resources.base import CRDModel, Duration, Pointer
 from edgeway_kubernetes_crd.resources.common import ProxyProtocol
 
 __all__ = [
@@ -27,9 +27,9 @@ __all__ = [
 class RootCA(CRDModel):
     """A CA certificate from a Secret or a ConfigMap (key `tls.ca` or `ca.crt`); set one."""
 
-    secret: str | None = None
+    secret: Pointer[str] | None = None
     """Secret holding the CA certificate."""
-    configMap: str | None = None
+    configMap: Pointer[str] | None = None
     """ConfigMap holding the CA certificate."""
 
 
@@ -54,15 +54,15 @@ class Spiffe(CRDModel):
 class ForwardingTimeouts(CRDModel):
     """Timeouts of requests to the servers (seconds, or Go durations)."""
 
-    dialTimeout: Duration | None = None
+    dialTimeout: Pointer[Duration] | None = None
     """Time allowed to connect to a server."""
-    responseHeaderTimeout: Duration | None = None
+    responseHeaderTimeout: Pointer[Duration] | None = None
     """Time allowed, once the request is sent, for the response headers."""
-    idleConnTimeout: Duration | None = None
+    idleConnTimeout: Pointer[Duration] | None = None
     """Time an idle keep-alive connection stays open."""
-    readIdleTimeout: Duration | None = None
+    readIdleTimeout: Pointer[Duration] | None = None
     """Silence on an HTTP/2 connection after which a ping checks it."""
-    pingTimeout: Duration | None = None
+    pingTimeout: Pointer[Duration] | None = None
     """Time allowed for the answer to that ping before the connection is closed."""
 
 
@@ -87,7 +87,7 @@ class ServersTransportSpec(CRDModel):
     """Highest TLS version used with the servers."""
     maxIdleConnsPerHost: Annotated[int, Field(ge=-1)] | None = None
     """Idle keep-alive connections kept per server (-1: none)."""
-    forwardingTimeouts: ForwardingTimeouts | None = None
+    forwardingTimeouts: Pointer[ForwardingTimeouts] | None = None
     """Timeouts of requests to the servers."""
     disableHTTP2: bool | None = None
     """Do not use HTTP/2 with the servers."""
@@ -95,7 +95,7 @@ class ServersTransportSpec(CRDModel):
     """Deprecated: use peerCertSANs."""
     peerCertSANs: list[SAN] | None = None
     """Names expected in the servers' certificates."""
-    spiffe: Spiffe | None = None
+    spiffe: Pointer[Spiffe] | None = None
     """SPIFFE identities accepted from the servers."""
 
 
@@ -116,20 +116,20 @@ class TLSClientConfig(CRDModel):
     """Deprecated: use peerCertSANs."""
     peerCertSANs: list[SAN] | None = None
     """Names expected in the servers' certificates."""
-    spiffe: Spiffe | None = None
+    spiffe: Pointer[Spiffe] | None = None
     """SPIFFE identities accepted from the servers."""
 
 
 class ServersTransportTCPSpec(CRDModel):
     """How TCP servers are reached: timeouts, PROXY protocol, TLS."""
 
-    dialTimeout: Duration | None = None
+    dialTimeout: Pointer[Duration] | None = None
     """Time allowed to connect to a server."""
-    dialKeepAlive: Duration | None = None
+    dialKeepAlive: Pointer[Duration] | None = None
     """Interval of TCP keep-alive probes (0: the system default of 15s; negative: none)."""
-    proxyProtocol: ProxyProtocol | None = None
+    proxyProtocol: Pointer[ProxyProtocol] | None = None
     """PROXY protocol header sent to the servers."""
-    terminationDelay: Duration | None = None
+    terminationDelay: Pointer[Duration] | None = None
     """Time to wait, once one side closed its writes, before closing the connection."""
-    tls: TLSClientConfig | None = None
+    tls: Pointer[TLSClientConfig] | None = None
     """TLS towards the servers."""
