@@ -565,3 +565,16 @@ def test_sdk_not_imported_without_tracing(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_refuses_tracing_without_the_sdk(tmp_path: Path) -> None:
+    config = tmp_path / "edgeway.yml"
+    config.write_text("entryPoints: {web: {address: '127.0.0.1:0'}}\ntracing: {}\n")
+    script = (
+        "import sys; sys.modules['opentelemetry'] = None; "
+        f"sys.argv = ['edgeway', '--configFile={config}']; "
+        "from edgeway.cli import main; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "edgeway: tracing is configured but the OpenTelemetry SDK is not installed" in out.stderr
