@@ -77,11 +77,16 @@ def setup_logging(static: StaticConfiguration) -> None:
 def run_cmd(ctx: click.Context) -> None:
     """Run the proxy."""
     from edgeway.kernel import Kernel
+    from edgeway.tracing import TracingUnavailable
 
     plugins = _plugins()
     static = _static(list(ctx.args), plugins)
     setup_logging(static)
-    kernel = Kernel(static, plugins, workdir=os.getcwd())
+    try:
+        kernel = Kernel(static, plugins, workdir=os.getcwd())
+    except TracingUnavailable as exc:
+        _fail(str(exc), 1)
+        return
 
     async def serve() -> None:
         async with anyio.create_task_group() as tg:

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -32,6 +32,9 @@ from edgeway.services.transports import TransportDefaults
 from edgeway.tcp.dialer import TCPTransportDefaults
 from edgeway.tls.manager import TLSManager
 from edgeway.udp.entrypoint import UDPEntryPoint
+
+if TYPE_CHECKING:
+    from edgeway.tracing import Tracing
 
 log = logging.getLogger("edgeway")
 
@@ -70,6 +73,8 @@ class Kernel:
         self._config_scope: anyio.CancelScope | None = None
         #: The access log's writer (None: no ``accessLog``, requests do nothing for it).
         self.access_log = AccessLogger(static.accessLog) if static.accessLog is not None else None
+        #: The tracer (None: no ``tracing``; the OpenTelemetry SDK is not even imported).
+        self.tracing = _make_tracing(static)
 
     # -- providers ---------------------------------------------------------
 
@@ -127,6 +132,7 @@ class Kernel:
             tcp_transport_defaults=_tcp_transport_defaults(self.static),
             udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
             access_log=self.access_log is not None,
+            tracing=self.tracing,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
@@ -256,6 +262,8 @@ class Kernel:
             self.pools.close()
             if self.access_log is not None:
                 self.access_log.close()
+            if self.tracing is not None:
+                self.tracing.close()
 
     def reopen_logs(self) -> None:
         """SIGUSR1: reopen the access log file (and edgeway's own log file) for rotation."""
@@ -266,6 +274,21 @@ class Kernel:
     def stop(self) -> None:
         self.stopping = True
         self._stop.set()
+
+
+def _make_tracing(static: StaticConfiguration) -> Tracing | None:
+    """The tracer of the static ``tracing``; as Traefik, one that cannot be set up
+    (bad endpoint, unreadable certificate) is logged and tracing stays off. A
+    missing OpenTelemetry SDK is a startup error (``TracingUnavailable``)."""
+    if static.tracing is None:
+        return None
+    from edgeway.tracing import Tracing
+
+    try:
+        return Tracing(static.tracing)
+    except (ValueError, OSError) as exc:
+        log.warning("Unable to create tracer: %s", exc)
+        return None
 
 
 def _tcp_transport_defaults(static: StaticConfiguration) -> TCPTransportDefaults:

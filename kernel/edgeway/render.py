@@ -87,7 +87,8 @@ async def render(
     static: StaticConfiguration, plugins: Plugins, workdir: str, manifests: str | None = None
 ) -> RenderResult:
     """The merged view: configured providers, plus every offline type fed ``manifests``."""
-    kernel = Kernel(static, plugins, workdir=workdir)
+    # Rendering sends no request: no tracer (nor its exporter thread) for it.
+    kernel = Kernel(static.model_copy(update={"tracing": None}), plugins, workdir=workdir)
     registry = plugins.registry
     context = ProviderContext(workdir=workdir, static=static)
     problems: list[str] = []

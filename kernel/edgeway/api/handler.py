@@ -466,7 +466,7 @@ def _overview(rt: RuntimeConfiguration, static: Any) -> dict[str, Any]:
         },
         "udp": {"routers": _section(rt.udp_routers), "services": _section(rt.udp_services)},
         # edgeway has no tracing nor metrics (yet).
-        "features": {"tracing": "", "metrics": "", "accessLog": getattr(static, "accessLog", None) is not None},
+        "features": {"tracing": "OTLP" if getattr(static, "tracing", None) is not None else "", "metrics": "", "accessLog": getattr(static, "accessLog", None) is not None},
     }
     providers = _providers(static)
     if providers:

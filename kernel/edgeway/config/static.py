@@ -63,6 +63,11 @@ __all__ = [
     "StaticConfiguration",
     "TCPServersTransport",
     "TCPServersTransportTLS",
+    "Tracing",
+    "TracingClientTLS",
+    "TracingOTLP",
+    "TracingOTLPGRPC",
+    "TracingOTLPHTTP",
     "build_static_model",
     "default_entrypoints",
     "effective_configuration",
@@ -91,7 +96,7 @@ TRAEFIK_PROVIDER_KEYS = frozenset(
 NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         {
-            "metrics", "tracing", "certificatesResolvers", "experimental",
+            "metrics", "certificatesResolvers", "experimental",
             "hostResolver", "core", "spiffe", "ocsp",
         }
     ),
@@ -454,6 +459,70 @@ class AccessLog(_Section):
     addInternals: bool = False
 
 
+# --- tracing -------------------------------------------------------------------------
+
+
+class TracingClientTLS(_Section):
+    """TLS towards the OTLP collector (Traefik's ``types.ClientTLS``: paths or PEM)."""
+
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+    insecureSkipVerify: bool = False
+
+
+class TracingOTLPHTTP(_Section):
+    #: ``scheme://host:port[/path]``; no path means ``/v1/traces``.
+    endpoint: str = "https://localhost:4318"
+    headers: dict[str, str] = Field(default_factory=dict)
+    tls: TracingClientTLS | None = None
+
+
+class TracingOTLPGRPC(_Section):
+    #: ``host:port`` of the collector.
+    endpoint: str = "localhost:4317"
+    insecure: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    tls: TracingClientTLS | None = None
+
+
+class TracingOTLP(_Section):
+    """Where spans go: gRPC when ``grpc`` is given, else HTTP (Traefik's ``OTelTracing``)."""
+
+    http: TracingOTLPHTTP = Field(default_factory=TracingOTLPHTTP)
+    grpc: TracingOTLPGRPC | None = None
+
+
+class Tracing(_Section):
+    """OpenTelemetry tracing (Traefik's ``static.Tracing`` and its ``SetDefaults``)."""
+
+    serviceName: str = "traefik"
+    resourceAttributes: dict[str, str] | None = None
+    #: Deprecated spelling of ``resourceAttributes`` (used when that is not given).
+    globalAttributes: dict[str, str] | None = None
+    capturedRequestHeaders: list[str] = Field(default_factory=list)
+    capturedResponseHeaders: list[str] = Field(default_factory=list)
+    #: Query parameters shown as they are; the others' values read ``REDACTED``.
+    safeQueryParams: list[str] = Field(default_factory=list)
+    sampleRate: float = 1.0
+    #: Also trace requests to ``@internal`` services (api, dashboard, ping).
+    addInternals: bool = False
+    otlp: TracingOTLP = Field(default_factory=TracingOTLP)
+
+    @model_validator(mode="after")
+    def _check(self) -> Tracing:
+        grpc = self.otlp.grpc
+        if grpc is not None and grpc.tls is not None and grpc.insecure:
+            raise ValueError("tracing OTLP GRPC: TLS and Insecure options are mutually exclusive")
+        return self
+
+    def attributes(self) -> dict[str, str]:
+        """The resource attributes the user gave (``globalAttributes`` as a fallback)."""
+        if self.resourceAttributes is not None:
+            return dict(self.resourceAttributes)
+        return dict(self.globalAttributes or {})
+
+
 class Providers(_Section):
     """``providersThrottleDuration`` plus, in built models, one field per provider type.
 
@@ -487,6 +556,7 @@ class StaticConfiguration(_Section):
     ping: Ping | None = None
     log: Log = Field(default_factory=Log)
     accessLog: AccessLog | None = None
+    tracing: Tracing | None = None
 
 
 def build_static_model(registry: Registry | None) -> type[StaticConfiguration]:

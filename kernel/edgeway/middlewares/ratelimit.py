@@ -14,15 +14,18 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from edgeway.config.durations import format_duration
 from edgeway.config.dynamic import RateLimit
 from edgeway.http.message import Handler, Headers, Request, Response
 from edgeway.middlewares.ipstrategy import source_extractor
-from edgeway.middlewares.redislimiter import RedisLimiter, RedisLimiterError
 from edgeway.middlewares.replies import status_reply
 from edgeway.middlewares.tokenbucket import TokenBucket, TTLMap
 from edgeway.registry import BuildContext
+
+if TYPE_CHECKING:
+    from edgeway.middlewares.redislimiter import RedisLimiter
 
 __all__ = ["MAX_SOURCES", "MemoryLimiter", "build_rate_limit"]
 
@@ -84,6 +87,9 @@ def build_rate_limit(options: RateLimit, next_: Handler, ctx: BuildContext) -> H
     rate, burst, max_delay, ttl = limiter_parameters(options)
     limiter: MemoryLimiter | RedisLimiter
     if options.redis is not None:
+        # Imported only when used: redis-py imports OpenTelemetry when it is installed.
+        from edgeway.middlewares.redislimiter import RedisLimiter, RedisLimiterError
+
         try:
             limiter = RedisLimiter(options.redis, rate, burst, max_delay, ttl)
         except ValueError as exc:

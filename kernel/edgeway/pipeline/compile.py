@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -44,6 +44,9 @@ from edgeway.tls.hosts import TLSHosts
 from edgeway.tls.manager import TLSManager
 from edgeway.tls.options import DEFAULT_OPTIONS_NAME
 from edgeway.udp.entrypoint import UDPHandler
+
+if TYPE_CHECKING:
+    from edgeway.tracing import Tracing
 
 log = logging.getLogger("edgeway.config")
 
@@ -86,6 +89,9 @@ class CompileContext:
     #: The static ``accessLog`` is set: routers and servers record their names
     #: for it (decided here so that requests do nothing of it otherwise).
     access_log: bool = False
+    #: The static ``tracing`` is set: handlers are wrapped with its spans (None:
+    #: nothing is wrapped and requests do nothing for it).
+    tracing: Tracing | None = None
 
 
 @dataclass
@@ -127,6 +133,7 @@ class _Compiler:
             add_task=self.tasks.append,
             runtime=self.rt,
             access_log=ctx.access_log,
+            tracing=ctx.tracing,
         )
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
@@ -202,6 +209,7 @@ class _Compiler:
     def _entrypoint_handler(self, ep: str, routers: list[RouterInfo]) -> Handler:
         routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
         built = self.router_handlers
+        tracing = self.ctx.tracing
         for info in sorted(routers, key=lambda i: i.name):
             if info.status == DISABLED:
                 continue
@@ -225,6 +233,8 @@ class _Compiler:
                         internal = qualify(cfg.service or "", info.provider).endswith("@internal")
                         handler = observe_router(info.name, internal, handler)
                     built[info.name] = (matcher, handler)
+                if tracing is not None:
+                    handler = self._traced_entrypoint(tracing, ep, info, handler)
             except RuleError as exc:
                 info.add_error(f"error while parsing rule {rule}: {exc}", True)
                 continue
@@ -234,7 +244,22 @@ class _Compiler:
             key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
             routes.append((key, matcher, handler))
         routes.sort(key=lambda r: r[0])
-        return _dispatcher([(m, h) for _, m, h in routes])
+        default = _not_found if tracing is None else tracing.entry_point(ep, _not_found, False)
+        return _dispatcher([(m, h) for _, m, h in routes], default)
+
+    @staticmethod
+    def _traced_entrypoint(tracing: Tracing, ep: str, info: RouterInfo, handler: Handler) -> Handler:
+        """The entry point span around a router, as its ``observability`` asks
+        (Traefik's ``shouldTrace``: on unless ``tracing: false``; ``@internal``
+        services only with ``addInternals``; inner spans with ``detailed``)."""
+        obs = info.config.observability
+        if obs is not None and obs.tracing is False:
+            return handler
+        internal = qualify(info.config.service or "", info.provider).endswith("@internal")
+        if internal and not tracing.add_internals:
+            return handler
+        detailed = obs is not None and obs.traceVerbosity == "detailed"
+        return tracing.entry_point(ep, handler, detailed)
 
     def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
         cfg = info.config
@@ -248,6 +273,9 @@ class _Compiler:
         handler = self._chain(cfg.middlewares or [], info.provider, handler, info.name, [])
         if cfg.tls is not None:
             handler = sni_check(self.resolved_tls.get(info.name, DEFAULT_OPTIONS_NAME), handler)
+        if self.ctx.tracing is not None:
+            service = qualify(cfg.service, info.provider)
+            handler = self.ctx.tracing.router(info.name, cfg.rule or "", service, handler)
         return handler
 
     # -- middlewares --------------------------------------------------------
@@ -284,11 +312,14 @@ class _Compiler:
             if kind == "chain":
                 return self._chain(cfg.chain.middlewares or [], info.provider, next_, owner, [*stack, qname])
             if kind == "plugin":
-                return self._plugin_middleware(qname, cfg.plugin, next_, owner)
-            mtype = self.ctx.registry.middlewares.get(kind)
-            if mtype is None or mtype.plugin:
-                raise BuildError(f'middleware type "{kind}" is not available: no installed plugin provides it')
-            return mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
+                handler = self._plugin_middleware(qname, cfg.plugin, next_, owner)
+            else:
+                mtype = self.ctx.registry.middlewares.get(kind)
+                if mtype is None or mtype.plugin:
+                    raise BuildError(f'middleware type "{kind}" is not available: no installed plugin provides it')
+                handler = mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
+            tracing = self.ctx.tracing
+            return handler if tracing is None else tracing.middleware(kind, qname, handler)
         except BuildError as exc:
             if not str(exc).startswith("middleware "):
                 info.add_error(str(exc), True)
@@ -388,8 +419,10 @@ async def _answer(template: Response) -> Response:
     return Response(template.status, template.headers.copy(), template.body)
 
 
-def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Handler:
-    """The entry point's handler: first matching route, else Go's 404.
+def _dispatcher(
+    routes: list[tuple[Callable[[Request], bool], Handler]], default: Handler = _not_found
+) -> Handler:
+    """The entry point's handler: first matching route, else ``default`` (Go's 404).
 
     A plain function returning the route's awaitable, not a coroutine of its
     own: one frame less per request.
@@ -399,6 +432,6 @@ def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Hand
         for match, handler in routes:
             if match(req):
                 return handler(req)
-        return _not_found(req)
+        return default(req)
 
     return dispatch

@@ -50,6 +50,8 @@ class ServiceContext:
     status_updaters: dict[str, StatusUpdater] = field(default_factory=dict)
     #: Servers record the access log's service fields (see :mod:`edgeway.accesslog`).
     access_log: bool = False
+    #: Servers make the tracing spans (see :mod:`edgeway.tracing`); None: no tracing.
+    tracing: Any = None
 
 
 ServiceBuilder = Callable[["ServiceInfo", Any, ServiceContext], Handler]

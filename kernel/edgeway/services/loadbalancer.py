@@ -92,4 +92,6 @@ def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, c
         pass_host_header=lb.passHostHeader is not False,
         preserve_path=bool(server.preservePath),
     )
+    if ctx.tracing is not None:
+        handler = ctx.tracing.server(info.name, url, bool(server.preservePath), handler)
     return observe_server(info.name, url, handler) if ctx.access_log else handler
