@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
+from edgeway.metrics import Metrics, wrap_optional
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
 from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
@@ -86,6 +87,8 @@ class CompileContext:
     #: The static ``accessLog`` is set: routers and servers record their names
     #: for it (decided here so that requests do nothing of it otherwise).
     access_log: bool = False
+    #: Prometheus metrics (None: off, and nothing of it is compiled in).
+    metrics: Metrics | None = None
 
 
 @dataclass
@@ -127,6 +130,7 @@ class _Compiler:
             add_task=self.tasks.append,
             runtime=self.rt,
             access_log=ctx.access_log,
+            metrics=ctx.metrics,
         )
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
@@ -202,6 +206,8 @@ class _Compiler:
     def _entrypoint_handler(self, ep: str, routers: list[RouterInfo]) -> Handler:
         routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
         built = self.router_handlers
+        metrics = self.ctx.metrics
+        ep_meter = metrics.entrypoint(ep) if metrics is not None else None
         for info in sorted(routers, key=lambda i: i.name):
             if info.status == DISABLED:
                 continue
@@ -215,16 +221,24 @@ class _Compiler:
                     True,
                 )
                 continue
+            service = qualify(cfg.service or "", info.provider)
+            internal = service.endswith("@internal")
+            # Requests to @internal services are not counted unless metrics.addInternals.
+            metered = metrics is not None and (metrics.add_internals or not internal)
             try:
                 if info.name in built:
                     matcher, handler = built[info.name]
                 else:
                     matcher = compile_http_rule(rule)
                     handler = self._router_handler(info, ep)
+                    if metered:
+                        assert metrics is not None
+                        handler = wrap_optional(metrics.router(info.name, service), handler)
                     if self.ctx.access_log:
-                        internal = qualify(cfg.service or "", info.provider).endswith("@internal")
                         handler = observe_router(info.name, internal, handler)
                     built[info.name] = (matcher, handler)
+                if metered:  # Traefik builds an entry point chain per router
+                    handler = wrap_optional(ep_meter, handler)
             except RuleError as exc:
                 info.add_error(f"error while parsing rule {rule}: {exc}", True)
                 continue
@@ -234,7 +248,7 @@ class _Compiler:
             key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
             routes.append((key, matcher, handler))
         routes.sort(key=lambda r: r[0])
-        return _dispatcher([(m, h) for _, m, h in routes])
+        return _dispatcher([(m, h) for _, m, h in routes], wrap_optional(ep_meter, _not_found))
 
     def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
         cfg = info.config
@@ -388,8 +402,8 @@ async def _answer(template: Response) -> Response:
     return Response(template.status, template.headers.copy(), template.body)
 
 
-def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Handler:
-    """The entry point's handler: first matching route, else Go's 404.
+def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]], default: Handler = _not_found) -> Handler:
+    """The entry point's handler: first matching route, else ``default`` (Go's 404).
 
     A plain function returning the route's awaitable, not a coroutine of its
     own: one frame less per request.
@@ -399,6 +413,6 @@ def _dispatcher(routes: list[tuple[Callable[[Request], bool], Handler]]) -> Hand
         for match, handler in routes:
             if match(req):
                 return handler(req)
-        return _not_found(req)
+        return default(req)
 
     return dispatch

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from edgeway.http.message import Handler
 
 if TYPE_CHECKING:
+    from edgeway.metrics import Metrics
     from edgeway.pipeline.runtime import RuntimeConfiguration, ServiceInfo
     from edgeway.services.pools import PoolManager
     from edgeway.services.transports import Transports
@@ -50,6 +51,8 @@ class ServiceContext:
     status_updaters: dict[str, StatusUpdater] = field(default_factory=dict)
     #: Servers record the access log's service fields (see :mod:`edgeway.accesslog`).
     access_log: bool = False
+    #: Prometheus metrics: each server is counted for its service (None: off).
+    metrics: Metrics | None = None
 
 
 ServiceBuilder = Callable[["ServiceInfo", Any, ServiceContext], Handler]
