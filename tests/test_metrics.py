@@ -12,6 +12,7 @@ import pytest
 import yaml
 from cryptography import x509
 from edgeway.config.loader import load_static_configuration
+from edgeway.config.static import StaticConfiguration, effective_configuration
 from edgeway.plugins import load_plugins
 from prometheus_client.parser import text_string_to_metric_families
 from support import Client, Received, backends, edgeway, free_port, get
@@ -328,3 +329,28 @@ def test_static_errors(tmp_path: Path, metrics: dict[str, Any], error: str) -> N
     (tmp_path / "edgeway.yml").write_text(yaml.safe_dump({"metrics": metrics}))
     with pytest.raises(Exception, match=error):
         load_static_configuration([f"--configFile={tmp_path / 'edgeway.yml'}"], {}, tmp_path, load_plugins().registry)
+
+
+async def test_retries_counted_on_the_routers_service(tmp_path: Path) -> None:
+    async with backends("a") as (a,), edgeway(tmp_path, dynamic(a.url), **metrics_static()) as ew:
+        assert (await get(ew.port(), "/retried")).status == 502
+        samples, _ = await scrape(ew.port("traefik"))
+    assert value(samples, "traefik_service_retries_total", service="dead@file") == 2
+    assert value(samples, "traefik_service_retries_total", service="app@file") is None
+    # every attempt went through the dead server's meter
+    assert value(samples, "traefik_service_requests_total", code="502", method="GET", protocol="http", service="dead@file") == 3
+
+
+@pytest.mark.parametrize(
+    ("prometheus", "created"),
+    [({}, True), ({"manualRouting": True}, False), ({"entryPoint": "web"}, False)],
+)
+def test_traefik_entrypoint_created_for_metrics(prometheus: dict[str, Any], created: bool) -> None:
+    """As Traefik's ``SetEffectiveConfiguration``: ``:8080`` when ``/metrics`` is routed to ``traefik``."""
+    cfg = StaticConfiguration.model_validate(
+        {"entryPoints": {"web": {"address": ":80"}}, "metrics": {"prometheus": prometheus}}
+    )
+    eps = effective_configuration(cfg).entryPoints
+    assert ("traefik" in eps) is created
+    if created:
+        assert eps["traefik"].address == ":8080"

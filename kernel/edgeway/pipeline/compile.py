@@ -326,8 +326,20 @@ class _Compiler:
 
     def _build_context(self, qname: str, owner: str) -> BuildContext:
         return BuildContext(
-            name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir, pools=self.ctx.pools
+            name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir, pools=self.ctx.pools,
+            retried=self._retry_meter(owner),
         )
+
+    def _retry_meter(self, owner: str) -> Callable[[], None] | None:
+        """What a retry middleware of ``owner`` (a router, or a service) counts its
+        retries on: the service's ``traefik_service_retries_total``."""
+        metrics = self.ctx.metrics
+        if metrics is None:
+            return None
+        router = self.rt.routers.get(owner)
+        service = qualify(router.config.service or "", router.provider) if router is not None else owner
+        meter = metrics.service(service)
+        return meter.retried if meter is not None else None
 
     # -- services -----------------------------------------------------------
 
