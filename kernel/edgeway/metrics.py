@@ -63,6 +63,20 @@ _COUNT, _SUM, _REQ_BYTES, _RESP_BYTES, _BUCKETS = 0, 1, 2, 3, 4
 
 # -- the request path ---------------------------------------------------------------
 
+#: ``req.context`` key of the request's ``(method, protocol)`` labels, computed once
+#: for all meters.
+_LABELS = "metrics_labels"
+
+
+def request_labels(req: Request) -> tuple[str, str]:
+    """The ``method`` and ``protocol`` labels of ``req`` (computed once per request)."""
+    ctx = req.context
+    labels = ctx.get(_LABELS)
+    if labels is None:
+        labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
+    return labels
+
+
 
 def request_protocol(req: Request) -> str:
     """Traefik's ``getRequestProtocol``: websocket, sse, grpc-web, grpc or http
@@ -72,10 +86,11 @@ def request_protocol(req: Request) -> str:
         return "websocket"
     accept = ctype = None
     for n, v in req.headers.raw:
-        size = len(n)
-        if size == 6 and accept is None and n.lower() == b"accept":
-            accept = v
-        elif size == 12 and ctype is None and n.lower() == b"content-type":
+        c = n[0] | 0x20  # most names start with neither letter: one operation each
+        if c == 0x61:
+            if accept is None and n.lower() == b"accept":
+                accept = v
+        elif c == 0x63 and ctype is None and n.lower() == b"content-type":
             ctype = v
     if accept is not None and _SSE in accept.lower() and any(
         item.strip().lower() == _SSE for item in accept.split(b",")
@@ -109,7 +124,7 @@ def _grpc_code(headers: Headers | None) -> int:
 class Meter:
     """The counters of one entry point, router or service (one label set).
 
-    ``cells`` maps ``(code, method, protocol)`` to ``[count, duration sum,
+    ``cells`` maps ``(code, (method, protocol))`` to ``[count, duration sum,
     request bytes, response bytes, bucket counts...]`` (buckets not cumulative;
     the last one is ``+Inf``); ``tls`` counts requests by ``(version, cipher)``;
     ``headers`` counts requests by ``(code, method, protocol, *header values)``
@@ -121,7 +136,7 @@ class Meter:
     def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...], header_names: tuple[bytes, ...]) -> None:
         self.labels = labels
         self.bounds = bounds
-        self.cells: dict[tuple[int, str, str], list[Any]] = {}
+        self.cells: dict[tuple[int, tuple[str, str]], list[Any]] = {}
         self.tls: dict[tuple[str, str], int] = {}
         self.header_names = header_names
         self.headers: dict[tuple[Any, ...], int] = {}
@@ -136,7 +151,7 @@ class Meter:
         record = self._record
         header_names = self.header_names
 
-        def new_cell(key: tuple[int, str, str]) -> list[Any]:
+        def new_cell(key: tuple[int, tuple[str, str]]) -> list[Any]:
             cell = cells[key] = [0, 0.0, 0, 0] + [0] * (width - _BUCKETS)
             return cell
 
@@ -147,16 +162,19 @@ class Meter:
             try:
                 resp = await handler(req)
             except BaseException:
-                record(req, 500, request_protocol(req), perf() - t0, 0)
+                record(req, 500, request_labels(req), perf() - t0, 0)
                 raise
-            proto = request_protocol(req)
+            dur = perf() - t0
+            # request_labels, inlined: the first meter to finish computes them
+            ctx = req.context
+            labels = ctx.get(_LABELS)
+            if labels is None:
+                labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
             stream = resp.stream
             if stream is not None:
-                resp.stream = self._counted(stream, req, resp, proto, t0)
+                resp.stream = self._counted(stream, req, resp, labels, t0)
                 return resp
-            dur = perf() - t0
-            code = resp.status if proto == "http" else _status_code(proto, resp)
-            key = (code, _METHODS.get(req.method, _EXTENSION), proto)
+            key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
             cell = cells.get(key) or new_cell(key)
             cell[0] += 1
             cell[1] += dur
@@ -169,8 +187,8 @@ class Meter:
 
         return metered
 
-    def _record(self, req: Request, code: int, proto: str, dur: float, resp_bytes: int) -> None:
-        key = (code, _METHODS.get(req.method, _EXTENSION), proto)
+    def _record(self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int) -> None:
+        key = (code, labels)
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = [0, 0.0, 0, 0] + [0] * (len(self.bounds) + 1)
@@ -183,7 +201,7 @@ class Meter:
             self._count_headers(req, key)
 
     async def _counted(
-        self, stream: AsyncIterator[bytes], req: Request, resp: Response, proto: str, t0: float
+        self, stream: AsyncIterator[bytes], req: Request, resp: Response, labels: tuple[str, str], t0: float
     ) -> AsyncIterator[bytes]:
         """A streamed body: its bytes counted, the request recorded when it ends."""
         size = 0
@@ -192,7 +210,7 @@ class Meter:
                 size += len(chunk)
                 yield chunk
         finally:
-            self._record(req, _status_code(proto, resp), proto, time.perf_counter() - t0, size)
+            self._record(req, _status_code(labels[1], resp), labels, time.perf_counter() - t0, size)
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -204,9 +222,9 @@ class Meter:
         key = (_TLS_VERSIONS.get(version or "", "unknown"), _GO_CIPHERS.get(name, name or "unknown"))
         self.tls[key] = self.tls.get(key, 0) + 1
 
-    def _count_headers(self, req: Request, key: tuple[int, str, str]) -> None:
+    def _count_headers(self, req: Request, key: tuple[int, tuple[str, str]]) -> None:
         get = req.headers.get
-        hkey = (*key, *((get(n) or b"").decode("latin-1") for n in self.header_names))
+        hkey = (key[0], *key[1], *((get(n) or b"").decode("latin-1") for n in self.header_names))
         self.headers[hkey] = self.headers.get(hkey, 0) + 1
 
     def retried(self) -> None:
@@ -408,7 +426,7 @@ def _request_families(
     )
     les = [floatToGoString(b) for b in m.bounds] + ["+Inf"]
     for meter in list(meters.values()):
-        for (code, method, proto), cell in list(meter.cells.items()):
+        for (code, (method, proto)), cell in list(meter.cells.items()):
             values = [str(code), method, proto, *meter.labels]
             if not meter.header_names:
                 reqs.add_metric(values, cell[_COUNT])
