@@ -633,7 +633,7 @@ def test_environment_errors_name_key_paths(load):
         env={
             "EDGEWAY_ENTRYPOINTS_WEB_ADDRESS": "web",
             "EDGEWAY_ENTRYPOINT_WEB_ADDRESS": ":1",
-            "EDGEWAY_METRICS_PROMETHEUS": "true",
+            "EDGEWAY_TRACING_OTLP": "true",
             "EDGEWAY_PROVIDERS_FILE_WATCH": "sometimes",
             "EDGEWAY_CONFIGFILE": "/x.yml",
             "EDGEWAY_API__INSECURE": "true",
@@ -645,7 +645,7 @@ def test_environment_errors_name_key_paths(load):
             "EDGEWAY_API__INSECURE: empty key segment (doubled or trailing '_')",
             "EDGEWAY_CONFIGFILE: the configuration file can only be given as --configFile",
             "entrypoint: unknown key (from EDGEWAY_ENTRYPOINT_WEB_ADDRESS)",
-            "metrics: not supported by this version of edgeway (from EDGEWAY_METRICS_PROMETHEUS)",
+            "tracing: not supported by this version of edgeway (from EDGEWAY_TRACING_OTLP)",
             "entryPoints.web.address: invalid address 'web': missing port (e.g. ':80')",
             "providers.file.watch: Input should be a valid boolean, unable to interpret input",
         ]

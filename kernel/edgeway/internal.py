@@ -1,4 +1,4 @@
-"""The internal provider and the ``x@internal`` services (ping, API, noop).
+"""The internal provider and the ``x@internal`` services (ping, API, prometheus, noop).
 
 A built-in plugin like any other: it registers the ``internal`` provider type,
 whose snapshot is derived from the static configuration exactly as Traefik's
@@ -68,6 +68,7 @@ class InternalProvider:
                     "ruleSyntax": "default",
                 }
             services["ping"] = {}
+        self._prometheus(routers, services)
         self._redirections(routers, middlewares)
         services["noop"] = {}
         return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
@@ -93,6 +94,22 @@ class InternalProvider:
             }
         }
         middlewares["dashboard_stripprefix"] = {"stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}}
+
+    def _prometheus(self, routers: dict[str, Any], services: dict[str, Any]) -> None:
+        """``prometheusConfiguration``: ``/metrics`` on the configured entry point."""
+        metrics = getattr(self.static, "metrics", None)
+        prometheus = metrics.prometheus if metrics is not None else None
+        if prometheus is None:
+            return
+        if not prometheus.manualRouting:
+            routers["prometheus"] = {
+                "entryPoints": [prometheus.entryPoint],
+                "service": "prometheus@internal",
+                "priority": MAX_INT,
+                "rule": "PathPrefix(`/metrics`)",
+                "ruleSyntax": "default",
+            }
+        services["prometheus"] = {}
 
     def _redirections(self, routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
         """``entryPoints.<ep>.http.redirections.entryPoint``: a catch-all router per
@@ -183,5 +200,7 @@ def internal_services(kernel: Kernel) -> dict[str, Handler]:
     api = static.api
     if api is not None and api.dashboard:
         handlers["dashboard@internal"] = dashboard_handler(api.basePath)
+    if kernel.metrics is not None:
+        handlers["prometheus@internal"] = kernel.metrics.handler()
     return handlers
 

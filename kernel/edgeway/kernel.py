@@ -21,6 +21,7 @@ from edgeway.connection.dispatch import Routing
 from edgeway.entrypoint import EntryPoint
 from edgeway.internal import internal_services
 from edgeway.logs import reopen_log_file
+from edgeway.metrics import Metrics
 from edgeway.pipeline.compile import CompileContext, EntryPointSpec, compile_configuration
 from edgeway.pipeline.merge import merge
 from edgeway.pipeline.runtime import RuntimeConfiguration
@@ -49,6 +50,8 @@ class KernelState:
     snapshots: dict[str, Configuration] = field(default_factory=dict)
     applied_at: float = 0.0
     reloads: int = 0
+    #: How long the last apply took (compiling and switching), in seconds.
+    apply_seconds: float = 0.0
     start_time: float = field(default_factory=time.time)
 
 
@@ -75,6 +78,11 @@ class Kernel:
         self.access_log = AccessLogger(static.accessLog) if static.accessLog is not None else None
         #: The tracer (None: no ``tracing``; the OpenTelemetry SDK is not even imported).
         self.tracing = _make_tracing(static)
+        #: Prometheus metrics (None: no ``metrics.prometheus``, requests count nothing).
+        self.metrics: Metrics | None = None
+        if static.metrics is not None and static.metrics.prometheus is not None:
+            self.metrics = Metrics(static.metrics.prometheus, add_internals=static.metrics.addInternals)
+            self.metrics.kernel = self
 
     # -- providers ---------------------------------------------------------
 
@@ -133,9 +141,11 @@ class Kernel:
             udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
             access_log=self.access_log is not None,
             tracing=self.tracing,
+            metrics=self.metrics,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
+        t0 = time.perf_counter()
         merged = merge(snapshots, default_entrypoints(self.static))
         defaults = sum(1 for c in snapshots.values() if c.tls is not None and "default" in (c.tls.options or {}))
         self.tls.update(
@@ -171,6 +181,10 @@ class Kernel:
         st.snapshots = dict(snapshots)
         st.applied_at = time.time()
         st.reloads += 1
+        st.apply_seconds = time.perf_counter() - t0
+        if self.metrics is not None:
+            rt = compiled.runtime
+            self.metrics.set_live(self.entrypoints, rt.routers, rt.services)
         self.ready = True
         for info in (i for t in compiled.runtime.tables() for i in t.values()):
             if info.errors:

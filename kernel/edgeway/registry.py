@@ -130,6 +130,9 @@ class BuildContext:
     #: Upstream connection pools, for middlewares that call servers themselves
     #: (forward auth): pools are reused across reloads like services' pools.
     pools: PoolManager | None = None
+    #: Called each time a retry middleware sends a request again: counts
+    #: ``traefik_service_retries_total`` of the router's service (None: metrics off).
+    retried: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

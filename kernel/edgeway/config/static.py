@@ -55,7 +55,9 @@ __all__ = [
     "Global",
     "LifeCycle",
     "Log",
+    "Metrics",
     "Ping",
+    "Prometheus",
     "Providers",
     "ProxyProtocol",
     "RespondingTimeouts",
@@ -96,7 +98,7 @@ TRAEFIK_PROVIDER_KEYS = frozenset(
 NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         {
-            "metrics", "certificatesResolvers", "experimental",
+            "certificatesResolvers", "experimental",
             "hostResolver", "core", "spiffe", "ocsp",
         }
     ),
@@ -110,6 +112,7 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     ),
     "api": frozenset({"disableDashboardAd", "dashboardName"}),
     "accessLog": frozenset({"otlp", "dualOutput"}),
+    "metrics": frozenset({"datadog", "statsD", "influxDB2", "otlp"}),
     "accessLog.fields": frozenset({"queryParameters"}),
     "log": frozenset({"maxSize", "maxAge", "maxBackups", "compress", "otlp"}),
     "providers": frozenset({"precedence"}) | TRAEFIK_PROVIDER_KEYS,
@@ -523,6 +526,53 @@ class Tracing(_Section):
         return dict(self.globalAttributes or {})
 
 
+# --- metrics -------------------------------------------------------------------------
+
+
+class Prometheus(_Section):
+    """``metrics.prometheus``: Traefik's metrics at ``/metrics`` (see :mod:`edgeway.metrics`)."""
+
+    #: Upper bounds of the request duration histograms' buckets (seconds).
+    buckets: tuple[float, ...] = (0.1, 0.3, 1.2, 5.0)
+    addEntryPointsLabels: bool = True
+    addRoutersLabels: bool = False
+    addServicesLabels: bool = True
+    #: Entry point of the ``/metrics`` router (unless ``manualRouting``).
+    entryPoint: str = INTERNAL_ENTRYPOINT
+    #: When true no router is created: users route to ``prometheus@internal`` themselves.
+    manualRouting: bool = False
+    #: Extra label of the ``*_requests_total`` metrics -> request header giving its value.
+    headerLabels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(b != b or b in (float("inf"), float("-inf")) for b in value):
+            raise ValueError("buckets must be finite numbers")
+        if list(value) != sorted(set(value)):
+            raise ValueError("buckets must be in increasing order")  # Prometheus' client panics
+        return value
+
+    @field_validator("headerLabels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = {"code", "method", "protocol", "entrypoint", "router", "service"}
+        for name in value:
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name) or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a valid Prometheus label name")
+            if name in reserved:
+                raise ValueError(f"label {name!r} is already used by the requests_total metrics")
+        return value
+
+
+class Metrics(_Section):
+    """``metrics``: only the Prometheus exporter is available."""
+
+    #: Also count requests to ``@internal`` services (api, dashboard, ping, prometheus).
+    addInternals: bool = False
+    prometheus: Prometheus | None = None
+
+
 class Providers(_Section):
     """``providersThrottleDuration`` plus, in built models, one field per provider type.
 
@@ -557,6 +607,7 @@ class StaticConfiguration(_Section):
     log: Log = Field(default_factory=Log)
     accessLog: AccessLog | None = None
     tracing: Tracing | None = None
+    metrics: Metrics | None = None
 
 
 def build_static_model(registry: Registry | None) -> type[StaticConfiguration]:
@@ -597,16 +648,23 @@ C = TypeVar("C", bound=StaticConfiguration)
 def effective_configuration(static: C) -> C:
     """Add the entry points Traefik's ``SetEffectiveConfiguration`` adds.
 
-    No entry point at all gives ``http`` on ``:80``; the insecure API or a ping
-    routed to ``traefik`` (the default) gives ``traefik`` on ``:8080`` unless the
-    user defined it.
+    No entry point at all gives ``http`` on ``:80``; the insecure API, or a ping
+    or Prometheus routed to ``traefik`` (the default), gives ``traefik`` on
+    ``:8080`` unless the user defined it.
     """
     entry_points = dict(static.entryPoints)
     if not entry_points:
         entry_points["http"] = EntryPoint(address=":80")
     ping = static.ping
-    needs_internal = (static.api is not None and static.api.insecure) or (
-        ping is not None and not ping.manualRouting and ping.entryPoint == INTERNAL_ENTRYPOINT
+    prometheus = static.metrics.prometheus if static.metrics is not None else None
+    needs_internal = (
+        (static.api is not None and static.api.insecure)
+        or (ping is not None and not ping.manualRouting and ping.entryPoint == INTERNAL_ENTRYPOINT)
+        or (
+            prometheus is not None
+            and not prometheus.manualRouting
+            and prometheus.entryPoint == INTERNAL_ENTRYPOINT
+        )
     )
     if needs_internal and INTERNAL_ENTRYPOINT not in entry_points:
         entry_points[INTERNAL_ENTRYPOINT] = EntryPoint(address=":8080")

@@ -92,6 +92,7 @@ def build_retry(options: Retry, next_: Handler, ctx: BuildContext) -> Handler:
     timeout = options.timeout or 0.0
     any_method = bool(options.retryNonIdempotentMethod)
     multiplier = 2 ** (1 / (attempts - 1)) if attempts > 1 else 1.0
+    retried = ctx.retried
 
     def retriable_status(code: int) -> bool:
         return any(low <= code <= high for low, high in ranges)
@@ -123,6 +124,8 @@ def build_retry(options: Retry, next_: Handler, ctx: BuildContext) -> Handler:
                 return resp
             await _discard(resp)
             attempt += 1
+            if retried is not None:
+                retried()
             log_data = req.context.get("accesslog")  # edgeway.accesslog.KEY (SaveRetries)
             if log_data is not None:
                 log_data["RetryAttempts"] = attempt - 1

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
+from edgeway.metrics import Metrics, wrap_optional
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
 from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
@@ -54,9 +55,23 @@ MAX_USER_PRIORITY = 2**63 - 1 - 1000  # Traefik's maxUserPriority (MaxInt64 - 10
 
 #: Traefik's default ``providers.precedence``: breaks ties between equal priorities.
 DEFAULT_PROVIDERS_PRECEDENCE = (
-    "kubernetesgateway", "kubernetescrd", "kubernetes", "kubernetesingressnginx", "swarm",
-    "docker", "file", "redis", "knative", "consul", "consulcatalog", "nomad", "etcd", "ecs",
-    "http", "zookeeper", "rest",
+    "kubernetesgateway",
+    "kubernetescrd",
+    "kubernetes",
+    "kubernetesingressnginx",
+    "swarm",
+    "docker",
+    "file",
+    "redis",
+    "knative",
+    "consul",
+    "consulcatalog",
+    "nomad",
+    "etcd",
+    "ecs",
+    "http",
+    "zookeeper",
+    "rest",
 )
 
 
@@ -92,6 +107,8 @@ class CompileContext:
     #: The static ``tracing`` is set: handlers are wrapped with its spans (None:
     #: nothing is wrapped and requests do nothing for it).
     tracing: Tracing | None = None
+    #: Prometheus metrics (None: off, and nothing of it is compiled in).
+    metrics: Metrics | None = None
 
 
 @dataclass
@@ -117,7 +134,10 @@ def compile_configuration(merged: Merged, ctx: CompileContext) -> Compiled:
 class _Compiler:
     def __init__(self, merged: Merged, ctx: CompileContext) -> None:
         # Entry-point models, then TLS options conflicts (Traefik's configuration watcher).
-        models = {name: EntryPointModel(spec.middlewares, spec.tls) for name, spec in ctx.entrypoints.items()}
+        models = {
+            name: EntryPointModel(spec.middlewares, spec.tls)
+            for name, spec in ctx.entrypoints.items()
+        }
         routers, self.resolved_tls = resolve_tls_options(apply_models(merged.routers, models))
         merged = dataclasses.replace(merged, routers=routers)
         self.m = merged
@@ -134,6 +154,7 @@ class _Compiler:
             runtime=self.rt,
             access_log=ctx.access_log,
             tracing=ctx.tracing,
+            metrics=ctx.metrics,
         )
         #: Router handlers are built once and shared by the router's entry points.
         self.router_handlers: dict[str, tuple[Callable[[Request], bool], Handler]] = {}
@@ -198,7 +219,9 @@ class _Compiler:
             https[ep] = self._entrypoint_handler(ep, by_ep_tls[ep])
             hosts[ep] = tls_hosts(by_ep_tls[ep], self.resolved_tls, self._options_error)
         rt.populate_used_by()
-        return Compiled(rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks, tcp=tcp, udp=udp)
+        return Compiled(
+            rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks, tcp=tcp, udp=udp
+        )
 
     def _options_error(self, name: str) -> str | None:
         tls = self.ctx.tls
@@ -210,6 +233,8 @@ class _Compiler:
         routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
         built = self.router_handlers
         tracing = self.ctx.tracing
+        metrics = self.ctx.metrics
+        ep_meter = metrics.entrypoint(ep) if metrics is not None else None
         for info in sorted(routers, key=lambda i: i.name):
             if info.status == DISABLED:
                 continue
@@ -223,16 +248,24 @@ class _Compiler:
                     True,
                 )
                 continue
+            service = qualify(cfg.service or "", info.provider)
+            internal = service.endswith("@internal")
+            # Requests to @internal services are not counted unless metrics.addInternals.
+            metered = metrics is not None and (metrics.add_internals or not internal)
             try:
                 if info.name in built:
                     matcher, handler = built[info.name]
                 else:
                     matcher = compile_http_rule(rule)
                     handler = self._router_handler(info, ep)
+                    if metered:
+                        assert metrics is not None
+                        handler = wrap_optional(metrics.router(info.name, service), handler)
                     if self.ctx.access_log:
-                        internal = qualify(cfg.service or "", info.provider).endswith("@internal")
                         handler = observe_router(info.name, internal, handler)
                     built[info.name] = (matcher, handler)
+                if metered:  # Traefik builds an entry point chain per router
+                    handler = wrap_optional(ep_meter, handler)
                 if tracing is not None:
                     handler = self._traced_entrypoint(tracing, ep, info, handler)
             except RuleError as exc:
@@ -244,11 +277,15 @@ class _Compiler:
             key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
             routes.append((key, matcher, handler))
         routes.sort(key=lambda r: r[0])
-        default = _not_found if tracing is None else tracing.entry_point(ep, _not_found, False)
+        default = wrap_optional(ep_meter, _not_found)
+        if tracing is not None:
+            default = tracing.entry_point(ep, default, False)
         return _dispatcher([(m, h) for _, m, h in routes], default)
 
     @staticmethod
-    def _traced_entrypoint(tracing: Tracing, ep: str, info: RouterInfo, handler: Handler) -> Handler:
+    def _traced_entrypoint(
+        tracing: Tracing, ep: str, info: RouterInfo, handler: Handler
+    ) -> Handler:
         """The entry point span around a router, as its ``observability`` asks
         (Traefik's ``shouldTrace``: on unless ``tracing: false``; ``@internal``
         services only with ``addInternals``; inner spans with ``detailed``)."""
@@ -280,7 +317,9 @@ class _Compiler:
 
     # -- middlewares --------------------------------------------------------
 
-    def _chain(self, names: Sequence[str], provider: str, handler: Handler, owner: str, stack: list[str]) -> Handler:
+    def _chain(
+        self, names: Sequence[str], provider: str, handler: Handler, owner: str, stack: list[str]
+    ) -> Handler:
         for name in reversed(names):
             handler = self._middleware(qualify(name, provider), handler, owner, stack)
         return handler
@@ -310,13 +349,17 @@ class _Compiler:
                 )
             kind = kinds[0]
             if kind == "chain":
-                return self._chain(cfg.chain.middlewares or [], info.provider, next_, owner, [*stack, qname])
+                return self._chain(
+                    cfg.chain.middlewares or [], info.provider, next_, owner, [*stack, qname]
+                )
             if kind == "plugin":
                 handler = self._plugin_middleware(qname, cfg.plugin, next_, owner)
             else:
                 mtype = self.ctx.registry.middlewares.get(kind)
                 if mtype is None or mtype.plugin:
-                    raise BuildError(f'middleware type "{kind}" is not available: no installed plugin provides it')
+                    raise BuildError(
+                        f'middleware type "{kind}" is not available: no installed plugin provides it'
+                    )
                 handler = mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
             tracing = self.ctx.tracing
             return handler if tracing is None else tracing.middleware(kind, qname, handler)
@@ -328,13 +371,17 @@ class _Compiler:
             info.add_error(str(exc), True)
             raise BuildError(f'middleware "{qname}": {exc}') from exc
 
-    def _plugin_middleware(self, qname: str, plugin: Mapping[str, Any], next_: Handler, owner: str) -> Handler:
+    def _plugin_middleware(
+        self, qname: str, plugin: Mapping[str, Any], next_: Handler, owner: str
+    ) -> Handler:
         if len(plugin) != 1:
             raise BuildError("a plugin middleware must name exactly one plugin")
-        (pname, options), = plugin.items()
+        ((pname, options),) = plugin.items()
         mtype = self.ctx.registry.middlewares.get(pname)
         if mtype is None or not mtype.plugin:
-            raise BuildError(f'plugin "{pname}" is not installed (pip install the package that provides it)')
+            raise BuildError(
+                f'plugin "{pname}" is not installed (pip install the package that provides it)'
+            )
         try:
             opts = mtype.options_model.model_validate(options or {})
         except ValidationError as exc:
@@ -343,8 +390,26 @@ class _Compiler:
 
     def _build_context(self, qname: str, owner: str) -> BuildContext:
         return BuildContext(
-            name=qname, router=owner, service_handler=self._service, workdir=self.ctx.workdir, pools=self.ctx.pools
+            name=qname,
+            router=owner,
+            service_handler=self._service,
+            workdir=self.ctx.workdir,
+            pools=self.ctx.pools,
+            retried=self._retry_meter(owner),
         )
+
+    def _retry_meter(self, owner: str) -> Callable[[], None] | None:
+        """What a retry middleware of ``owner`` (a router, or a service) counts its
+        retries on: the service's ``traefik_service_retries_total``."""
+        metrics = self.ctx.metrics
+        if metrics is None:
+            return None
+        router = self.rt.routers.get(owner)
+        service = (
+            qualify(router.config.service or "", router.provider) if router is not None else owner
+        )
+        meter = metrics.service(service)
+        return meter.retried if meter is not None else None
 
     # -- services -----------------------------------------------------------
 
@@ -388,8 +453,11 @@ class _Compiler:
             raise BuildError(f'the service "{info.name}" does not have any type defined')
         builder = SERVICE_BUILDERS.get(kinds[0])
         if builder is None:
-            raise BuildError(f'"{kinds[0]}" services are not supported by this version of edgeway yet')
+            raise BuildError(
+                f'"{kinds[0]}" services are not supported by this version of edgeway yet'
+            )
         return builder(info, getattr(info.config, kinds[0]), self.services)
+
 
 def _validation_message(exc: ValidationError) -> str:
     return "; ".join(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from edgeway.http.message import Handler
 
 if TYPE_CHECKING:
+    from edgeway.metrics import Metrics
     from edgeway.pipeline.runtime import RuntimeConfiguration, ServiceInfo
     from edgeway.services.pools import PoolManager
     from edgeway.services.transports import Transports
@@ -52,6 +53,8 @@ class ServiceContext:
     access_log: bool = False
     #: Servers make the tracing spans (see :mod:`edgeway.tracing`); None: no tracing.
     tracing: Any = None
+    #: Prometheus metrics: each server is counted for its service (None: off).
+    metrics: Metrics | None = None
 
 
 ServiceBuilder = Callable[["ServiceInfo", Any, ServiceContext], Handler]

@@ -12,6 +12,7 @@ from typing import Any
 
 from edgeway.accesslog import observe_server
 from edgeway.http.message import Handler
+from edgeway.metrics import wrap_optional
 from edgeway.pipeline.runtime import ServiceInfo
 from edgeway.services import BuildError, ServiceContext
 from edgeway.services.balancer import Balancer, NoHealthCheck
@@ -92,6 +93,8 @@ def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, c
         pass_host_header=lb.passHostHeader is not False,
         preserve_path=bool(server.preservePath),
     )
+    if ctx.metrics is not None:
+        handler = wrap_optional(ctx.metrics.service(info.name), handler)
     if ctx.tracing is not None:
         handler = ctx.tracing.server(info.name, url, bool(server.preservePath), handler)
     return observe_server(info.name, url, handler) if ctx.access_log else handler

@@ -1,0 +1,474 @@
+"""Prometheus metrics (static ``metrics.prometheus``), with Traefik's names and labels.
+
+Traefik's metrics middlewares (``pkg/middlewares/metrics``) wrap each entry
+point's routers and its 404, each router (``addRoutersLabels``) and each server
+of a service (``addServicesLabels``); so do edgeway's, decided when a
+configuration is compiled, so that nothing of this runs per request when
+metrics are off. With metrics on, a request costs each meter a few attribute
+and list operations: the label tuples of a meter (entry point, router,
+service) are fixed when it is built, the per-request part is a dict lookup on
+``(code, method, protocol)`` and a bucket index. prometheus_client only sees
+the plain counters at scrape time, through :class:`_Collector`; the gauges
+(reloads, open connections, certificates, servers up) are read then from the
+kernel's state, not maintained by requests.
+
+Counters live as long as the process across configurations: a meter is found
+again by its labels when a new configuration is compiled. Series of entry
+points, routers and services no longer configured are exported one last time
+and then dropped (Traefik's ``promState``).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+
+from edgeway.http.message import Handler, Headers, Request, Response
+from edgeway.tls.certificates import DEFAULT_DOMAIN, Certificate
+from edgeway.tls.names import CIPHER_SUITES
+from edgeway.tls.store import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from edgeway.config.static import Prometheus
+    from edgeway.kernel import Kernel
+
+__all__ = ["Meter", "Metrics", "request_protocol", "wrap_optional"]
+
+_METHODS = {
+    m: m
+    for m in ("HEAD", "GET", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI")
+}
+_EXTENSION = "EXTENSION_METHOD"
+_TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
+_GO_CIPHERS = {openssl: go for go, openssl in CIPHER_SUITES.items() if openssl}
+_GRPC_UNKNOWN = 2
+_GRPC_MAX = 17  # codes._maxCode
+_SSE = b"text/event-stream"
+
+# A cell's fields (a plain list: item updates are the cheapest Python offers).
+_COUNT, _SUM, _REQ_BYTES, _RESP_BYTES, _BUCKETS = 0, 1, 2, 3, 4
+
+
+# -- the request path ---------------------------------------------------------------
+
+#: ``req.context`` key of the request's ``(method, protocol)`` labels, computed once
+#: for all meters.
+_LABELS = "metrics_labels"
+
+
+def request_labels(req: Request) -> tuple[str, str]:
+    """The ``method`` and ``protocol`` labels of ``req`` (computed once per request)."""
+    ctx = req.context
+    labels = ctx.get(_LABELS)
+    if labels is None:
+        labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
+    return labels
+
+
+
+def request_protocol(req: Request) -> str:
+    """Traefik's ``getRequestProtocol``: websocket, sse, grpc-web, grpc or http
+    (from the first ``Accept`` and ``Content-Type`` values, as Go's ``Header.Get``)."""
+    up = req.upgrade
+    if up is not None and up.lower() == b"websocket":
+        return "websocket"
+    accept = ctype = None
+    for n, v in req.headers.raw:
+        c = n[0] | 0x20  # most names start with neither letter: one operation each
+        if c == 0x61:
+            if accept is None and n.lower() == b"accept":
+                accept = v
+        elif c == 0x63 and ctype is None and n.lower() == b"content-type":
+            ctype = v
+    if accept is not None and _SSE in accept.lower() and any(
+        item.strip().lower() == _SSE for item in accept.split(b",")
+    ):
+        return "sse"
+    if ctype is not None and ctype.startswith(b"application/grpc"):
+        return "grpc-web" if ctype.startswith(b"application/grpc-web") else "grpc"
+    return "http"
+
+
+def _status_code(proto: str, resp: Response) -> int:
+    """The ``code`` label: the status, or for gRPC the ``Grpc-Status`` (headers of a
+    trailers-only answer, else the trailers once the body is done)."""
+    if proto != "grpc" and proto != "grpc-web":
+        return resp.status
+    code = _grpc_code(resp.headers)
+    if code == _GRPC_UNKNOWN and resp.trailers is not None:
+        code = _grpc_code(resp.trailers)
+    return code
+
+
+def _grpc_code(headers: Headers | None) -> int:
+    """Traefik's ``grpcStatusCode``: ``Grpc-Status`` as a code, else Unknown."""
+    value = headers.get(b"grpc-status") if headers is not None else None
+    if value is None or not value.isdigit():
+        return _GRPC_UNKNOWN
+    code = int(value)
+    return code if code < _GRPC_MAX else _GRPC_UNKNOWN
+
+
+class Meter:
+    """The counters of one entry point, router or service (one label set).
+
+    ``cells`` maps ``(code, (method, protocol))`` to ``[count, duration sum,
+    request bytes, response bytes, bucket counts...]`` (buckets not cumulative;
+    the last one is ``+Inf``); ``tls`` counts requests by ``(version, cipher)``;
+    ``headers`` counts requests by ``(code, method, protocol, *header values)``
+    when ``headerLabels`` is set.
+    """
+
+    __slots__ = ("labels", "bounds", "cells", "tls", "header_names", "headers", "retries")
+
+    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...], header_names: tuple[bytes, ...]) -> None:
+        self.labels = labels
+        self.bounds = bounds
+        self.cells: dict[tuple[int, tuple[str, str]], list[Any]] = {}
+        self.tls: dict[tuple[str, str], int] = {}
+        self.header_names = header_names
+        self.headers: dict[tuple[Any, ...], int] = {}
+        self.retries = 0
+
+    def wrap(self, handler: Handler) -> Handler:
+        """``handler``, counted by this meter (Traefik's ``metricsMiddleware``)."""
+        cells = self.cells
+        bounds = self.bounds
+        width = len(bounds) + 1 + _BUCKETS
+        perf = time.perf_counter
+        record = self._record
+        header_names = self.header_names
+
+        def new_cell(key: tuple[int, tuple[str, str]]) -> list[Any]:
+            cell = cells[key] = [0, 0.0, 0, 0] + [0] * (width - _BUCKETS)
+            return cell
+
+        async def metered(req: Request) -> Response:
+            if req.tls is not None:
+                self._count_tls(req.tls)
+            t0 = perf()
+            try:
+                resp = await handler(req)
+            except BaseException:
+                record(req, 500, request_labels(req), perf() - t0, 0)
+                raise
+            dur = perf() - t0
+            # request_labels, inlined: the first meter to finish computes them
+            ctx = req.context
+            labels = ctx.get(_LABELS)
+            if labels is None:
+                labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
+            stream = resp.stream
+            if stream is not None:
+                resp.stream = self._counted(stream, req, resp, labels, t0)
+                return resp
+            key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
+            cell = cells.get(key) or new_cell(key)
+            cell[0] += 1
+            cell[1] += dur
+            cell[2] += req.content_length or 0
+            cell[3] += len(resp.body)
+            cell[_BUCKETS + bisect_left(bounds, dur)] += 1
+            if header_names:
+                self._count_headers(req, key)
+            return resp
+
+        return metered
+
+    def _record(self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int) -> None:
+        key = (code, labels)
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = [0, 0.0, 0, 0] + [0] * (len(self.bounds) + 1)
+        cell[0] += 1
+        cell[1] += dur
+        cell[2] += req.content_length or 0
+        cell[3] += resp_bytes
+        cell[_BUCKETS + bisect_left(self.bounds, dur)] += 1
+        if self.header_names:
+            self._count_headers(req, key)
+
+    async def _counted(
+        self, stream: AsyncIterator[bytes], req: Request, resp: Response, labels: tuple[str, str], t0: float
+    ) -> AsyncIterator[bytes]:
+        """A streamed body: its bytes counted, the request recorded when it ends."""
+        size = 0
+        try:
+            async for chunk in stream:
+                size += len(chunk)
+                yield chunk
+        finally:
+            self._record(req, _status_code(labels[1], resp), labels, time.perf_counter() - t0, size)
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _count_tls(self, tls: Any) -> None:
+        version = tls.version() if hasattr(tls, "version") else None
+        cipher = tls.cipher() if hasattr(tls, "cipher") else None
+        name = cipher[0] if cipher else ""
+        key = (_TLS_VERSIONS.get(version or "", "unknown"), _GO_CIPHERS.get(name, name or "unknown"))
+        self.tls[key] = self.tls.get(key, 0) + 1
+
+    def _count_headers(self, req: Request, key: tuple[int, tuple[str, str]]) -> None:
+        get = req.headers.get
+        hkey = (key[0], *key[1], *((get(n) or b"").decode("latin-1") for n in self.header_names))
+        self.headers[hkey] = self.headers.get(hkey, 0) + 1
+
+    def retried(self) -> None:
+        """A retry middleware sent the request again (``traefik_service_retries_total``)."""
+        self.retries += 1
+
+
+# -- the registry ---------------------------------------------------------------------
+
+
+class Metrics:
+    """One per process: the meters, what is live, and the ``prometheus@internal`` handler."""
+
+    def __init__(self, cfg: Prometheus, *, add_internals: bool = False) -> None:
+        self.cfg = cfg
+        self.add_internals = add_internals
+        self.bounds = tuple(sorted(float(b) for b in cfg.buckets))
+        self.header_labels = tuple(cfg.headerLabels)
+        self._header_names = tuple(h.lower().encode("latin-1") for h in cfg.headerLabels.values())
+        self.entrypoints: dict[str, Meter] = {}
+        self.routers: dict[tuple[str, str], Meter] = {}
+        self.services: dict[str, Meter] = {}
+        self._live: tuple[set[str], set[str], set[str]] | None = None
+        self.kernel: Kernel | None = None
+        self.registry = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.registry.register(_Collector(self))
+
+    # -- meters (compile time) ---------------------------------------------------
+
+    def entrypoint(self, name: str) -> Meter | None:
+        """The entry point's meter (None: ``addEntryPointsLabels`` is off)."""
+        if not self.cfg.addEntryPointsLabels:
+            return None
+        meter = self.entrypoints.get(name)
+        if meter is None:
+            meter = self.entrypoints[name] = Meter((name,), self.bounds, self._header_names)
+        return meter
+
+    def router(self, name: str, service: str) -> Meter | None:
+        if not self.cfg.addRoutersLabels:
+            return None
+        meter = self.routers.get((name, service))
+        if meter is None:
+            meter = self.routers[(name, service)] = Meter((name, service), self.bounds, self._header_names)
+        return meter
+
+    def service(self, name: str) -> Meter | None:
+        if not self.cfg.addServicesLabels:
+            return None
+        meter = self.services.get(name)
+        if meter is None:
+            meter = self.services[name] = Meter((name,), self.bounds, self._header_names)
+        return meter
+
+    def set_live(self, entrypoints: Iterable[str], routers: Iterable[str], services: Iterable[str]) -> None:
+        """A configuration was applied: series of other objects go after the next scrape."""
+        self._live = (set(entrypoints), set(routers), set(services))
+
+    def _drop_stale(self) -> None:
+        live = self._live
+        if live is None:
+            return
+        eps, routers, services = live
+        self.entrypoints = {k: v for k, v in self.entrypoints.items() if k in eps}
+        self.routers = {k: v for k, v in self.routers.items() if k[0] in routers}
+        self.services = {k: v for k, v in self.services.items() if k in services}
+
+    # -- scraping --------------------------------------------------------------------
+
+    def handler(self) -> Handler:
+        """``prometheus@internal``: the exposition, in the format the scraper asks for."""
+        registry = self.registry
+
+        async def serve(req: Request) -> Response:
+            accept = (req.headers.get(b"accept") or b"").decode("latin-1")
+            encoder, content_type = choose_encoder(accept)
+            body = encoder(registry)
+            return Response(200, Headers([(b"Content-Type", content_type.encode("latin-1"))]), body)
+
+        return serve
+
+
+class _Collector:
+    """Turns the plain counters and the kernel's state into metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        yield from self._kernel_families()
+        if m.cfg.addEntryPointsLabels:
+            yield from _request_families("traefik_entrypoint", ("entrypoint",), m.entrypoints, m, "an entrypoint")
+        if m.cfg.addRoutersLabels:
+            yield from _request_families("traefik_router", ("router", "service"), m.routers, m, "a router")
+        if m.cfg.addServicesLabels:
+            yield from _request_families("traefik_service", ("service",), m.services, m, "a service")
+            retries = CounterMetricFamily(
+                "traefik_service_retries", "How many request retries happened on a service.", labels=["service"]
+            )
+            for name, meter in m.services.items():
+                if meter.retries:
+                    retries.add_metric([name], meter.retries)
+            yield retries
+            yield self._servers_up()
+        m._drop_stale()
+
+    def _kernel_families(self) -> Iterator[Metric]:
+        kernel = self.m.kernel
+        if kernel is None:
+            return
+        st = kernel.state
+        reloads = CounterMetricFamily("traefik_config_reloads", "Config reloads")
+        reloads.add_metric([], st.reloads)
+        yield reloads
+        last = GaugeMetricFamily("traefik_config_last_reload_success", "Last config reload success")
+        if st.reloads:
+            last.add_metric([], float(int(st.applied_at)))
+        yield last
+        conns = GaugeMetricFamily(
+            "traefik_open_connections",
+            "How many open connections exist, by entryPoint and protocol",
+            labels=["entrypoint", "protocol"],
+        )
+        for name, ep in kernel.entrypoints.items():
+            conns.add_metric([name, "TCP"], len(ep.connections))
+        yield conns
+        certs = GaugeMetricFamily(
+            "traefik_tls_certs_not_after", "Certificate expiration timestamp", labels=["cn", "serial", "sans"]
+        )
+        for cert in _server_certificates(kernel):
+            leaf = cert.leaf
+            certs.add_metric(
+                [cert.common_name, str(leaf.serial_number), ",".join(sorted(_dns_names(cert)))],
+                float(int(leaf.not_valid_after_utc.timestamp())),
+            )
+        yield certs
+        apply = GaugeMetricFamily(
+            "edgeway_config_apply_duration_seconds",
+            "How long compiling and switching to the last applied configuration took.",
+        )
+        if st.reloads:
+            apply.add_metric([], st.apply_seconds)
+        yield apply
+
+    def _servers_up(self) -> Metric:
+        """``traefik_service_server_up`` of the services whose servers are health checked
+        (actively or passively: Traefik's health checkers set it), from ``serverStatus``."""
+        up = GaugeMetricFamily(
+            "traefik_service_server_up",
+            "service server is up, described by gauge value of 0 or 1.",
+            labels=["service", "url"],
+        )
+        kernel = self.m.kernel
+        if kernel is None:
+            return up
+        for name, info in kernel.state.runtime.services.items():
+            lb = getattr(info.config, "loadBalancer", None)
+            if lb is None or (lb.healthCheck is None and lb.passiveHealthCheck is None):
+                continue
+            for url, status in info.server_status.items():
+                up.add_metric([name, url], 1.0 if status == "UP" else 0.0)
+        return up
+
+
+def _request_families(
+    prefix: str, names: tuple[str, ...], meters: dict[Any, Meter], m: Metrics, where: str
+) -> Iterator[Metric]:
+    """The five families of one level (Traefik's ``initStandardRegistry``)."""
+    labels = ["code", "method", "protocol", *names]
+    service = ", partitioned by service" if prefix == "traefik_router" else ""
+    reqs = CounterMetricFamily(
+        f"{prefix}_requests",
+        f"How many HTTP requests processed on {where}{service}, partitioned by status code, protocol, and method.",
+        labels=labels + list(m.header_labels),
+    )
+    tls = CounterMetricFamily(
+        f"{prefix}_requests_tls",
+        f"How many HTTP requests with TLS processed on {where}, partitioned by TLS Version and TLS cipher Used.",
+        labels=["tls_version", "tls_cipher", *names],
+    )
+    durations = HistogramMetricFamily(
+        f"{prefix}_request_duration_seconds",
+        f"How long it took to process the request on {where}, partitioned by status code, protocol, and method.",
+        labels=labels,
+    )
+    req_bytes = CounterMetricFamily(
+        f"{prefix}_requests_bytes",
+        f"The total size of requests in bytes handled by {where}, partitioned by status code, protocol, and method.",
+        labels=labels,
+    )
+    resp_bytes = CounterMetricFamily(
+        f"{prefix}_responses_bytes",
+        f"The total size of responses in bytes handled by {where}, partitioned by status code, protocol, and method.",
+        labels=labels,
+    )
+    les = [floatToGoString(b) for b in m.bounds] + ["+Inf"]
+    for meter in list(meters.values()):
+        for (code, (method, proto)), cell in list(meter.cells.items()):
+            values = [str(code), method, proto, *meter.labels]
+            if not meter.header_names:
+                reqs.add_metric(values, cell[_COUNT])
+            running = 0
+            buckets = []
+            for le, count in zip(les, cell[_BUCKETS:], strict=True):
+                running += count
+                buckets.append((le, running))
+            durations.add_metric(values, buckets, cell[_SUM])
+            req_bytes.add_metric(values, cell[_REQ_BYTES])
+            resp_bytes.add_metric(values, cell[_RESP_BYTES])
+        for (code, method, proto, *header_values), count in list(meter.headers.items()):
+            reqs.add_metric([str(code), method, proto, *meter.labels, *header_values], count)
+        for (version, cipher), count in list(meter.tls.items()):
+            tls.add_metric([version, cipher, *meter.labels], count)
+    return iter((reqs, tls, durations, req_bytes, resp_bytes))
+
+
+def _server_certificates(kernel: Kernel) -> list[Certificate]:
+    """Traefik's ``GetServerCertificates``: the default store's certificates and its
+    configured default certificate (not the generated one)."""
+    store = kernel.tls.state.stores.get(DEFAULT_STORE)
+    if store is None:
+        return []
+    certs = list(store.certificates.values())
+    default = store.peek_default()
+    if isinstance(default, Certificate) and default.common_name != DEFAULT_DOMAIN and default not in certs:
+        certs.append(default)
+    return certs
+
+
+def _dns_names(cert: Certificate) -> list[str]:
+    from cryptography import x509
+
+    try:
+        ext = cert.leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n) for n in ext.value.get_values_for_type(x509.DNSName)]
+
+
+def wrap_optional(meter: Meter | None, handler: Handler) -> Handler:
+    """``handler`` counted by ``meter``, or itself when that level is off."""
+    return handler if meter is None else meter.wrap(handler)
+
