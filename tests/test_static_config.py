@@ -633,7 +633,7 @@ def test_environment_errors_name_key_paths(load):
         env={
             "EDGEWAY_ENTRYPOINTS_WEB_ADDRESS": "web",
             "EDGEWAY_ENTRYPOINT_WEB_ADDRESS": ":1",
-            "EDGEWAY_TRACING_OTLP": "true",
+            "EDGEWAY_HOSTRESOLVER_CNAMEFLATTENING": "true",
             "EDGEWAY_PROVIDERS_FILE_WATCH": "sometimes",
             "EDGEWAY_CONFIGFILE": "/x.yml",
             "EDGEWAY_API__INSECURE": "true",
@@ -645,7 +645,7 @@ def test_environment_errors_name_key_paths(load):
             "EDGEWAY_API__INSECURE: empty key segment (doubled or trailing '_')",
             "EDGEWAY_CONFIGFILE: the configuration file can only be given as --configFile",
             "entrypoint: unknown key (from EDGEWAY_ENTRYPOINT_WEB_ADDRESS)",
-            "tracing: not supported by this version of edgeway (from EDGEWAY_TRACING_OTLP)",
+            "hostResolver: not supported by this version of edgeway (from EDGEWAY_HOSTRESOLVER_CNAMEFLATTENING)",
             "entryPoints.web.address: invalid address 'web': missing port (e.g. ':80')",
             "providers.file.watch: Input should be a valid boolean, unable to interpret input",
         ]
