@@ -645,7 +645,7 @@ def test_environment_errors_name_key_paths(load):
             "EDGEWAY_API__INSECURE: empty key segment (doubled or trailing '_')",
             "EDGEWAY_CONFIGFILE: the configuration file can only be given as --configFile",
             "entrypoint: unknown key (from EDGEWAY_ENTRYPOINT_WEB_ADDRESS)",
-            "hostResolver: not supported by this version of edgeway (from EDGEWAY_HOSTRESOLVER_CNAMEFLATTENING)",
+            "hostresolver: not supported by this version of edgeway (from EDGEWAY_HOSTRESOLVER_CNAMEFLATTENING)",
             "entryPoints.web.address: invalid address 'web': missing port (e.g. ':80')",
             "providers.file.watch: Input should be a valid boolean, unable to interpret input",
         ]
