@@ -69,6 +69,7 @@ class InternalProvider:
                 }
             services["ping"] = {}
         self._redirections(routers, middlewares)
+        self._acme(routers, services)
         services["noop"] = {}
         return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
 
@@ -93,6 +94,29 @@ class InternalProvider:
             }
         }
         middlewares["dashboard_stripprefix"] = {"stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}}
+
+    def _acme(self, routers: dict[str, Any], services: dict[str, Any]) -> None:
+        """The HTTP-01 challenge routers (``acme`` in internal.go): priority MaxInt
+        so they outrank redirections, except on ``allowACMEByPass`` entry points."""
+        eps = getattr(self.static, "entryPoints", None) or {}
+        normal: list[str] = []
+        bypass: list[str] = []
+        for resolver in (getattr(self.static, "certificatesResolvers", None) or {}).values():
+            challenge = resolver.acme.httpChallenge if resolver.acme is not None else None
+            if challenge is None or not challenge.entryPoint or challenge.entryPoint in normal + bypass:
+                continue
+            ep = eps.get(challenge.entryPoint)
+            (bypass if ep is not None and ep.allowACMEByPass else normal).append(challenge.entryPoint)
+        rule = "PathPrefix(`/.well-known/acme-challenge/`)"
+        if normal:
+            routers["acme-http"] = {
+                "rule": rule, "ruleSyntax": "default", "entryPoints": normal,
+                "service": "acme-http@internal", "priority": MAX_INT,
+            }  # fmt: skip
+        if bypass:
+            routers["acme-http-bypass"] = {"rule": rule, "entryPoints": bypass, "service": "acme-http@internal"}
+        if normal or bypass:
+            services["acme-http"] = {}
 
     def _redirections(self, routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
         """``entryPoints.<ep>.http.redirections.entryPoint``: a catch-all router per
@@ -180,6 +204,7 @@ def internal_services(kernel: Kernel) -> dict[str, Handler]:
         "api@internal": api_handler(kernel),
         "noop@internal": noop,
     }
+    handlers.update(kernel.internal_handlers)
     api = static.api
     if api is not None and api.dashboard:
         handlers["dashboard@internal"] = dashboard_handler(api.basePath)

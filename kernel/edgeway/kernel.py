@@ -70,6 +70,11 @@ class Kernel:
         self._config_scope: anyio.CancelScope | None = None
         #: The access log's writer (None: no ``accessLog``, requests do nothing for it).
         self.access_log = AccessLogger(static.accessLog) if static.accessLog is not None else None
+        #: Certificate resolvers (set up by the ACME plugin): None when usable, else why not.
+        self.cert_resolvers: dict[str, str | None] = {}
+        #: ``x@internal`` handlers plugins add at ``startup`` (e.g. ``acme-http@internal``).
+        self.internal_handlers: dict[str, Any] = {}
+        self._background: list[Any] = []
 
     # -- providers ---------------------------------------------------------
 
@@ -127,6 +132,7 @@ class Kernel:
             tcp_transport_defaults=_tcp_transport_defaults(self.static),
             udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
             access_log=self.access_log is not None,
+            cert_resolvers=self.cert_resolvers,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
@@ -203,6 +209,21 @@ class Kernel:
 
     # -- lifecycle -----------------------------------------------------------
 
+    def spawn(self, task: Any) -> None:
+        """Run ``task()`` (async) until the kernel stops; may be called from a
+        ``startup`` hook (it starts once the kernel runs). A failure is logged."""
+
+        async def guarded() -> None:
+            try:
+                await task()
+            except Exception:
+                log.exception("background task %r failed", task)
+
+        if self._tg is None:
+            self._background.append(guarded)
+        else:
+            self._tg.start_soon(guarded)
+
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`stop`; ``task_status.started()`` once every entry point is bound."""
         if self.access_log is not None:
@@ -230,6 +251,9 @@ class Kernel:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                for pending in self._background:
+                    tg.start_soon(pending)
+                self._background.clear()
                 tg.start_soon(self.watcher.run)
                 for ep in self.entrypoints.values():
                     tg.start_soon(ep.sweep)

@@ -86,6 +86,8 @@ class CompileContext:
     #: The static ``accessLog`` is set: routers and servers record their names
     #: for it (decided here so that requests do nothing of it otherwise).
     access_log: bool = False
+    #: Certificate resolvers by name: None when usable, else why not.
+    cert_resolvers: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,12 +173,9 @@ class _Compiler:
         for info in rt.routers.values():
             cfg = info.config
             if cfg.tls is not None and cfg.tls.certResolver:
-                info.add_error(
-                    f'certificate resolver "{cfg.tls.certResolver}" does not exist: ACME certificate '
-                    "resolvers are not supported by this version of edgeway yet (the router is served "
-                    "with the certificates of the TLS stores, as Traefik does for an unknown resolver)",
-                    False,
-                )
+                resolver_error = self._resolver_error(cfg.tls.certResolver)
+                if resolver_error is not None:
+                    info.add_error(resolver_error, False)
             if cfg.parentRefs:
                 info.add_error(unsupported.format("child routers (parentRefs)"), True)
                 continue
@@ -192,6 +191,15 @@ class _Compiler:
             hosts[ep] = tls_hosts(by_ep_tls[ep], self.resolved_tls, self._options_error)
         rt.populate_used_by()
         return Compiled(rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks, tcp=tcp, udp=udp)
+
+    def _resolver_error(self, name: str) -> str | None:
+        """Why a router's ``certResolver`` gives it no certificate (it is still
+        served with the TLS stores' certificates, as Traefik does)."""
+        resolvers = self.ctx.cert_resolvers
+        if name not in resolvers:
+            return f'certificate resolver "{name}" does not exist (see the static certificatesResolvers)'
+        error = resolvers[name]
+        return None if error is None else f'certificate resolver "{name}" is not available: {error}'
 
     def _options_error(self, name: str) -> str | None:
         tls = self.ctx.tls
