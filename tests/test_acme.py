@@ -27,10 +27,9 @@ import anyio
 import pytest
 import trustme
 from cryptography import x509
-from support import backends, edgeway
-
 from edgeway.acme import resolver as resolver_mod
 from edgeway.acme.resolver import delete_unnecessary_domains, renew_durations
+from support import backends, edgeway
 
 pytestmark = [
     pytest.mark.anyio,
