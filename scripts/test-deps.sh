@@ -23,6 +23,9 @@ command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 # Debian's chromium: the dashboard's real-browser test (tests/test_dashboard.py)
 # runs it headless; it is a failure under CI=true when it is missing.
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+# Debian's pebble (pebble + pebble-challtestsrv): the ACME CA of tests/test_acme.py;
+# a failure under CI=true when it is missing.
+command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 # Debian's kubectl (v1.20.2, the server's version) when no kubectl is installed.
 if [ -n "$want_k8s" ] && ! command -v kubectl >/dev/null 2>&1; then
     missing="$missing kubernetes-client"

@@ -46,6 +46,12 @@ def register_tls_stores(register: Callable[[TLSStoreType], None]) -> None:
 
 
 @hookspec
+def register_dns_providers(register: Callable[[Any], None]) -> None:
+    """Register DNS-01 providers (``edgeway.acme.dns.DNSProviderType``) for
+    ``certificatesResolvers.<name>.acme.dnsChallenge.provider``."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add subcommands to the ``edgeway`` click group ``cli``."""
 

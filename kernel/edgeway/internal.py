@@ -70,6 +70,7 @@ class InternalProvider:
             services["ping"] = {}
         self._prometheus(routers, services)
         self._redirections(routers, middlewares)
+        self._acme(routers, services)
         services["noop"] = {}
         return {"http": {"routers": routers, "services": services, "middlewares": middlewares}}
 
@@ -93,7 +94,9 @@ class InternalProvider:
                 "permanent": True,
             }
         }
-        middlewares["dashboard_stripprefix"] = {"stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}}
+        middlewares["dashboard_stripprefix"] = {
+            "stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}
+        }
 
     def _prometheus(self, routers: dict[str, Any], services: dict[str, Any]) -> None:
         """``prometheusConfiguration``: ``/metrics`` on the configured entry point."""
@@ -111,6 +114,39 @@ class InternalProvider:
             }
         services["prometheus"] = {}
 
+    def _acme(self, routers: dict[str, Any], services: dict[str, Any]) -> None:
+        """The HTTP-01 challenge routers (``acme`` in internal.go): priority MaxInt
+        so they outrank redirections, except on ``allowACMEByPass`` entry points."""
+        eps = getattr(self.static, "entryPoints", None) or {}
+        normal: list[str] = []
+        bypass: list[str] = []
+        for resolver in (getattr(self.static, "certificatesResolvers", None) or {}).values():
+            challenge = resolver.acme.httpChallenge if resolver.acme is not None else None
+            if (
+                challenge is None
+                or not challenge.entryPoint
+                or challenge.entryPoint in normal + bypass
+            ):
+                continue
+            ep = eps.get(challenge.entryPoint)
+            (bypass if ep is not None and ep.allowACMEByPass else normal).append(
+                challenge.entryPoint
+            )
+        rule = "PathPrefix(`/.well-known/acme-challenge/`)"
+        if normal:
+            routers["acme-http"] = {
+                "rule": rule, "ruleSyntax": "default", "entryPoints": normal,
+                "service": "acme-http@internal", "priority": MAX_INT,
+            }  # fmt: skip
+        if bypass:
+            routers["acme-http-bypass"] = {
+                "rule": rule,
+                "entryPoints": bypass,
+                "service": "acme-http@internal",
+            }
+        if normal or bypass:
+            services["acme-http"] = {}
+
     def _redirections(self, routers: dict[str, Any], middlewares: dict[str, Any]) -> None:
         """``entryPoints.<ep>.http.redirections.entryPoint``: a catch-all router per
         entry point through a redirectScheme middleware (``redirection`` in internal.go)."""
@@ -120,12 +156,17 @@ class InternalProvider:
             if redirect is None:
                 continue
             if not redirect.to:
-                log.error("entry point %s: Unable to create redirection: the entry point or the port is missing", name)
+                log.error(
+                    "entry point %s: Unable to create redirection: the entry point or the port is missing",
+                    name,
+                )
                 continue
             port = _redirect_port(redirect.to, eps)
             if port is None:
                 log.error(
-                    "entry point %s: 'to' entry point field references a non-existing entry point: %s", name, redirect.to
+                    "entry point %s: 'to' entry point field references a non-existing entry point: %s",
+                    name,
+                    redirect.to,
                 )
                 continue
             router = _normalize(f"{name}-to-{redirect.to}")
@@ -139,7 +180,11 @@ class InternalProvider:
                 "priority": redirect.priority,
             }
             middlewares[middleware] = {
-                "redirectScheme": {"scheme": redirect.scheme, "port": port, "permanent": redirect.permanent}
+                "redirectScheme": {
+                    "scheme": redirect.scheme,
+                    "port": port,
+                    "permanent": redirect.permanent,
+                }
             }
 
     async def snapshot(self) -> dict[str, Any]:
@@ -197,10 +242,10 @@ def internal_services(kernel: Kernel) -> dict[str, Handler]:
         "api@internal": api_handler(kernel),
         "noop@internal": noop,
     }
+    handlers.update(kernel.internal_handlers)
     api = static.api
     if api is not None and api.dashboard:
         handlers["dashboard@internal"] = dashboard_handler(api.basePath)
     if kernel.metrics is not None:
         handlers["prometheus@internal"] = kernel.metrics.handler()
     return handlers
-

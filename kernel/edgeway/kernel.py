@@ -83,6 +83,11 @@ class Kernel:
         if static.metrics is not None and static.metrics.prometheus is not None:
             self.metrics = Metrics(static.metrics.prometheus, add_internals=static.metrics.addInternals)
             self.metrics.kernel = self
+        #: Certificate resolvers (set up by the ACME plugin): None when usable, else why not.
+        self.cert_resolvers: dict[str, str | None] = {}
+        #: ``x@internal`` handlers plugins add at ``startup`` (e.g. ``acme-http@internal``).
+        self.internal_handlers: dict[str, Any] = {}
+        self._background: list[Any] = []
 
     # -- providers ---------------------------------------------------------
 
@@ -142,6 +147,7 @@ class Kernel:
             access_log=self.access_log is not None,
             tracing=self.tracing,
             metrics=self.metrics,
+            cert_resolvers=self.cert_resolvers,
         )
 
     def apply(self, snapshots: Mapping[str, Configuration]) -> RuntimeConfiguration:
@@ -223,6 +229,21 @@ class Kernel:
 
     # -- lifecycle -----------------------------------------------------------
 
+    def spawn(self, task: Any) -> None:
+        """Run ``task()`` (async) until the kernel stops; may be called from a
+        ``startup`` hook (it starts once the kernel runs). A failure is logged."""
+
+        async def guarded() -> None:
+            try:
+                await task()
+            except Exception:
+                log.exception("background task %r failed", task)
+
+        if self._tg is None:
+            self._background.append(guarded)
+        else:
+            self._tg.start_soon(guarded)
+
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`stop`; ``task_status.started()`` once every entry point is bound."""
         if self.access_log is not None:
@@ -250,6 +271,9 @@ class Kernel:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                for pending in self._background:
+                    tg.start_soon(pending)
+                self._background.clear()
                 tg.start_soon(self.watcher.run)
                 for ep in self.entrypoints.values():
                     tg.start_soon(ep.sweep)

@@ -24,6 +24,7 @@ from edgeway.registry import Registry
 BUILTINS = {
     "internal": "edgeway.internal",
     "tls-stores": "edgeway.tls.builtin",
+    "acme": "edgeway.acme.plugin",
     "builtin-middlewares": "edgeway.middlewares.builtin",
     "middlewares-paths": "edgeway.middlewares.paths",
     "middlewares-auth": "edgeway.middlewares.auth",
@@ -117,6 +118,7 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         ("register_providers", registry.add_provider),
         ("register_middlewares", registry.add_middleware),
         ("register_tls_stores", registry.add_tls_store),
+        ("register_dns_providers", registry.add_dns_provider),
     ):
         hook = getattr(pm.hook, hookname)
         for impl in reversed(hook.get_hookimpls()):

@@ -199,6 +199,8 @@ class Registry:
     providers: dict[str, ProviderType] = field(default_factory=dict)
     middlewares: dict[str, MiddlewareType] = field(default_factory=dict)
     tls_stores: dict[str, TLSStoreType] = field(default_factory=dict)
+    #: DNS-01 providers (``edgeway.acme.dns.DNSProviderType``) by ``dnsChallenge.provider`` name.
+    dns_providers: dict[str, Any] = field(default_factory=dict)
     #: plugin name -> names it registered, for ``edgeway plugins`` and the API.
     owners: dict[str, str] = field(default_factory=dict)
 
@@ -225,6 +227,13 @@ class Registry:
         if not isinstance(item, TLSStoreType):
             raise RegistryError(f"plugin {owner!r} registered {item!r}, not a TLSStoreType")
         self._add(self.tls_stores, "TLS store", item, owner)
+
+    def add_dns_provider(self, item: Any, owner: str = "?") -> None:
+        from edgeway.acme.dns import DNSProviderType
+
+        if not isinstance(item, DNSProviderType):
+            raise RegistryError(f"plugin {owner!r} registered {item!r}, not a DNSProviderType")
+        self._add(self.dns_providers, "DNS provider", item, owner)
 
     def provider_by_key(self, config_key: str) -> ProviderType | None:
         for p in self.providers.values():

@@ -98,13 +98,13 @@ TRAEFIK_PROVIDER_KEYS = frozenset(
 NOT_SUPPORTED: dict[str, frozenset[str]] = {
     "": frozenset(
         {
-            "certificatesResolvers", "experimental",
+            "experimental",
             "hostResolver", "core", "spiffe", "ocsp",
         }
     ),
     "global": frozenset({"notAppendXForwardedFor"}),
     "serversTransport": frozenset({"spiffe"}),
-    "entryPoints.*": frozenset({"allowACMEByPass", "http3", "observability"}),
+    "entryPoints.*": frozenset({"http3", "observability"}),
     "tcpServersTransport.tls": frozenset({"spiffe"}),
     "entryPoints.*.http": frozenset({"encodedCharacters", "underscoreHeadersStrategy"}),
     "entryPoints.*.forwardedHeaders": frozenset(
@@ -291,6 +291,9 @@ class EntryPointHTTP2(_Section):
 class EntryPoint(_Section):
     address: Annotated[str, AfterValidator(_check_address)]
     asDefault: bool = False
+    #: Let routers of this entry point take ACME HTTP-01 requests before the
+    #: challenge router (``acme-http-bypass@internal`` gets the default priority).
+    allowACMEByPass: bool = False
     reusePort: bool = False
     #: None unless configured (Traefik reads no PROXY header then).
     proxyProtocol: ProxyProtocol | None = None
@@ -590,6 +593,81 @@ class Providers(_Section):
         }
 
 
+# --- certificate resolvers (pkg/provider/acme/provider.go Configuration) ---------------
+
+ACME_KEY_TYPES = ("EC256", "EC384", "RSA2048", "RSA4096", "RSA8192")
+
+
+class ACMEEAB(_Section):
+    """External Account Binding: key identifier and base64url HMAC key from the CA."""
+
+    kid: str = ""
+    hmacEncoded: str = ""
+
+
+class ACMEPropagation(_Section):
+    disableChecks: bool = False
+    disableANSChecks: bool = False
+    requireAllRNS: bool = False
+    delayBeforeChecks: Duration = 0.0
+
+
+class ACMEDNSChallenge(_Section):
+    provider: str = ""
+    #: DNS servers (``host:port``) asked whether the TXT record is visible.
+    resolvers: tuple[str, ...] = ()
+    propagation: ACMEPropagation | None = None
+    #: Deprecated forms of ``propagation.delayBeforeChecks`` / ``disableChecks``.
+    delayBeforeCheck: Duration = 0.0
+    disablePropagationCheck: bool = False
+
+
+class ACMEHTTPChallenge(_Section):
+    entryPoint: str = ""
+    delay: Duration = 0.0
+
+
+class ACMETLSChallenge(_Section):
+    delay: Duration = 0.0
+
+
+class ACMEConfiguration(_Section):
+    email: str = ""
+    caServer: str = "https://acme-v02.api.letsencrypt.org/directory"
+    preferredChain: str = ""
+    profile: str = ""
+    emailAddresses: tuple[str, ...] = ()
+    disableCommonName: bool = False
+    storage: str = "acme.json"
+    #: Traefik logs and falls back to RSA4096 for an unknown value; edgeway refuses it.
+    keyType: str = "RSA4096"
+    eab: ACMEEAB | None = None
+    certificatesDuration: int = 3 * 30 * 24
+    clientTimeout: Duration = 120.0
+    clientResponseHeaderTimeout: Duration = 30.0
+    certificateTimeout: Duration = 30.0
+    caCertificates: tuple[str, ...] = ()
+    caSystemCertPool: bool = False
+    caServerName: str = ""
+    dnsChallenge: ACMEDNSChallenge | None = None
+    httpChallenge: ACMEHTTPChallenge | None = None
+    tlsChallenge: ACMETLSChallenge | None = None
+
+    @field_validator("keyType")
+    @classmethod
+    def _key_type(cls, value: str) -> str:
+        value = value or "RSA4096"
+        if value not in ACME_KEY_TYPES:
+            raise ValueError(f"unknown key type {value!r}: use one of {', '.join(ACME_KEY_TYPES)}")
+        return value
+
+
+class CertificateResolver(_Section):
+    acme: ACMEConfiguration | None = None
+    #: Accepted by Traefik; refused when the resolver is set up (not supported).
+    tailscale: dict[str, Any] | None = None
+
+
 class StaticConfiguration(_Section):
     """The whole static configuration.
 
@@ -608,6 +686,7 @@ class StaticConfiguration(_Section):
     accessLog: AccessLog | None = None
     tracing: Tracing | None = None
     metrics: Metrics | None = None
+    certificatesResolvers: dict[str, CertificateResolver] = Field(default_factory=dict)
 
 
 def build_static_model(registry: Registry | None) -> type[StaticConfiguration]:

@@ -109,6 +109,8 @@ class CompileContext:
     tracing: Tracing | None = None
     #: Prometheus metrics (None: off, and nothing of it is compiled in).
     metrics: Metrics | None = None
+    #: Certificate resolvers by name: None when usable, else why not.
+    cert_resolvers: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -199,12 +201,9 @@ class _Compiler:
         for info in rt.routers.values():
             cfg = info.config
             if cfg.tls is not None and cfg.tls.certResolver:
-                info.add_error(
-                    f'certificate resolver "{cfg.tls.certResolver}" does not exist: ACME certificate '
-                    "resolvers are not supported by this version of edgeway yet (the router is served "
-                    "with the certificates of the TLS stores, as Traefik does for an unknown resolver)",
-                    False,
-                )
+                resolver_error = self._resolver_error(cfg.tls.certResolver)
+                if resolver_error is not None:
+                    info.add_error(resolver_error, False)
             if cfg.parentRefs:
                 info.add_error(unsupported.format("child routers (parentRefs)"), True)
                 continue
@@ -222,6 +221,15 @@ class _Compiler:
         return Compiled(
             rt, handlers, https_handlers=https, tls_hosts=hosts, tasks=self.tasks, tcp=tcp, udp=udp
         )
+
+    def _resolver_error(self, name: str) -> str | None:
+        """Why a router's ``certResolver`` gives it no certificate (it is still
+        served with the TLS stores' certificates, as Traefik does)."""
+        resolvers = self.ctx.cert_resolvers
+        if name not in resolvers:
+            return f'certificate resolver "{name}" does not exist (see the static certificatesResolvers)'
+        error = resolvers[name]
+        return None if error is None else f'certificate resolver "{name}" is not available: {error}'
 
     def _options_error(self, name: str) -> str | None:
         tls = self.ctx.tls

@@ -203,6 +203,11 @@ class TLSManager:
 
     # -- queries ------------------------------------------------------------
 
+    @property
+    def store_configs(self) -> Mapping[str, TLSStore]:
+        """The live configuration's ``tls.stores`` (certificate resolvers read ``defaultGeneratedCert``)."""
+        return self._stores_config
+
     def options_error(self, name: str) -> str | None:
         """Why routers using options ``name`` cannot be built (Traefik's ``Manager.Get`` error)."""
         found = self.state.options.get(name)

@@ -1,0 +1,1 @@
+"""ACME certificate resolvers (``certificatesResolvers.<name>.acme``), Traefik-compatible."""
