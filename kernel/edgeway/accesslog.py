@@ -25,11 +25,12 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 from edgeway.config.static import AccessLog
+from edgeway.http.bodies import counted_stream
 from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
 from edgeway.tls.names import CIPHER_SUITES
 
@@ -134,7 +135,9 @@ class AccessLogger:
     def start(self) -> None:
         """Open the file and start the writer; ``OSError`` if the file cannot be opened."""
         self._file = self._open()
-        self._thread = threading.Thread(target=self._write_loop, name="edgeway-accesslog", daemon=True)
+        self._thread = threading.Thread(
+            target=self._write_loop, name="edgeway-accesslog", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -178,10 +181,14 @@ class AccessLogger:
                 raise
             stream = resp.stream
             if stream is None:
-                size = 0 if req.method == "HEAD" or resp.status in _NO_BODY_STATUS else len(resp.body)
+                size = (
+                    0 if req.method == "HEAD" or resp.status in _NO_BODY_STATUS else len(resp.body)
+                )
                 put((facts, resp.status, resp.headers, size, perf()))
             else:
-                resp.stream = _counted(stream, put, facts, resp.status, resp.headers, perf)
+                resp.stream = counted_stream(
+                    stream, lambda size: put((facts, resp.status, resp.headers, size, perf()))
+                )
             return resp
 
         return logged
@@ -253,7 +260,9 @@ class AccessLogger:
         core = _core(req, entrypoint, start, raw_path, query, data, status, size, duration)
         core["RequestCount"] = next(self._counter)
         if self._keep or not self._keep_default:
-            fields = {k: v for k, v in core.items() if self._keep.get(k.lower(), self._keep_default)}
+            fields = {
+                k: v for k, v in core.items() if self._keep.get(k.lower(), self._keep_default)
+            }
         else:
             fields = core
         self._headers(fields, "request_", req.headers.raw)
@@ -280,7 +289,9 @@ class AccessLogger:
         for raw_name, value in raw:
             key = names.get(raw_name)
             if key is None:
-                key = names[raw_name] = canonical_header_name(raw_name.decode("latin-1")).decode("latin-1")
+                key = names[raw_name] = canonical_header_name(raw_name.decode("latin-1")).decode(
+                    "latin-1"
+                )
             values.setdefault(key, []).append(value.decode("latin-1"))
         modes, default = self._header_modes, self._header_default
         for key, vals in values.items():
@@ -289,23 +300,6 @@ class AccessLogger:
                 fields[prefix + key] = ",".join(vals)
             elif mode == "redact":
                 fields[prefix + key] = "REDACTED"
-
-
-async def _counted(
-    stream: AsyncIterator[bytes], put: Callable[[Any], None], facts: tuple[Any, ...],
-    status: int, headers: Headers, perf: Callable[[], float],
-) -> AsyncIterator[bytes]:
-    """A streamed body, counted; its line is queued when the body ends or is dropped."""
-    size = 0
-    try:
-        async for chunk in stream:
-            size += len(chunk)
-            yield chunk
-    finally:
-        put((facts, status, headers, size, perf()))
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 # -- fields and formats (writer thread) ----------------------------------------------
@@ -327,8 +321,15 @@ def _ns(seconds: float) -> int:
 
 
 def _core(
-    req: Request, entrypoint: str, start: float, raw_path: str, query: str,
-    data: dict[str, Any], status: int, size: int, duration: float,
+    req: Request,
+    entrypoint: str,
+    start: float,
+    raw_path: str,
+    query: str,
+    data: dict[str, Any],
+    status: int,
+    size: int,
+    duration: float,
 ) -> dict[str, Any]:
     utc = dt.datetime.fromtimestamp(start, dt.UTC)
     ip = req.client_ip
@@ -394,7 +395,7 @@ def _clf_base(f: dict[str, Any]) -> str:
     """The generic CLF part both CLF formats share (logger_formatters.go)."""
     return (
         f"{_clf(f, 'ClientHost')} - {_clf(f, 'ClientUsername')} [{_clf_time(f)}] "
-        f"\"{_clf(f, 'RequestMethod')} {_clf(f, 'RequestPath')} {_clf(f, 'RequestProtocol')}\" "
+        f'"{_clf(f, "RequestMethod")} {_clf(f, "RequestPath")} {_clf(f, "RequestProtocol")}" '
         f"{_clf(f, 'DownstreamStatus', quoted=True)} {_clf(f, 'DownstreamContentSize', quoted=True)} "
         f"{_clf(f, 'request_Referer', _QDASH, True)} {_clf(f, 'request_User-Agent', _QDASH, True)}"
     )

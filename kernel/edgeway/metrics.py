@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -35,6 +35,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from edgeway.http.bodies import counted_stream
 from edgeway.http.message import Handler, Headers, Request, Response
 from edgeway.tls.certificates import DEFAULT_DOMAIN, Certificate
 from edgeway.tls.names import CIPHER_SUITES
@@ -77,7 +78,6 @@ def request_labels(req: Request) -> tuple[str, str]:
     return labels
 
 
-
 def request_protocol(req: Request) -> str:
     """Traefik's ``getRequestProtocol``: websocket, sse, grpc-web, grpc or http
     (from the first ``Accept`` and ``Content-Type`` values, as Go's ``Header.Get``)."""
@@ -92,8 +92,10 @@ def request_protocol(req: Request) -> str:
                 accept = v
         elif c == 0x63 and ctype is None and n.lower() == b"content-type":
             ctype = v
-    if accept is not None and _SSE in accept.lower() and any(
-        item.strip().lower() == _SSE for item in accept.split(b",")
+    if (
+        accept is not None
+        and _SSE in accept.lower()
+        and any(item.strip().lower() == _SSE for item in accept.split(b","))
     ):
         return "sse"
     if ctype is not None and ctype.startswith(b"application/grpc"):
@@ -133,7 +135,9 @@ class Meter:
 
     __slots__ = ("labels", "bounds", "cells", "tls", "header_names", "headers", "retries")
 
-    def __init__(self, labels: tuple[str, ...], bounds: tuple[float, ...], header_names: tuple[bytes, ...]) -> None:
+    def __init__(
+        self, labels: tuple[str, ...], bounds: tuple[float, ...], header_names: tuple[bytes, ...]
+    ) -> None:
         self.labels = labels
         self.bounds = bounds
         self.cells: dict[tuple[int, tuple[str, str]], list[Any]] = {}
@@ -169,10 +173,18 @@ class Meter:
             ctx = req.context
             labels = ctx.get(_LABELS)
             if labels is None:
-                labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
+                labels = ctx[_LABELS] = (
+                    _METHODS.get(req.method, _EXTENSION),
+                    request_protocol(req),
+                )
             stream = resp.stream
             if stream is not None:
-                resp.stream = self._counted(stream, req, resp, labels, t0)
+                resp.stream = counted_stream(
+                    stream,
+                    lambda size: self._record(
+                        req, _status_code(labels[1], resp), labels, time.perf_counter() - t0, size
+                    ),
+                )
                 return resp
             key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
             cell = cells.get(key) or new_cell(key)
@@ -187,7 +199,9 @@ class Meter:
 
         return metered
 
-    def _record(self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int) -> None:
+    def _record(
+        self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int
+    ) -> None:
         key = (code, labels)
         cell = self.cells.get(key)
         if cell is None:
@@ -200,26 +214,14 @@ class Meter:
         if self.header_names:
             self._count_headers(req, key)
 
-    async def _counted(
-        self, stream: AsyncIterator[bytes], req: Request, resp: Response, labels: tuple[str, str], t0: float
-    ) -> AsyncIterator[bytes]:
-        """A streamed body: its bytes counted, the request recorded when it ends."""
-        size = 0
-        try:
-            async for chunk in stream:
-                size += len(chunk)
-                yield chunk
-        finally:
-            self._record(req, _status_code(labels[1], resp), labels, time.perf_counter() - t0, size)
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
     def _count_tls(self, tls: Any) -> None:
         version = tls.version() if hasattr(tls, "version") else None
         cipher = tls.cipher() if hasattr(tls, "cipher") else None
         name = cipher[0] if cipher else ""
-        key = (_TLS_VERSIONS.get(version or "", "unknown"), _GO_CIPHERS.get(name, name or "unknown"))
+        key = (
+            _TLS_VERSIONS.get(version or "", "unknown"),
+            _GO_CIPHERS.get(name, name or "unknown"),
+        )
         self.tls[key] = self.tls.get(key, 0) + 1
 
     def _count_headers(self, req: Request, key: tuple[int, tuple[str, str]]) -> None:
@@ -271,7 +273,9 @@ class Metrics:
             return None
         meter = self.routers.get((name, service))
         if meter is None:
-            meter = self.routers[(name, service)] = Meter((name, service), self.bounds, self._header_names)
+            meter = self.routers[(name, service)] = Meter(
+                (name, service), self.bounds, self._header_names
+            )
         return meter
 
     def service(self, name: str) -> Meter | None:
@@ -282,7 +286,9 @@ class Metrics:
             meter = self.services[name] = Meter((name,), self.bounds, self._header_names)
         return meter
 
-    def set_live(self, entrypoints: Iterable[str], routers: Iterable[str], services: Iterable[str]) -> None:
+    def set_live(
+        self, entrypoints: Iterable[str], routers: Iterable[str], services: Iterable[str]
+    ) -> None:
         """A configuration was applied: series of other objects go after the next scrape."""
         self._live = (set(entrypoints), set(routers), set(services))
 
@@ -320,13 +326,21 @@ class _Collector:
         m = self.m
         yield from self._kernel_families()
         if m.cfg.addEntryPointsLabels:
-            yield from _request_families("traefik_entrypoint", ("entrypoint",), m.entrypoints, m, "an entrypoint")
+            yield from _request_families(
+                "traefik_entrypoint", ("entrypoint",), m.entrypoints, m, "an entrypoint"
+            )
         if m.cfg.addRoutersLabels:
-            yield from _request_families("traefik_router", ("router", "service"), m.routers, m, "a router")
+            yield from _request_families(
+                "traefik_router", ("router", "service"), m.routers, m, "a router"
+            )
         if m.cfg.addServicesLabels:
-            yield from _request_families("traefik_service", ("service",), m.services, m, "a service")
+            yield from _request_families(
+                "traefik_service", ("service",), m.services, m, "a service"
+            )
             retries = CounterMetricFamily(
-                "traefik_service_retries", "How many request retries happened on a service.", labels=["service"]
+                "traefik_service_retries",
+                "How many request retries happened on a service.",
+                labels=["service"],
             )
             for name, meter in m.services.items():
                 if meter.retries:
@@ -356,7 +370,9 @@ class _Collector:
             conns.add_metric([name, "TCP"], len(ep.connections))
         yield conns
         certs = GaugeMetricFamily(
-            "traefik_tls_certs_not_after", "Certificate expiration timestamp", labels=["cn", "serial", "sans"]
+            "traefik_tls_certs_not_after",
+            "Certificate expiration timestamp",
+            labels=["cn", "serial", "sans"],
         )
         for cert in _server_certificates(kernel):
             leaf = cert.leaf
@@ -453,7 +469,11 @@ def _server_certificates(kernel: Kernel) -> list[Certificate]:
         return []
     certs = list(store.certificates.values())
     default = store.peek_default()
-    if isinstance(default, Certificate) and default.common_name != DEFAULT_DOMAIN and default not in certs:
+    if (
+        isinstance(default, Certificate)
+        and default.common_name != DEFAULT_DOMAIN
+        and default not in certs
+    ):
         certs.append(default)
     return certs
 
@@ -471,4 +491,3 @@ def _dns_names(cert: Certificate) -> list[str]:
 def wrap_optional(meter: Meter | None, handler: Handler) -> Handler:
     """``handler`` counted by ``meter``, or itself when that level is off."""
     return handler if meter is None else meter.wrap(handler)
-

@@ -89,12 +89,12 @@ class AcmeCertificates:
             generated = store.defaultGeneratedCert
             if generated is None or not generated.resolver or generated.domain is None:
                 continue
-            resolver = self.resolvers.get(generated.resolver)
-            if resolver is None:
+            chosen = self.resolvers.get(generated.resolver)
+            if chosen is None:
                 log.error("TLS store %s: defaultGeneratedCert: unknown certificate resolver %r", name, generated.resolver)
                 continue
             domains = [generated.domain.main or "", *(generated.domain.sans or ())]
-            kernel.spawn(lambda r=resolver, d=domains: r.resolve(d))
+            kernel.spawn(lambda r=chosen, d=domains: r.resolve(d))
 
     def stop(self) -> None:
         for resolver in self.resolvers.values():

@@ -8,6 +8,8 @@ turns into the right status instead of unbounded memory.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
 from edgeway.http.message import BytesBody, Request, Response
 
 __all__ = ["BodyTooLarge", "buffer_request_body", "read_response_body"]
@@ -60,3 +62,20 @@ async def read_response_body(resp: Response, limit: int = -1) -> bytes:
     resp.body = b"".join(parts)
     resp.headers.remove(b"content-length")
     return resp.body
+
+
+async def counted_stream(
+    stream: AsyncIterator[bytes], done: Callable[[int], None]
+) -> AsyncIterator[bytes]:
+    """``stream`` passed through; ``done(bytes sent)`` runs when it ends or is dropped,
+    then ``stream`` is closed (observers that record a response once its body is over)."""
+    size = 0
+    try:
+        async for chunk in stream:
+            size += len(chunk)
+            yield chunk
+    finally:
+        done(size)
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
