@@ -230,3 +230,79 @@ async def test_invalid_status_codes_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="invalid syntax"):
         AccessLogFilters(statusCodes=["abc"])
+
+
+async def test_bursts_are_written_whole_and_in_order(tmp_path: Path) -> None:
+    """Lines reach the writer in batches: a burst from several connections, then
+    another after the writer ran dry, all land, counted in order."""
+    log = tmp_path / "access.log"
+    async with backends("a") as (a,), edgeway(tmp_path, dynamic(a.url), **static(log, format="json")) as ew:
+        port = ew.port()
+
+        async def burst(tag: str) -> None:
+            async def one(conn: int) -> None:
+                client = await Client.connect(port)
+                for i in range(25):
+                    await client.request("GET", f"/{tag}/{conn}/{i}")
+                await client.close()
+
+            async with anyio.create_task_group() as tg:
+                for conn in range(8):
+                    tg.start_soon(one, conn)
+
+        await burst("first")
+        await lines(log, 200)
+        await burst("second")
+        found = [json.loads(ln) for ln in await lines(log, 400)]
+    assert [d["RequestCount"] for d in found] == list(range(1, 401))
+    paths = {d["RequestPath"] for d in found}
+    assert paths == {f"/{t}/{c}/{i}" for t in ("first", "second") for c in range(8) for i in range(25)}
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns", "Europe/Paris"])
+def test_start_times_are_datetimes_to_the_microsecond(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The once-a-second cache of the start time gives what ``datetime`` gives,
+    rounding included (half to even at the microsecond, carrying into the second)."""
+    import datetime as dt
+    import random
+
+    from edgeway.accesslog import _go_time, _StartTimes
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        times, rnd = _StartTimes(), random.Random(zone)
+        clf = "%d/%b/%Y:%H:%M:%S %z"
+        for i in range(3000):
+            start = rnd.uniform(0, 2e9)
+            if i % 2:
+                start = int(start) + rnd.choice([0.0, 0.5, 0.0000005, 0.0000015, 0.9999995, 0.99999949])
+            utc = dt.datetime.fromtimestamp(start, dt.UTC)
+            local = utc.astimezone()
+            assert times.go(start) == (_go_time(utc), _go_time(local)), start
+            assert times.clf(start) == (utc.strftime(clf), local.strftime(clf)), start
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_json_lines_are_json_dumps() -> None:
+    """The encoder built once writes the bytes ``json.dumps`` writes (escapes,
+    sorted keys, numbers), durations in nanoseconds."""
+    from edgeway.accesslog import _json
+
+    fields: dict[str, object] = {
+        "RequestPath": '/é\u2028"\\\x01<>&?q=✓',
+        "Duration": 0.0123456789,
+        "OriginDuration": 0.0,
+        "DownstreamStatus": 200,
+        "GzipRatio": 1 / 3,
+        "request_User-Agent": "ua \"q\" \udcff",
+        "entryPointName": "web",
+        "ClientHost": "::1",
+    }
+    expected = {**fields, "Duration": int(0.0123456789 * 1e9), "OriginDuration": 0, "level": "info", "msg": ""}
+    line = _json(dict(fields), 0.0)
+    decoded = json.loads(line)
+    expected["time"] = decoded["time"]
+    assert line == json.dumps(expected, sort_keys=True, separators=(",", ":")) + "\n"

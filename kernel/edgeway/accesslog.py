@@ -4,11 +4,15 @@ The request path only records facts it already has: the entry point wrapper
 (:meth:`AccessLogger.wrap`) puts one small dict per request in
 ``req.context[KEY]``, routers and servers add their names to it (only when the
 access log is configured: the compiler decides once per configuration), and the
-finished request is one ``SimpleQueue.put`` of a tuple. A writer thread turns
-the tuples into lines (``common``, ``genericCLF`` or ``json`` with Traefik's
-field names), applies filters and field modes, and writes them, flushing every
-``bufferingSize`` lines or when it has nothing more to do. ``rotate()``
-(SIGUSR1) reopens the file in order with the lines, for log rotation.
+finished request is one ``deque.append`` of a tuple. A writer thread takes what
+gathered in batches (woken only when it ran dry, otherwise every few
+milliseconds: a hand-off per request cost more than the line), turns the
+tuples into lines (``common``, ``genericCLF`` or ``json`` with Traefik's field
+names), applies filters and field modes, and writes them, flushing every
+``bufferingSize`` lines and after each batch. The per-second parts of times
+are computed once a second and JSON goes through an encoder built once.
+``rotate()`` (SIGUSR1) reopens the file in order with the lines, for log
+rotation.
 
 With no ``accessLog`` section nothing of this exists and no request does any of
 it.
@@ -20,11 +24,12 @@ import datetime as dt
 import itertools
 import json
 import logging
+import math
 import os
-import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -44,6 +49,8 @@ KEY = "accesslog"
 INTERNAL = "_internal"
 
 _ROTATE = object()
+#: How long the writer lets lines gather after writing a batch (seconds).
+_BATCH_INTERVAL = 0.005
 _STOP = object()
 _CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 _TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
@@ -110,7 +117,12 @@ class AccessLogger:
 
         self.cfg = cfg
         self.add_internals = cfg.addInternals
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: Finished requests (and _ROTATE, _STOP), appended by the event loop,
+        #: taken by the writer a batch at a time.
+        self._pending: deque[Any] = deque()
+        #: Set by :meth:`_put` when the writer waits for work (``_idle``).
+        self._wake = threading.Event()
+        self._idle = False
         self._thread: threading.Thread | None = None
         self._file: IO[str] | None = None
         self._counter = itertools.count(1)
@@ -126,7 +138,7 @@ class AccessLogger:
         self._header_modes = {
             canonical_header_name(k).decode("latin-1"): v for k, v in fields.headers.names.items()
         }
-        self._format: Callable[[dict[str, Any]], str] = {
+        self._format: Callable[[dict[str, Any], float], str] = {
             "common": _common, "genericCLF": _generic_clf, "json": _json
         }[cfg.format]  # fmt: skip
 
@@ -143,13 +155,22 @@ class AccessLogger:
     def close(self) -> None:
         """Write what is queued, then stop the writer and close the file."""
         if self._thread is not None:
-            self._queue.put(_STOP)
+            self._put(_STOP)
             self._thread.join()
             self._thread = None
 
     def rotate(self) -> None:
         """Reopen the file (after the lines already queued): SIGUSR1, for logrotate."""
-        self._queue.put(_ROTATE)
+        self._put(_ROTATE)
+
+    def _put(self, item: Any) -> None:
+        """Hand a line's facts to the writer: an append, and a wake-up only when
+        the writer has run dry (under load it takes what gathered every
+        ``_BATCH_INTERVAL``, without a wake-up per request)."""
+        self._pending.append(item)
+        if self._idle:
+            self._idle = False
+            self._wake.set()
 
     def _open(self) -> IO[str]:
         path = self.cfg.filePath
@@ -165,7 +186,7 @@ class AccessLogger:
 
     def wrap(self, handler: Handler, entrypoint: str) -> Handler:
         """The entry point's handler, logging each request it answers."""
-        put = self._queue.put
+        put = self._put
         perf = time.perf_counter
 
         async def logged(req: Request) -> Response:
@@ -196,17 +217,37 @@ class AccessLogger:
     # -- writer thread -------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        get = self._queue.get
-        buffering = self.cfg.bufferingSize
-        pending = 0
+        pending, wake = self._pending, self._wake
         while True:
-            item = get()
+            if not pending:
+                wake.clear()
+                self._idle = True
+                if not pending:  # (checked again: a put before ``_idle`` set no wake-up)
+                    wake.wait()
+                self._idle = False
+                continue
+            if not self._write_batch():
+                return
+            time.sleep(_BATCH_INTERVAL)
+
+    def _write_batch(self) -> bool:
+        """Write what is pending, in order, flushing every ``bufferingSize`` lines
+        and at the end; False once ``_STOP`` is reached (the file is closed)."""
+        popleft = self._pending.popleft
+        buffering = self.cfg.bufferingSize
+        written = 0
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                break
             if item is _STOP or item is _ROTATE:
                 self._flush()
+                written = 0
                 if item is _STOP:
                     if self._file is not None and self._file is not sys.stdout:
                         self._file.close()
-                    return
+                    return False
                 self._reopen()
                 continue
             try:
@@ -222,10 +263,13 @@ class AccessLogger:
             except (OSError, ValueError):
                 log.exception("cannot write the access log")
                 continue
-            pending += 1
-            if pending > buffering or self._queue.empty():
+            written += 1
+            if written > buffering:
                 self._flush()
-                pending = 0
+                written = 0
+        if written:
+            self._flush()
+        return True
 
     def _flush(self) -> None:
         try:
@@ -270,7 +314,7 @@ class AccessLogger:
             self._headers(fields, "origin_", data["origin"])
         if headers is not None:
             self._headers(fields, "downstream_", headers.raw)
-        return self._format(fields)
+        return self._format(fields, start)
 
     def _kept(self, status: int, retries: int, duration: float) -> bool:
         """Traefik's ``keepAccessLog``: any configured filter that matches keeps the line."""
@@ -316,10 +360,6 @@ def _split_host_port(value: str) -> tuple[str, str]:
     return host, port
 
 
-def _ns(seconds: float) -> int:
-    return int(seconds * 1e9)
-
-
 def _core(
     req: Request,
     entrypoint: str,
@@ -331,13 +371,13 @@ def _core(
     size: int,
     duration: float,
 ) -> dict[str, Any]:
-    utc = dt.datetime.fromtimestamp(start, dt.UTC)
+    utc, local = _START.go(start)
     ip = req.client_ip
     client_addr = f"[{ip}]:{req.client_port}" if ":" in ip else f"{ip}:{req.client_port}"
     xff = req.headers.get(b"x-forwarded-for")
     core: dict[str, Any] = {
         "StartUTC": utc,
-        "StartLocal": utc.astimezone(),
+        "StartLocal": local,
         "Duration": duration,
         "entryPointName": entrypoint,
         "ClientAddr": client_addr,
@@ -386,30 +426,31 @@ def _clf(fields: dict[str, Any], key: str, default: str = "-", quoted: bool = Fa
     return str(value)
 
 
-def _clf_time(fields: dict[str, Any]) -> str:
-    start = fields.get("StartUTC") or fields.get("StartLocal")
-    return "-" if start is None else start.strftime(_CLF_TIME)
+def _clf_time(fields: dict[str, Any], start: float) -> str:
+    if "StartUTC" in fields:
+        return _START.clf(start)[0]
+    return _START.clf(start)[1] if "StartLocal" in fields else "-"
 
 
-def _clf_base(f: dict[str, Any]) -> str:
+def _clf_base(f: dict[str, Any], start: float) -> str:
     """The generic CLF part both CLF formats share (logger_formatters.go)."""
     return (
-        f"{_clf(f, 'ClientHost')} - {_clf(f, 'ClientUsername')} [{_clf_time(f)}] "
+        f"{_clf(f, 'ClientHost')} - {_clf(f, 'ClientUsername')} [{_clf_time(f, start)}] "
         f'"{_clf(f, "RequestMethod")} {_clf(f, "RequestPath")} {_clf(f, "RequestProtocol")}" '
         f"{_clf(f, 'DownstreamStatus', quoted=True)} {_clf(f, 'DownstreamContentSize', quoted=True)} "
         f"{_clf(f, 'request_Referer', _QDASH, True)} {_clf(f, 'request_User-Agent', _QDASH, True)}"
     )
 
 
-def _generic_clf(fields: dict[str, Any]) -> str:
-    return _clf_base(fields) + "\n"
+def _generic_clf(fields: dict[str, Any], start: float) -> str:
+    return _clf_base(fields, start) + "\n"
 
 
-def _common(f: dict[str, Any]) -> str:
+def _common(f: dict[str, Any], start: float) -> str:
     """Traefik's ``common``: generic CLF plus request count, router, service URL, duration."""
     millis = int(f.get("Duration", 0.0) * 1000)
     return (
-        f"{_clf_base(f)} {_clf(f, 'RequestCount', quoted=True)} "
+        f"{_clf_base(f, start)} {_clf(f, 'RequestCount', quoted=True)} "
         f"{_clf(f, 'RouterName', _QDASH, True)} {_clf(f, 'ServiceURL', _QDASH, True)} {millis}ms\n"
     )
 
@@ -425,6 +466,57 @@ def _go_time(value: dt.datetime) -> str:
     return base + frac + ("Z" if zone in ("+00:00", "") else zone)
 
 
+class _StartTimes:
+    """The start time's text forms. Everything but the microseconds is computed
+    once a second: ``datetime`` work per line was a large part of a line's cost.
+    The cache is one tuple, replaced whole (safe to share between writers)."""
+
+    def __init__(self) -> None:
+        #: second, (UTC base, zone), (local base, zone), (CLF UTC, CLF local)
+        self._cache: tuple[int, tuple[str, str], tuple[str, str], tuple[str, str]] = (
+            -1, ("", ""), ("", ""), ("-", "-")
+        )  # fmt: skip
+
+    def _split(
+        self, start: float
+    ) -> tuple[str, tuple[int, tuple[str, str], tuple[str, str], tuple[str, str]]]:
+        """Go's fraction (``.5``, or ``""``) and the second's parts, rounded to the
+        microsecond as ``datetime.fromtimestamp`` rounds (half to even)."""
+        frac, whole = math.modf(start)
+        micro = round(frac * 1e6)
+        if micro >= 1_000_000:
+            whole += 1
+            micro -= 1_000_000
+        second = int(whole)
+        cache = self._cache
+        if cache[0] != second:
+            utc = dt.datetime.fromtimestamp(second, dt.UTC)
+            local = utc.astimezone()
+            cache = self._cache = (
+                second,
+                _go_split(utc),
+                _go_split(local),
+                (utc.strftime(_CLF_TIME), local.strftime(_CLF_TIME)),
+            )
+        return (f".{micro:06d}".rstrip("0") if micro else ""), cache
+
+    def go(self, start: float) -> tuple[str, str]:
+        """``StartUTC`` and ``StartLocal`` as Go's JSON encodes them (without quotes)."""
+        frac, (_, (ubase, uzone), (lbase, lzone), _) = self._split(start)
+        return ubase + frac + uzone, lbase + frac + lzone
+
+    def clf(self, start: float) -> tuple[str, str]:
+        """The CLF time (``02/Jan/2006:15:04:05 -0700``) in UTC and in local time."""
+        return self._split(start)[1][3]
+
+
+def _go_split(whole_second: dt.datetime) -> tuple[str, str]:
+    text = _go_time(whole_second)
+    return text[:19], text[19:]
+
+
+_START = _StartTimes()
+
 _now_cache: list[Any] = [0, ""]
 
 
@@ -436,21 +528,32 @@ def _now() -> str:
     return str(_now_cache[1])
 
 
-_DURATIONS = frozenset(("Duration", "OriginDuration", "Overhead"))
+def _json_encoder() -> Callable[[dict[str, Any]], str]:
+    """``json.dumps(fields, sort_keys=True, separators=(",", ":"))``, with the
+    encoder built once (the C one when available: same bytes, a fraction of the cost)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+    encode = make(
+        None, None, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    return lambda fields: "".join(encode(fields, 0))
 
 
-def _json(fields: dict[str, Any]) -> str:
+_encode = _json_encoder()
+
+
+def _json(fields: dict[str, Any], start: float) -> str:
     """logrus's JSONFormatter: the fields (durations in ns, times as Go's), plus
-    ``level``, ``msg`` and ``time``, keys sorted as Go's map encoding sorts them."""
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key in _DURATIONS:
-            out[key] = _ns(value)
-        elif isinstance(value, dt.datetime):
-            out[key] = _go_time(value)
-        else:
-            out[key] = value
-    out["level"] = "info"
-    out["msg"] = ""
-    out["time"] = _now()
-    return json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n"
+    ``level``, ``msg`` and ``time``, keys sorted as Go's map encoding sorts them.
+    ``fields`` is the line's own dict: it is completed in place."""
+    for key in _DURATIONS:
+        if key in fields:
+            fields[key] = int(fields[key] * 1e9)
+    fields["level"] = "info"
+    fields["msg"] = ""
+    fields["time"] = _now()
+    return _encode(fields) + "\n"
+
+
+_DURATIONS = ("Duration", "OriginDuration", "Overhead")
