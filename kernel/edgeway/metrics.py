@@ -7,8 +7,10 @@ configuration is compiled, so that nothing of this runs per request when
 metrics are off. With metrics on, a request costs each meter a few attribute
 and list operations: the label tuples of a meter (entry point, router,
 service) are fixed when it is built, the per-request part is a dict lookup on
-``(code, method, protocol)`` and a bucket index. prometheus_client only sees
-the plain counters at scrape time, through :class:`_Collector`; the gauges
+``(code, method, protocol)`` and a bucket index; meters with nothing between
+them (an entry point around a router around a one-server service) share one
+wrapper, so the default configuration adds one coroutine frame, not two.
+prometheus_client only sees the plain counters at scrape time, through :class:`_Collector`; the gauges
 (reloads, open connections, certificates, servers up) are read then from the
 kernel's state, not maintained by requests.
 
@@ -147,57 +149,20 @@ class Meter:
         self.retries = 0
 
     def wrap(self, handler: Handler) -> Handler:
-        """``handler``, counted by this meter (Traefik's ``metricsMiddleware``)."""
-        cells = self.cells
-        bounds = self.bounds
-        width = len(bounds) + 1 + _BUCKETS
-        perf = time.perf_counter
-        record = self._record
-        header_names = self.header_names
+        """``handler``, counted by this meter (Traefik's ``metricsMiddleware``).
 
-        def new_cell(key: tuple[int, tuple[str, str]]) -> list[Any]:
-            cell = cells[key] = [0, 0.0, 0, 0] + [0] * (width - _BUCKETS)
-            return cell
-
-        async def metered(req: Request) -> Response:
-            if req.tls is not None:
-                self._count_tls(req.tls)
-            t0 = perf()
-            try:
-                resp = await handler(req)
-            except BaseException:
-                record(req, 500, request_labels(req), perf() - t0, 0)
-                raise
-            dur = perf() - t0
-            # request_labels, inlined: the first meter to finish computes them
-            ctx = req.context
-            labels = ctx.get(_LABELS)
-            if labels is None:
-                labels = ctx[_LABELS] = (
-                    _METHODS.get(req.method, _EXTENSION),
-                    request_protocol(req),
-                )
-            stream = resp.stream
-            if stream is not None:
-                resp.stream = counted_stream(
-                    stream,
-                    lambda size: self._record(
-                        req, _status_code(labels[1], resp), labels, time.perf_counter() - t0, size
-                    ),
-                )
-                return resp
-            key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
-            cell = cells.get(key) or new_cell(key)
-            cell[0] += 1
-            cell[1] += dur
-            cell[2] += req.content_length or 0
-            cell[3] += len(resp.body)
-            cell[_BUCKETS + bisect_left(bounds, dur)] += 1
-            if header_names:
-                self._count_headers(req, key)
-            return resp
-
-        return metered
+        A meter wrapped directly around another meter's handler (nothing between
+        them: an entry point around a router without middlewares, around a service
+        with one server) is fused with it: one wrapper that times the request once
+        and counts it on every meter, instead of one coroutine frame per level. The
+        counts are the same, since every request and response goes through all of
+        them unchanged."""
+        inner = getattr(handler, _FUSED, None)
+        if inner is not None:
+            meters, next_handler = inner
+            if all(m.bounds == self.bounds and m.header_names == self.header_names for m in meters):
+                return _metered((self, *meters), next_handler)
+        return _metered((self,), handler)
 
     def _record(
         self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int
@@ -214,24 +179,95 @@ class Meter:
         if self.header_names:
             self._count_headers(req, key)
 
-    def _count_tls(self, tls: Any) -> None:
-        version = tls.version() if hasattr(tls, "version") else None
-        cipher = tls.cipher() if hasattr(tls, "cipher") else None
-        name = cipher[0] if cipher else ""
-        key = (
-            _TLS_VERSIONS.get(version or "", "unknown"),
-            _GO_CIPHERS.get(name, name or "unknown"),
-        )
-        self.tls[key] = self.tls.get(key, 0) + 1
-
     def _count_headers(self, req: Request, key: tuple[int, tuple[str, str]]) -> None:
-        get = req.headers.get
-        hkey = (key[0], *key[1], *((get(n) or b"").decode("latin-1") for n in self.header_names))
+        hkey = _header_key(req, key, self.header_names)
         self.headers[hkey] = self.headers.get(hkey, 0) + 1
 
     def retried(self) -> None:
         """A retry middleware sent the request again (``traefik_service_retries_total``)."""
         self.retries += 1
+
+
+#: Attribute of a metered handler: ``(meters, the handler they count)``, for fusing.
+_FUSED = "edgeway_meters"
+
+
+def _metered(meters: tuple[Meter, ...], handler: Handler) -> Handler:
+    """``handler`` counted on each of ``meters`` (same buckets and header labels),
+    timed once: everything that does not depend on the meter is computed once."""
+    bounds = meters[0].bounds
+    header_names = meters[0].header_names
+    width = len(bounds) + 1
+    all_cells = tuple(m.cells for m in meters)
+    # module globals bound as closure variables: the request path reads them faster
+    perf, bisect, protocol, methods = time.perf_counter, bisect_left, request_protocol, _METHODS
+    labels_key, extension, first_bucket = _LABELS, _EXTENSION, _BUCKETS
+
+    def record(req: Request, code: int, labels: tuple[str, str], dur: float, size: int) -> None:
+        for m in meters:
+            m._record(req, code, labels, dur, size)
+
+    async def metered(req: Request) -> Response:
+        tls = req.tls
+        if tls is not None:
+            tkey = _tls_key(tls)
+            for m in meters:
+                m.tls[tkey] = m.tls.get(tkey, 0) + 1
+        t0 = perf()
+        try:
+            resp = await handler(req)
+        except BaseException:
+            record(req, 500, request_labels(req), perf() - t0, 0)
+            raise
+        dur = perf() - t0
+        # request_labels, inlined: the first meter to finish computes them
+        ctx = req.context
+        labels = ctx.get(labels_key)
+        if labels is None:
+            labels = ctx[labels_key] = (methods.get(req.method, extension), protocol(req))
+        stream = resp.stream
+        if stream is not None:
+            resp.stream = counted_stream(
+                stream,
+                lambda size: record(req, _status_code(labels[1], resp), labels, perf() - t0, size),
+            )
+            return resp
+        key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
+        req_bytes = req.content_length or 0
+        resp_bytes = len(resp.body)
+        bucket = first_bucket + bisect(bounds, dur)
+        for cells in all_cells:
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0.0, 0, 0] + [0] * width
+            cell[0] += 1
+            cell[1] += dur
+            cell[2] += req_bytes
+            cell[3] += resp_bytes
+            cell[bucket] += 1
+        if header_names:
+            hkey = _header_key(req, key, header_names)
+            for m in meters:
+                m.headers[hkey] = m.headers.get(hkey, 0) + 1
+        return resp
+
+    setattr(metered, _FUSED, (meters, handler))
+    return metered
+
+
+def _tls_key(tls: Any) -> tuple[str, str]:
+    """The ``tls_version`` and ``tls_cipher`` labels, in Go's names."""
+    version = tls.version() if hasattr(tls, "version") else None
+    cipher = tls.cipher() if hasattr(tls, "cipher") else None
+    name = cipher[0] if cipher else ""
+    return _TLS_VERSIONS.get(version or "", "unknown"), _GO_CIPHERS.get(name, name or "unknown")
+
+
+def _header_key(
+    req: Request, key: tuple[int, tuple[str, str]], header_names: tuple[bytes, ...]
+) -> tuple[Any, ...]:
+    get = req.headers.get
+    return (key[0], *key[1], *((get(n) or b"").decode("latin-1") for n in header_names))
 
 
 # -- the registry ---------------------------------------------------------------------
