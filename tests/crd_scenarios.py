@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import anyio
 import trustme
+import yaml
 from support import Backend, Edgeway, get
 from tcp_support import TCPBackend, UDPBackend, read_until, udp_client
 
@@ -47,6 +48,27 @@ def example_plugin() -> dict[str, Any]:
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     return {"example-middleware": importlib.import_module("edgeway_example_middleware.plugin")}
+
+
+def static_configuration(tmp: Path, **crd_options: Any) -> str:
+    """edgeway's static configuration for the scenarios: entry points ``web``, ``websecure``,
+    ``tcp`` and ``udp`` on free ports, the file provider on ``tmp/dynamic.yml`` (written
+    with :data:`FILE_DYNAMIC`) and the CRD provider watching :data:`NS` and ``other``."""
+    (tmp / "dynamic.yml").write_text(FILE_DYNAMIC)
+    static = {
+        "entryPoints": {
+            "web": {"address": "127.0.0.1:0"},
+            "websecure": {"address": "127.0.0.1:0"},
+            "tcp": {"address": "127.0.0.1:0"},
+            "udp": {"address": "127.0.0.1:0/udp"},
+        },
+        "providers": {
+            "providersThrottleDuration": "0s",
+            "file": {"filename": str(tmp / "dynamic.yml")},
+            "kubernetesCRD": {"throttleDuration": "0s", "namespaces": [NS, "other"], **crd_options},
+        },
+    }
+    return yaml.safe_dump(static)
 
 
 class Cluster(Protocol):

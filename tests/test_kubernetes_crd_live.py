@@ -16,7 +16,6 @@ from typing import Any
 import anyio
 import pytest
 import trustme
-import yaml
 from crd_scenarios import (
     FILE_DYNAMIC,
     NS,
@@ -25,6 +24,7 @@ from crd_scenarios import (
     example_plugin,
     http_routes_and_traefik_services,
     plugin_middleware_and_tls_secret,
+    static_configuration,
     status_follows_fixes,
     tcp_passthrough_and_udp,
 )
@@ -54,26 +54,12 @@ class FakeCluster:
 
 @asynccontextmanager
 async def live(tmp: Path, server: FakeAPIServer, **options: Any) -> AsyncIterator[Edgeway]:
-    (tmp / "dynamic.yml").write_text(FILE_DYNAMIC)
-    static = {
-        "entryPoints": {
-            "web": {"address": "127.0.0.1:0"},
-            "websecure": {"address": "127.0.0.1:0"},
-            "tcp": {"address": "127.0.0.1:0"},
-            "udp": {"address": "127.0.0.1:0/udp"},
-        },
-        "providers": {
-            "providersThrottleDuration": "0s",
-            "file": {"filename": str(tmp / "dynamic.yml")},
-            "kubernetesCRD": {
-                "endpoint": server.url,
-                "throttleDuration": "0s",
-                "namespaces": [NS, "other"],
-                **options,
-            },
-        },
-    }
-    async with edgeway(tmp, FILE_DYNAMIC, yaml.safe_dump(static), plugins=example_plugin()) as ew:
+    async with edgeway(
+        tmp,
+        FILE_DYNAMIC,
+        static_configuration(tmp, endpoint=server.url, **options),
+        plugins=example_plugin(),
+    ) as ew:
         for reflector in ew.kernel.providers[
             "kubernetescrd"
         ].reflectors:  # reconnect quickly in tests

@@ -23,7 +23,6 @@ import anyio
 import anyio.to_thread
 import pytest
 import trustme
-import yaml
 from crd_scenarios import (
     FILE_DYNAMIC,
     NS,
@@ -32,6 +31,7 @@ from crd_scenarios import (
     example_plugin,
     http_routes_and_traefik_services,
     plugin_middleware_and_tls_secret,
+    static_configuration,
     status_follows_fixes,
     tcp_passthrough_and_udp,
 )
@@ -124,20 +124,6 @@ async def test_crd_provider_against_the_real_api_server(
     monkeypatch.setattr(provider_module, "load_client_config",
                         functools.partial(load_client_config, service_account_dir=str(sa)))  # fmt: skip
 
-    (tmp_path / "dynamic.yml").write_text(FILE_DYNAMIC)
-    static = {
-        "entryPoints": {
-            "web": {"address": "127.0.0.1:0"},
-            "websecure": {"address": "127.0.0.1:0"},
-            "tcp": {"address": "127.0.0.1:0"},
-            "udp": {"address": "127.0.0.1:0/udp"},
-        },
-        "providers": {
-            "providersThrottleDuration": "0s",
-            "file": {"filename": str(tmp_path / "dynamic.yml")},
-            "kubernetesCRD": {"throttleDuration": "0s", "namespaces": [NS, "other"]},
-        },
-    }
     ca = trustme.CA()
     tls_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("pass.test").configure_cert(tls_ctx)
@@ -146,7 +132,9 @@ async def test_crd_provider_against_the_real_api_server(
         backends("a", "b", "m") as (a, b, m),
         tcp_backends("T", ssl_context=tls_ctx) as (tls_backend,),
         udp_backends("U") as (udp_backend,),
-        edgeway(tmp_path, FILE_DYNAMIC, yaml.safe_dump(static), plugins=example_plugin()) as ew,
+        edgeway(
+            tmp_path, FILE_DYNAMIC, static_configuration(tmp_path), plugins=example_plugin()
+        ) as ew,
     ):
         crd = ew.kernel.providers["kubernetescrd"]
         assert crd.client_config.source.startswith("in-cluster")

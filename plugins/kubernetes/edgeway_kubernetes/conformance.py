@@ -23,9 +23,12 @@ __all__ = [
     "check_assertion",
     "conformance_dir",
     "diff",
+    "exact_problems",
+    "failed_assertions",
     "load_cases",
     "missing_reason",
     "normalize_document",
+    "require_data",
     "status_matches",
 ]
 
@@ -35,7 +38,9 @@ ENV_VAR = "EDGEWAY_CONFORMANCE_DIR"
 def conformance_dir(repo_root: Path) -> Path:
     """``$EDGEWAY_CONFORMANCE_DIR``, else ``<repo>/../shared/conformance``."""
     configured = os.environ.get(ENV_VAR)
-    return Path(configured) if configured else (repo_root / ".." / "shared" / "conformance").resolve()
+    return (
+        Path(configured) if configured else (repo_root / ".." / "shared" / "conformance").resolve()
+    )
 
 
 def missing_reason(root: Path) -> str | None:
@@ -83,7 +88,15 @@ def load_cases(root: Path, provider: str) -> list[ConformanceCase]:
 
 _NS = re.compile(r"^(-?\d+)ns$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNITS = {
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 
 
 def _duration_ns(text: str) -> int:
@@ -113,7 +126,9 @@ def _schema_fields(schema_path: Path) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(durations), frozenset(collections)
 
 
-def _normalize(value: Any, durations: frozenset[str], key: str | None = None, sort_servers: bool = False) -> Any:
+def _normalize(
+    value: Any, durations: frozenset[str], key: str | None = None, sort_servers: bool = False
+) -> Any:
     if isinstance(value, dict):
         return {k: _normalize(v, durations, k, sort_servers) for k, v in value.items()}
     if isinstance(value, list):
@@ -186,10 +201,39 @@ def check_assertion(doc: Any, assertion: dict[str, Any]) -> bool:
     raise ValueError(f"unknown assertion op {op!r}")
 
 
-def status_matches(expected: list[dict[str, Any]] | None, actual: list[dict[str, Any]] | None) -> bool:
+def status_matches(
+    expected: list[dict[str, Any]] | None, actual: list[dict[str, Any]] | None
+) -> bool:
     """``ingress_status``: unordered comparison; missing and empty lists are equal."""
 
     def key(items: list[dict[str, Any]] | None) -> list[str]:
         return sorted(json.dumps(i, sort_keys=True) for i in items or ())
 
     return key(expected) == key(actual)
+
+
+# -- what both providers' conformance tests check ----------------------------------------
+
+
+def require_data(root: Path, cases: list[ConformanceCase], count: int) -> None:
+    """Fail (``CI=true``) or skip when the data is missing; else check the case count."""
+    import pytest
+
+    reason = missing_reason(root)
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert len(cases) == count
+
+
+def exact_problems(case: ConformanceCase, actual: Any, root: Path) -> list[str]:
+    """``exact``/``exact_unordered_servers``: the differences from ``expected.json``."""
+    unordered = case.comparison == "exact_unordered_servers"
+    expected = normalize_document(case.expected(), root, unordered)
+    return list(diff(expected, normalize_document(actual, root, unordered), root))
+
+
+def failed_assertions(case: ConformanceCase, actual: Any) -> list[dict[str, Any]]:
+    """``assertions``: the listed facts ``actual`` does not satisfy."""
+    return [a for a in case.case["assertions"] if not check_assertion(actual, a)]

@@ -7,7 +7,6 @@ The cases are read in place from ``../shared/conformance`` (or
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,12 @@ from edgeway.registry import ProviderContext
 from edgeway_kubernetes import load_manifests
 from edgeway_kubernetes.conformance import (
     ConformanceCase,
-    check_assertion,
     conformance_dir,
-    diff,
+    exact_problems,
+    failed_assertions,
     load_cases,
     missing_reason,
-    normalize_document,
+    require_data,
 )
 from edgeway_kubernetes_crd.plugin import offline_translate
 
@@ -31,11 +30,7 @@ CASES = [] if MISSING else load_cases(ROOT, "kubernetes_crd")
 
 
 def test_conformance_data_is_present() -> None:
-    if MISSING:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    assert len(CASES) == 201
+    require_data(ROOT, CASES, 201)
 
 
 def _configuration(case: ConformanceCase) -> dict:
@@ -48,10 +43,7 @@ def _configuration(case: ConformanceCase) -> dict:
     "case", [c for c in CASES if c.comparison.startswith("exact")], ids=lambda c: c.id
 )
 def test_exact(case: ConformanceCase) -> None:
-    unordered = case.comparison == "exact_unordered_servers"
-    expected = normalize_document(case.expected(), ROOT, unordered)
-    actual = normalize_document(_configuration(case), ROOT, unordered)
-    problems = list(diff(expected, actual, ROOT))
+    problems = exact_problems(case, _configuration(case), ROOT)
     assert not problems, "\n".join(problems)
 
 
@@ -59,8 +51,7 @@ def test_exact(case: ConformanceCase) -> None:
     "case", [c for c in CASES if c.comparison == "assertions"], ids=lambda c: c.id
 )
 def test_assertions(case: ConformanceCase) -> None:
-    actual = _configuration(case)
-    failed = [a for a in case.case["assertions"] if not check_assertion(actual, a)]
+    failed = failed_assertions(case, _configuration(case))
     assert not failed, failed
 
 

@@ -7,7 +7,6 @@ The cases are read in place from ``../shared/conformance`` (or
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,12 @@ from edgeway.registry import ProviderContext
 from edgeway_kubernetes import load_manifests
 from edgeway_kubernetes.conformance import (
     ConformanceCase,
-    check_assertion,
     conformance_dir,
-    diff,
+    exact_problems,
+    failed_assertions,
     load_cases,
     missing_reason,
-    normalize_document,
+    require_data,
     status_matches,
 )
 from edgeway_kubernetes_ingress import IngressView, KubernetesIngressOptions, ingress_status
@@ -35,11 +34,7 @@ CASES = [] if MISSING else load_cases(ROOT, "kubernetes_ingress")
 
 
 def test_conformance_data_is_present() -> None:
-    if MISSING:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    assert len(CASES) == 89
+    require_data(ROOT, CASES, 89)
 
 
 def _configuration(case: ConformanceCase) -> dict:
@@ -48,30 +43,33 @@ def _configuration(case: ConformanceCase) -> dict:
     return dict(result.configuration)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.comparison.startswith("exact")], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.comparison.startswith("exact")], ids=lambda c: c.id
+)
 def test_exact(case: ConformanceCase) -> None:
-    unordered = case.comparison == "exact_unordered_servers"
-    expected = normalize_document(case.expected(), ROOT, unordered)
-    actual = normalize_document(_configuration(case), ROOT, unordered)
-    problems = list(diff(expected, actual, ROOT))
+    problems = exact_problems(case, _configuration(case), ROOT)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.comparison == "assertions"], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.comparison == "assertions"], ids=lambda c: c.id
+)
 def test_assertions(case: ConformanceCase) -> None:
-    actual = _configuration(case)
-    failed = [a for a in case.case["assertions"] if not check_assertion(actual, a)]
+    failed = failed_assertions(case, _configuration(case))
     assert not failed, failed
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.comparison == "ingress_status"], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.comparison == "ingress_status"], ids=lambda c: c.id
+)
 def test_ingress_status(case: ConformanceCase) -> None:
     expected = case.case["expected_status"]
     options = KubernetesIngressOptions.model_validate(case.options)
     view = IngressView.from_objects(load_manifests(case.input_path), options)
     served = translate(view).processed
     assert any(
-        i["metadata"].get("namespace") == expected["namespace"] and i["metadata"].get("name") == expected["ingress"]
+        i["metadata"].get("namespace") == expected["namespace"]
+        and i["metadata"].get("name") == expected["ingress"]
         for i in served
     ), "the Ingress is not served by the provider"
     node_status = node_internal_ip_status(view.nodes()) if options.reportNodeInternalIPs else []
