@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import socket
 import ssl
 import stat
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,136 +21,13 @@ from typing import Any
 import anyio
 import pytest
 import trustme
+from acme_support import Pebble, https_get, needs_pebble, wait_served
 from cryptography import x509
 from edgeway.acme import resolver as resolver_mod
 from edgeway.acme.resolver import delete_unnecessary_domains, renew_durations
 from support import backends, edgeway
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(
-        shutil.which("pebble") is None and os.environ.get("CI") != "true",
-        reason="pebble is not installed (scripts/test-deps.sh installs it)",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline: float = 15.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port} not listening")
-
-
-class Pebble:
-    """pebble + pebble-challtestsrv on free loopback ports."""
-
-    def __init__(self, tmp: Path, *, validity: int | None = None) -> None:
-        self.tmp = tmp
-        self.http_port, self.tls_port = _free_port(), _free_port()
-        self.acme_port, self.mgmt_port = _free_port(), _free_port()
-        self.dns_port, self.chall_port = _free_port(), _free_port()
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.ca_file = tmp / "pebble-ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_file))
-        cert.cert_chain_pems[0].write_to_path(str(tmp / "pebble-cert.pem"))
-        cert.private_key_pem.write_to_path(str(tmp / "pebble-key.pem"))
-        config: dict[str, Any] = {
-            "listenAddress": f"127.0.0.1:{self.acme_port}",
-            "managementListenAddress": f"127.0.0.1:{self.mgmt_port}",
-            "certificate": str(tmp / "pebble-cert.pem"),
-            "privateKey": str(tmp / "pebble-key.pem"),
-            "httpPort": self.http_port,
-            "tlsPort": self.tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-        }
-        if validity is not None:
-            config["certificateValidityPeriod"] = validity
-        (tmp / "pebble.json").write_text(json.dumps({"pebble": config}))
-        self.log = tmp / "pebble.log"
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> Pebble:
-        chall = subprocess.Popen(
-            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "", "-https01", "",
-             "-tlsalpn01", "", "-management", f"127.0.0.1:{self.chall_port}", "-defaultIPv6", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.procs.append(chall)
-        _wait_port(self.chall_port, chall)
-        env = {
-            **os.environ,
-            "PEBBLE_VA_NOSLEEP": "1",
-            "PEBBLE_WFE_NONCEREJECT": "0",
-            "PEBBLE_AUTHZREUSE": "0",
-        }
-        with open(self.log, "wb") as log:
-            pebble = subprocess.Popen(
-                ["pebble", "-config", str(self.tmp / "pebble.json"), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-        self.procs.append(pebble)
-        _wait_port(self.acme_port, pebble)
-        _wait_port(self.mgmt_port, pebble)
-        return self
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-    @property
-    def directory(self) -> str:
-        return f"https://127.0.0.1:{self.acme_port}/dir"
-
-    def root_pem(self) -> str:
-        ctx = ssl.create_default_context(cafile=str(self.ca_file))
-        url = f"https://127.0.0.1:{self.mgmt_port}/roots/0"
-        with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
-            return str(resp.read().decode())
-
-    def orders(self) -> int:
-        return self.log.read_text(errors="replace").count("Added order")
-
-    def static(self, storage: Path, acme: str, **eps: Any) -> str:
-        return f"""
-entryPoints:
-  web:
-    address: "127.0.0.1:{self.http_port}"
-{eps.get("web_extra", "")}
-  websecure:
-    address: "127.0.0.1:{self.tls_port}"
-providers:
-  providersThrottleDuration: 0s
-  file:
-    filename: "{storage.parent / "dynamic.yml"}"
-certificatesResolvers:
-  le:
-    acme:
-      email: admin@example.com
-      caServer: "{self.directory}"
-      storage: "{storage}"
-      caCertificates: ["{self.ca_file}"]
-{acme}
-"""
+pytestmark = [pytest.mark.anyio, needs_pebble]
 
 
 @pytest.fixture(scope="module")
@@ -184,40 +56,6 @@ http:
 """
 
 
-def _served(port: int, sni: str, root: str) -> x509.Certificate | None:
-    """The certificate served for ``sni`` if it verifies against pebble's root (blocking)."""
-    ctx = ssl.create_default_context(cadata=root)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
-            with ctx.wrap_socket(raw, server_hostname=sni) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except (ssl.SSLError, OSError):
-        return None
-    return x509.load_der_x509_certificate(der) if der else None
-
-
-async def _wait_served(
-    port: int, sni: str, root: str, *, other_than: int | None = None, limit: float = 60
-) -> x509.Certificate:
-    with anyio.fail_after(limit):
-        while True:
-            cert = await anyio.to_thread.run_sync(_served, port, sni, root)
-            if cert is not None and cert.serial_number != other_than:
-                return cert
-            await anyio.sleep(0.2)
-
-
-def _https_get(port: int, sni: str, root: str, path: str = "/") -> int:
-    ctx = ssl.create_default_context(cadata=root)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with ctx.wrap_socket(raw, server_hostname=sni) as tls:
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while chunk := tls.recv(65536):
-                data += chunk
-    return int(data.split(b" ", 2)[1])
-
-
 def _stored(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
@@ -238,13 +76,11 @@ async def test_http01_issuance_outranks_redirect_and_serves_verified_https(
             tmp_path, _dynamic(app.port, tls), pebble.static(storage, acme, web_extra=web)
         ) as ew:
             root = pebble.root_pem()
-            cert = await _wait_served(pebble.tls_port, "a.test", root)
+            cert = await wait_served(pebble.tls_port, "a.test", root)
             assert cert.extensions.get_extension_for_class(
                 x509.SubjectAlternativeName
             ).value.get_values_for_type(x509.DNSName) == ["a.test"]
-            assert (
-                await anyio.to_thread.run_sync(_https_get, pebble.tls_port, "a.test", root) == 200
-            )
+            assert await anyio.to_thread.run_sync(https_get, pebble.tls_port, "a.test", root) == 200
             assert ew.runtime.routers["app@file"].errors == []
             assert "acme-http@internal" in ew.runtime.routers
     assert stat.S_IMODE(storage.stat().st_mode) == 0o600
@@ -295,12 +131,10 @@ async def test_tlsalpn01_issuance_for_tls_domains(tmp_path: Path, pebble: Pebble
         dynamic = _dynamic(app.port, tls, "Host(`b.test`) || Host(`c.test`)")
         async with edgeway(tmp_path, dynamic, pebble.static(storage, "      tlsChallenge: {}")):
             root = pebble.root_pem()
-            cert = await _wait_served(pebble.tls_port, "c.test", root)
+            cert = await wait_served(pebble.tls_port, "c.test", root)
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             assert sorted(names.get_values_for_type(x509.DNSName)) == ["b.test", "c.test"]
-            assert (
-                await anyio.to_thread.run_sync(_https_get, pebble.tls_port, "b.test", root) == 200
-            )
+            assert await anyio.to_thread.run_sync(https_get, pebble.tls_port, "b.test", root) == 200
     [entry] = _stored(storage)["le"]["Certificates"]
     assert entry["domain"] == {"main": "b.test", "sans": ["c.test"]}
 
@@ -385,7 +219,7 @@ async def test_dns01_wildcard_through_exec_provider(
             tmp_path, _dynamic(app.port, tls, "HostRegexp(`.+`)"), pebble.static(storage, acme)
         ):
             root = pebble.root_pem()
-            cert = await _wait_served(pebble.tls_port, "x.w.test", root)
+            cert = await wait_served(pebble.tls_port, "x.w.test", root)
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             assert names.get_values_for_type(x509.DNSName) == ["*.w.test"]
     assert calls.read_text().splitlines() == [
@@ -416,7 +250,7 @@ async def test_renewal_serves_new_certificate_without_dropping_keepalive(
                 short.static(storage, acme),
             ):
                 root = short.root_pem()
-                first = await _wait_served(short.tls_port, "a.test", root)
+                first = await wait_served(short.tls_port, "a.test", root)
                 ctx = ssl.create_default_context(cadata=root)
 
                 def connect() -> ssl.SSLSocket:
@@ -432,7 +266,7 @@ async def test_renewal_serves_new_certificate_without_dropping_keepalive(
                     assert (await anyio.to_thread.run_sync(exchange, conn)).startswith(
                         b"HTTP/1.1 200"
                     )
-                    second = await _wait_served(
+                    second = await wait_served(
                         short.tls_port, "a.test", root, other_than=first.serial_number
                     )
                     assert second.serial_number != first.serial_number
@@ -456,11 +290,11 @@ async def test_restart_with_same_acme_json_places_no_new_order(
         dynamic = _dynamic(app.port, "        certResolver: le", "Host(`r.test`)")
         async with edgeway(tmp_path, dynamic, static):
             root = pebble.root_pem()
-            first = await _wait_served(pebble.tls_port, "r.test", root)
+            first = await wait_served(pebble.tls_port, "r.test", root)
         saved = storage.read_bytes()
         orders = pebble.orders()
         async with edgeway(tmp_path, dynamic, static) as ew:
-            again = await _wait_served(pebble.tls_port, "r.test", root, limit=10)
+            again = await wait_served(pebble.tls_port, "r.test", root, limit=10)
             assert again.serial_number == first.serial_number
             assert ew.kernel.tls.sources["acme"].resolvers["le"].orders == 0
     assert pebble.orders() == orders
@@ -500,7 +334,7 @@ async def test_traefik_acme_json_is_read_as_is(tmp_path: Path, pebble: Pebble) -
             tmp_path, dynamic, pebble.static(storage, "      tlsChallenge: {}")
         ) as ew:
             root = ca.cert_pem.bytes().decode()
-            await _wait_served(pebble.tls_port, "t.test", root, limit=10)
+            await wait_served(pebble.tls_port, "t.test", root, limit=10)
             assert ew.kernel.tls.sources["acme"].resolvers["le"].orders == 0
     assert "other" in _stored(storage)
 
