@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgeway import hookspec
-from edgeway.registry import MiddlewareType, ProviderType, TLSStoreType
+from edgeway.registry import AcmeStorageType, MiddlewareType, ProviderType, TLSStoreType
 
 
 @hookspec
@@ -49,6 +49,12 @@ def register_tls_stores(register: Callable[[TLSStoreType], None]) -> None:
 def register_dns_providers(register: Callable[[Any], None]) -> None:
     """Register DNS-01 providers (``edgeway.acme.dns.DNSProviderType``) for
     ``certificatesResolvers.<name>.acme.dnsChallenge.provider``."""
+
+
+@hookspec
+def register_acme_storages(register: Callable[[AcmeStorageType], None]) -> None:
+    """Register ACME storage backends (``AcmeStorageType(scheme, factory)``) for
+    ``certificatesResolvers.<name>.acme.storage: <scheme>://...``."""
 
 
 @hookspec

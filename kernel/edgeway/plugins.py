@@ -119,6 +119,7 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         ("register_middlewares", registry.add_middleware),
         ("register_tls_stores", registry.add_tls_store),
         ("register_dns_providers", registry.add_dns_provider),
+        ("register_acme_storages", registry.add_acme_storage),
     ):
         hook = getattr(pm.hook, hookname)
         for impl in reversed(hook.get_hookimpls()):

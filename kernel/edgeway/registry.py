@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from edgeway.services.pools import PoolManager
 
 __all__ = [
+    "AcmeStorageContext",
+    "AcmeStorageType",
     "BuildContext",
     "Emit",
     "MiddlewareType",
@@ -190,6 +192,39 @@ class TLSStoreType:
     factory: Callable[[TLSStoreContext], TLSStore]
 
 
+@dataclass(frozen=True)
+class AcmeStorageContext:
+    """What the kernel gives an ACME storage factory (one call per storage URL)."""
+
+    #: The certificate resolvers naming this URL (they share the backend).
+    resolvers: tuple[str, ...]
+    #: The static configuration (e.g. a provider's connection options).
+    static: Any
+    #: The kernel's ``spawn``: runs ``task()`` (async) until the kernel stops.
+    spawn: Callable[[Callable[[], Any]], None]
+    #: Call (from any thread) when stored certificates or pending TLS-ALPN-01
+    #: certificates changed: resolvers re-read the storage, TLS stores are rebuilt.
+    changed: Callable[[], None]
+    workdir: str = "."
+
+
+@dataclass(frozen=True)
+class AcmeStorageType:
+    """An ACME storage backend for ``storage: <scheme>://...`` (``acme.json`` otherwise).
+
+    ``factory(url, context: AcmeStorageContext)`` returns an
+    ``edgeway.acme.storage.AcmeBackend`` or raises ``ValueError`` (the resolvers
+    naming the URL fail with that message on their routers).
+    """
+
+    scheme: str
+    factory: Callable[[str, AcmeStorageContext], Any]
+
+    @property
+    def name(self) -> str:
+        return self.scheme
+
+
 class RegistryError(Exception):
     """Two plugins registered the same name, or a registration is malformed."""
 
@@ -201,6 +236,8 @@ class Registry:
     tls_stores: dict[str, TLSStoreType] = field(default_factory=dict)
     #: DNS-01 providers (``edgeway.acme.dns.DNSProviderType``) by ``dnsChallenge.provider`` name.
     dns_providers: dict[str, Any] = field(default_factory=dict)
+    #: ACME storage backends by URL scheme (``storage: kubernetes://...``).
+    acme_storages: dict[str, AcmeStorageType] = field(default_factory=dict)
     #: plugin name -> names it registered, for ``edgeway plugins`` and the API.
     owners: dict[str, str] = field(default_factory=dict)
 
@@ -234,6 +271,11 @@ class Registry:
         if not isinstance(item, DNSProviderType):
             raise RegistryError(f"plugin {owner!r} registered {item!r}, not a DNSProviderType")
         self._add(self.dns_providers, "DNS provider", item, owner)
+
+    def add_acme_storage(self, item: AcmeStorageType, owner: str = "?") -> None:
+        if not isinstance(item, AcmeStorageType):
+            raise RegistryError(f"plugin {owner!r} registered {item!r}, not an AcmeStorageType")
+        self._add(self.acme_storages, "ACME storage", item, owner)
 
     def provider_by_key(self, config_key: str) -> ProviderType | None:
         for p in self.providers.values():

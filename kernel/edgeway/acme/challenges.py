@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable
 
+import anyio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -67,8 +68,13 @@ class MemoryChallenges:
             return list(self._alpn.values())
 
 
-def http01_handler(lookup: Callable[[str, str], str | None]) -> Callable[[Request], Awaitable[Response]]:
-    """``ChallengeHTTP.ServeHTTP``: the key authorization for (token, host), else 404."""
+def http01_handler(
+    lookup: Callable[[str, str], str | None], fetch: Callable[[str, str], str | None] | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """``ChallengeHTTP.ServeHTTP``: the key authorization for (token, host), else 404.
+
+    ``fetch`` (blocking, run in a worker thread) is asked on a miss: a shared
+    storage's direct read, for a validation that raced its watch."""
     text_plain = (b"Content-Type", b"text/plain; charset=utf-8")
 
     async def serve(req: Request) -> Response:
@@ -83,6 +89,8 @@ def http01_handler(lookup: Callable[[str, str], str | None]) -> Callable[[Reques
                 name, colon, port = host.rpartition(":")
                 domain = name if colon and ":" not in name else host
             value = lookup(domain, found.group(1))
+            if not value and fetch is not None:
+                value = await anyio.to_thread.run_sync(fetch, domain, found.group(1))
             if value:
                 return Response(200, Headers([text_plain]), value.encode())
         return Response(404)

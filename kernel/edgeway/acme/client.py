@@ -114,9 +114,17 @@ class AcmeClient:
         solvers: Solvers,
         certificate_timeout: float,
         stop: Callable[[], bool],
+        resume: str | None = None,
+        record: Callable[[str], None] = lambda url: None,
     ) -> tuple[bytes, bytes]:
         """Order a certificate for ``domains`` (reusing ``key_pem`` when renewing):
-        the bundled chain and the key, PEM."""
+        the bundled chain and the key, PEM.
+
+        ``resume``: the URL of an order a dead replica placed for the same
+        domains: it is continued (its pending challenges answered, then
+        finalized with this key) unless the CA no longer can (invalid, expired,
+        already finalized with the other replica's key), then a new order is
+        placed. ``record`` gets the URL of the order worked on."""
         if key_pem is not None:
             key = serialization.load_pem_private_key(key_pem, None)
         else:
@@ -126,7 +134,10 @@ class AcmeClient:
                 serialization.NoEncryption(),
             )  # fmt: skip
         csr = _csr(key, domains, common_name, email_addresses)
-        order = self.client.new_order(csr)
+        order = self._resumed(resume, csr, domains) if resume else None
+        if order is None:
+            order = self.client.new_order(csr)
+            record(order.uri)
         cleanups: list[Callable[[], None]] = []
         try:
             for authz in order.authorizations:
@@ -143,6 +154,23 @@ class AcmeClient:
                     log.warning("ACME challenge clean-up failed: %s", exc)
         return order.fullchain_pem.encode(), key_pem
 
+    def _resumed(self, url: str, csr: bytes, domains: list[str]) -> messages.OrderResource | None:
+        """The order at ``url`` if it can still be validated and finalized with ``csr``."""
+        try:
+            body = messages.Order.from_json(self.client._post_as_get(url).json())
+            if body.status not in (messages.STATUS_PENDING, messages.STATUS_READY):
+                raise ValueError(f"the order is {body.status}")
+            if body.expires is not None and body.expires <= datetime.datetime.now(datetime.UTC):
+                raise ValueError("the order expired")
+            if sorted(i.value for i in body.identifiers) != sorted(domains):
+                raise ValueError("the order is for other domains")
+            authzs = [self.client._authzr_from_response(self.client._post_as_get(u), uri=u) for u in body.authorizations]
+        except Exception as exc:  # any failure: a new order is as good
+            log.info("ACME order %s cannot be resumed (%s): placing a new order", url, exc)
+            return None
+        log.info("resuming ACME order %s for %s", url, domains)
+        return messages.OrderResource(body=body, uri=url, authorizations=authzs, csr_pem=csr)
+
     def _solve(self, authz: messages.AuthorizationResource, solvers: Solvers, stop: Callable[[], bool]) -> Callable[[], None]:
         domain = authz.body.identifier.value
         by_type = {c.chall.jobj.get("type") if isinstance(c.chall, challenges.UnrecognizedChallenge)
@@ -157,14 +185,14 @@ class AcmeClient:
             provider.present(domain, dns_c.chall.encode("token"), key_auth)
             fqdn, value = challenge_record(domain, key_auth)
             solvers.propagation.wait(fqdn, value, provider.propagation_timeout, provider.polling_interval, stop)
-            self.client.answer_challenge(dns_c, dns_c.chall.response(self.jwk))
+            _answer(self.client, dns_c, dns_c.chall.response(self.jwk))
             return lambda: provider.cleanup(domain, dns_c.chall.encode("token"), key_auth)
         if solvers.http and http_c is not None:
             token = http_c.chall.encode("token")
             solvers.publisher.publish_http01(domain, token, http_c.chall.key_authorization(self.jwk))
             if solvers.http_delay:
                 time.sleep(solvers.http_delay)
-            self.client.answer_challenge(http_c, http_c.chall.response(self.jwk))
+            _answer(self.client, http_c, http_c.chall.response(self.jwk))
             return lambda: solvers.publisher.withdraw_http01(domain, token)
         if solvers.tls and tls_c is not None:
             thumbprint = jose.b64encode(self.jwk.thumbprint()).decode()
@@ -174,10 +202,16 @@ class AcmeClient:
             if solvers.tls_delay:
                 time.sleep(solvers.tls_delay)
             # Every challenge response is posted as ``{}`` (RFC 8555 §7.5.1).
-            self.client.answer_challenge(tls_c, challenges.HTTP01Response())
+            _answer(self.client, tls_c, challenges.HTTP01Response())
             return lambda: solvers.publisher.withdraw_tlsalpn01(domain)
         offered = ", ".join(str(t) for t in by_type)
         raise RuntimeError(f"no configured challenge can validate {domain} (the CA offers {offered})")
+
+
+def _answer(client: acme_client.ClientV2, challb: messages.ChallengeBody, response: challenges.ChallengeResponse) -> None:
+    """Tell the CA to validate, unless a resumed order's challenge is already under way."""
+    if challb.status in (None, messages.STATUS_PENDING):
+        client.answer_challenge(challb, response)
 
 
 def _csr(key: object, domains: list[str], common_name: bool, emails: tuple[str, ...]) -> bytes:

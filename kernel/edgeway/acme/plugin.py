@@ -8,27 +8,35 @@
   ``acme-http@internal`` answering HTTP-01, the renewal loops;
 - ``configuration_applied``: orders what the routers ask for;
 - ``register_dns_providers``: the built-in ``exec`` DNS provider.
+
+``storage: <scheme>://...`` selects a backend a plugin registered through
+``register_acme_storages`` (e.g. ``kubernetes://`` from edgeway-kubernetes-acme,
+several replicas sharing accounts, certificates and challenges); anything
+else is an ``acme.json`` path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import anyio
+
 from edgeway import hookimpl
-from edgeway.registry import TLSStoreContext, TLSStoreType
+from edgeway.registry import AcmeStorageContext, TLSStoreContext, TLSStoreType
 from edgeway.tls.store import ACME_TLS_STORE, DEFAULT_STORE
 
 from .challenges import MemoryChallenges, http01_handler
 from .client import Solvers
 from .dns import BUILTIN_DNS_PROVIDERS, Propagation
 from .resolver import Resolver, ResolverSettings
-from .storage import AcmeStorage, ChallengePublisher, LocalStore, StorageError
+from .storage import AcmeBackend, AcmeStorage, ChallengePublisher, LocalStore, StorageError
 
-__all__ = ["AcmeCertificates", "resolver_settings"]
+__all__ = ["AcmeCertificates", "resolver_settings", "storage_scheme"]
 
 log = logging.getLogger("edgeway.acme")
 
@@ -44,24 +52,35 @@ class AcmeCertificates:
         self.challenges: ChallengePublisher = MemoryChallenges(context.changed)
         self.resolvers: dict[str, Resolver] = {}
         self.errors: dict[str, str | None] = {}
+        #: Shared storages (``storage: <scheme>://...``) by URL.
+        self.backends: dict[str, AcmeBackend] = {}
 
     def certificates(self) -> Iterator[tuple[bytes, bytes, list[str]]]:
         for resolver in list(self.resolvers.values()):
             for cert in list(resolver.certificates):
                 yield cert.certificate, cert.key, [cert.store or DEFAULT_STORE]
-        for cert_pem, key_pem in self.challenges.tlsalpn01_certificates():
-            yield cert_pem, key_pem, [ACME_TLS_STORE]
+        for source in self._answering():
+            for cert_pem, key_pem in source.tlsalpn01_certificates():
+                yield cert_pem, key_pem, [ACME_TLS_STORE]
 
     def setup(self, kernel: Any) -> None:
         static = kernel.static
         stores: dict[str, LocalStore] = {}
-        for name, config in (static.certificatesResolvers or {}).items():
+        resolvers = static.certificatesResolvers or {}
+        for name, config in resolvers.items():
             try:
+                url = str(config.acme.storage or "") if config.acme is not None else ""
+                backend = self._backend(kernel, url, resolvers) if storage_scheme(url) else None
+                publisher = backend.publisher(name) if backend is not None else self.challenges
                 settings = resolver_settings(
-                    name, config, static, kernel.registry.dns_providers, self.challenges, os.environ, kernel.workdir
+                    name, config, static, kernel.registry.dns_providers, publisher, os.environ, kernel.workdir
                 )
-                path = os.path.join(kernel.workdir, settings_storage(config))
-                storage: AcmeStorage = stores.setdefault(path, LocalStore(path))
+                storage: AcmeStorage
+                if backend is not None:
+                    storage = backend.storage
+                else:
+                    path = os.path.join(kernel.workdir, url)
+                    storage = stores.setdefault(path, LocalStore(path))
                 resolver = Resolver(settings, storage, self.context.changed, store_domains=_store_domains(kernel))
             except (ValueError, StorageError) as exc:
                 log.error("certificate resolver %s: %s", name, exc)
@@ -72,9 +91,65 @@ class AcmeCertificates:
             kernel.spawn(resolver.run)
         kernel.cert_resolvers.update(self.errors)
         if any(r.settings.solvers.http for r in self.resolvers.values()):
-            kernel.internal_handlers["acme-http@internal"] = http01_handler(self.challenges.http01)
+            kernel.internal_handlers["acme-http@internal"] = http01_handler(
+                self._http01, self._fetch_http01 if self.backends else None
+            )
+        if self.backends:
+            kernel.tls.acme_fetch = self._fetch_tlsalpn01
         if self.resolvers:
             self.context.changed()
+
+    def _backend(self, kernel: Any, url: str, resolvers: Mapping[str, Any]) -> AcmeBackend:
+        """The backend for ``url``, made on first use (resolvers naming it share it)."""
+        found = self.backends.get(url)
+        if found is not None:
+            return found
+        scheme = storage_scheme(url)
+        stype = kernel.registry.acme_storages.get(scheme)
+        if stype is None:
+            known = ", ".join(sorted(kernel.registry.acme_storages)) or "none"
+            raise ValueError(f"unknown ACME storage {url!r} (installed schemes: {known})")
+        names = tuple(n for n, c in resolvers.items() if c.acme is not None and c.acme.storage == url)
+        context = AcmeStorageContext(
+            resolvers=names, static=kernel.static, spawn=kernel.spawn,
+            changed=lambda: self._storage_changed(url), workdir=kernel.workdir,
+        )  # fmt: skip
+        backend = stype.factory(url, context)
+        self.backends[url] = backend
+        return backend
+
+    def _storage_changed(self, url: str) -> None:
+        """Another replica stored a certificate or published a challenge (any thread)."""
+        backend = self.backends.get(url)
+        for resolver in list(self.resolvers.values()):
+            if backend is not None and resolver.storage is backend.storage:
+                resolver.reload()
+        self.context.changed()
+
+    def _answering(self) -> list[ChallengePublisher | AcmeBackend]:
+        return [self.challenges, *self.backends.values()]
+
+    def _http01(self, domain: str, token: str) -> str | None:
+        for source in self._answering():
+            found = source.http01(domain, token)
+            if found:
+                return found
+        return None
+
+    def _fetch_http01(self, domain: str, token: str) -> str | None:
+        """Blocking: a direct read from every shared storage (a validation raced its watch)."""
+        for backend in list(self.backends.values()):
+            found = backend.fetch_http01(domain, token)
+            if found:
+                return found
+        return None
+
+    async def _fetch_tlsalpn01(self, domain: str) -> tuple[bytes, bytes] | None:
+        for backend in list(self.backends.values()):
+            found = await anyio.to_thread.run_sync(backend.fetch_tlsalpn01, domain)
+            if found is not None:
+                return found
+        return None
 
     def routers_changed(self, kernel: Any, runtime: Any) -> None:
         routers = [(i.config, False) for i in runtime.routers.values()]
@@ -99,6 +174,20 @@ class AcmeCertificates:
     def stop(self) -> None:
         for resolver in self.resolvers.values():
             resolver.stop()
+        for backend in self.backends.values():
+            try:
+                backend.close()
+            except Exception:
+                log.exception("closing the ACME storage failed")
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def storage_scheme(storage: str) -> str:
+    """The backend scheme of ``storage: <scheme>://...``; empty for an acme.json path."""
+    found = _SCHEME.match(storage)
+    return found.group(1).lower() if found else ""
 
 
 def settings_storage(config: Any) -> str:

@@ -135,7 +135,7 @@ class Resolver:
     _stopped: bool = False
 
     def __post_init__(self) -> None:
-        self.certificates = self.storage.load_certificates(self.settings.name)
+        self.certificates = self.storage.cached_certificates(self.settings.name)
 
     @property
     def name(self) -> str:
@@ -189,8 +189,11 @@ class Resolver:
         if not missing:
             return
         try:
-            chain, key = await anyio.to_thread.run_sync(self._obtain, clean, None, abandon_on_cancel=True)
-            self._add(StoredCertificate(missing[0], tuple(missing[1:]), chain, key))
+            obtained = await anyio.to_thread.run_sync(self._obtain, clean, None, abandon_on_cancel=True)
+            if obtained is None:
+                self.reload()
+            else:
+                self._add(StoredCertificate(missing[0], tuple(missing[1:]), *obtained))
         except Exception as exc:
             log.error("resolver %s: Unable to obtain ACME certificate for domains %s: %s", self.name, missing, exc)
         finally:
@@ -203,13 +206,16 @@ class Resolver:
         due = [c for c in self.certificates if _expires_before(c, time.time() + period)]
         for cert in due:
             try:
-                chain, key = await anyio.to_thread.run_sync(
+                obtained = await anyio.to_thread.run_sync(
                     self._obtain, list(cert.domains), cert.key, abandon_on_cancel=True
                 )
             except Exception as exc:
                 log.error("resolver %s: Error renewing ACME certificate: %s: %s", self.name, cert.domains, exc)
                 continue
-            self._add(StoredCertificate(cert.main, cert.sans, chain, key, cert.store))
+            if obtained is None:
+                self.reload()
+            else:
+                self._add(StoredCertificate(cert.main, cert.sans, *obtained, cert.store))
 
     async def run(self) -> None:
         """Renew now, then every renew interval."""
@@ -232,9 +238,15 @@ class Resolver:
             )
         return self._client
 
-    def _obtain(self, domains: list[str], key: bytes | None) -> tuple[bytes, bytes]:
+    def _obtain(self, domains: list[str], key: bytes | None) -> tuple[bytes, bytes] | None:
+        """Order under the storage's lock: the chain and key, or None when the
+        storage, read after taking the lock, already has a certificate for
+        ``domains`` that is not due (another replica obtained it meanwhile)."""
         s = self.settings
-        with self.storage.order_lock(s.name, tuple(domains)):
+        with self.storage.order_lock(s.name, tuple(domains)) as lock:
+            if self._stored_valid(domains):
+                log.info("resolver %s: a certificate for %s was stored meanwhile; not ordering", s.name, domains)
+                return None
             client = self._client_now()
             self.orders += 1
             log.info("resolver %s: ordering a certificate for %s", s.name, domains)
@@ -242,7 +254,24 @@ class Resolver:
                 domains, key, key_type=s.key_type, common_name=s.common_name,
                 email_addresses=s.email_addresses, solvers=s.solvers,
                 certificate_timeout=s.certificate_timeout, stop=lambda: self._stopped,
+                resume=lock.resume_order, record=lock.record_order,
             )  # fmt: skip
+
+    def _stored_valid(self, domains: list[str]) -> bool:
+        period, _ = renew_durations(self.settings.certificates_duration)
+        due = time.time() + period
+        for cert in self.storage.load_certificates(self.name):
+            covered = ",".join(cert.domains)
+            if all(_checked(d, [covered]) for d in domains) and not _expires_before(cert, due):
+                return True
+        return False
+
+    def reload(self) -> None:
+        """Take the certificates the storage has now (another replica stored some)."""
+        stored = self.storage.cached_certificates(self.name)
+        with self._lock:
+            self.certificates = stored
+        self.changed()
 
     def _add(self, cert: StoredCertificate) -> None:
         with self._lock:

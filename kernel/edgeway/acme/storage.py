@@ -7,7 +7,10 @@ touching the ordering logic:
 - :class:`AcmeStorage`: the account and the certificates of each resolver, and
   a lock held while one certificate is ordered;
 - :class:`ChallengePublisher`: pending HTTP-01 tokens and TLS-ALPN-01
-  certificates, read by whoever answers the CA's validation request.
+  certificates, read by whoever answers the CA's validation request;
+- :class:`AcmeBackend`: what a ``register_acme_storages`` plugin gives for a
+  ``storage: <scheme>://...`` URL (both of the above, shared by replicas, plus
+  the answers to validation requests, with a direct read on a cache miss).
 
 :class:`LocalStore` is Traefik's ``acme.json`` (pkg/provider/acme/local_store.go):
 one JSON object, resolver name -> ``{"Account": ..., "Certificates": [...]}``,
@@ -32,7 +35,9 @@ from typing import Any, Protocol
 
 __all__ = [
     "Account",
+    "AcmeBackend",
     "AcmeStorage",
+    "OrderLock",
     "ChallengePublisher",
     "LocalStore",
     "StorageError",
@@ -75,6 +80,17 @@ class StoredCertificate:
         return (self.main, *self.sans)
 
 
+class OrderLock(Protocol):
+    """What :meth:`AcmeStorage.order_lock` gives its holder."""
+
+    #: An order a previous holder placed and did not finish (its URL): resume it.
+    resume_order: str | None
+
+    def record_order(self, url: str) -> None:
+        """The order being worked on, for whoever takes over if this holder dies."""
+        ...
+
+
 class AcmeStorage(Protocol):
     """Accounts and certificates by resolver name (thread-safe; called from worker threads)."""
 
@@ -82,13 +98,19 @@ class AcmeStorage(Protocol):
 
     def save_account(self, resolver: str, account: Account) -> None: ...
 
-    def load_certificates(self, resolver: str) -> list[StoredCertificate]: ...
+    def load_certificates(self, resolver: str) -> list[StoredCertificate]:
+        """The certificates as stored now (may block: a shared storage reads it)."""
+        ...
+
+    def cached_certificates(self, resolver: str) -> list[StoredCertificate]:
+        """The certificates as last seen, without blocking (safe on the event loop)."""
+        ...
 
     def save_certificate(self, resolver: str, certificate: StoredCertificate) -> None:
         """Add ``certificate``, or replace the one ordered for the same domains."""
         ...
 
-    def order_lock(self, resolver: str, domains: tuple[str, ...]) -> contextlib.AbstractContextManager[None]:
+    def order_lock(self, resolver: str, domains: tuple[str, ...]) -> contextlib.AbstractContextManager[OrderLock]:
         """Held while ``domains`` are ordered; the resolver re-reads the
         certificates after taking it (another holder may have stored one)."""
         ...
@@ -114,6 +136,36 @@ class ChallengePublisher(Protocol):
         ...
 
 
+class AcmeBackend(Protocol):
+    """A storage shared by several edgeway processes (``register_acme_storages``).
+
+    Answering runs on the event loop from what the backend last saw
+    (``http01``, ``tlsalpn01_certificates``); on a miss the kernel calls the
+    blocking ``fetch_*`` in a worker thread, so a validation request racing the
+    backend's watch is still answered.
+    """
+
+    storage: AcmeStorage
+
+    def publisher(self, resolver: str) -> ChallengePublisher:
+        """Where ``resolver`` publishes its pending challenges."""
+        ...
+
+    def http01(self, domain: str, token: str) -> str | None: ...
+
+    def tlsalpn01_certificates(self) -> list[tuple[bytes, bytes]]: ...
+
+    def fetch_http01(self, domain: str, token: str) -> str | None:
+        """A direct (blocking) read of a published HTTP-01 key authorization."""
+        ...
+
+    def fetch_tlsalpn01(self, domain: str) -> tuple[bytes, bytes] | None:
+        """A direct (blocking) read of a published TLS-ALPN-01 certificate and key."""
+        ...
+
+    def close(self) -> None: ...
+
+
 # --- acme.json ---------------------------------------------------------------------
 
 
@@ -128,6 +180,15 @@ def _unb64(value: Any, what: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (ValueError, TypeError) as exc:
         raise StorageError(f"{what}: not base64: {exc}") from None
+
+
+class _ProcessOrder:
+    """One process: nobody can take an order over, nothing to record."""
+
+    resume_order: str | None = None
+
+    def record_order(self, url: str) -> None:
+        pass
 
 
 @dataclass
@@ -162,6 +223,8 @@ class LocalStore:
         with self._lock:
             return list(self._resolver(resolver).certificates)
 
+    cached_certificates = load_certificates
+
     def save_certificate(self, resolver: str, certificate: StoredCertificate) -> None:
         with self._lock:
             entry = self._resolver(resolver)
@@ -174,11 +237,11 @@ class LocalStore:
             self._write()
 
     @contextlib.contextmanager
-    def order_lock(self, resolver: str, domains: tuple[str, ...]) -> Iterator[None]:
+    def order_lock(self, resolver: str, domains: tuple[str, ...]) -> Iterator[OrderLock]:
         with self._lock:
             lock = self._order_locks.setdefault((resolver, domains), threading.Lock())
         with lock:
-            yield
+            yield _ProcessOrder()
 
     # -- file ------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ def serve(
         _connect(ep, sock, lambda: ServerProtocol(ep, peer=given), None)
         return
     if ACME_TLS_ALPN in hello.alpn:
-        _serve_https(ep, sock, info, DEFAULT_OPTIONS_NAME, given, acme=True)
+        _serve_acme(ep, sock, info)
         return
     options, catch_all = routing.tls_hosts.match(sni)
     if options is not None and not catch_all:
@@ -130,6 +130,32 @@ def _serve_https(
         return
     factory = _acme_done if acme else (lambda: _TLSHandover(ep, peer))
     _connect(ep, sock, factory, ctx)
+
+
+def _serve_acme(ep: EntryPoint, sock: socket.socket, info: ConnInfo) -> None:
+    """TLS-ALPN-01: the handshake with the challenge certificate for the SNI. On a
+    miss, a shared ACME storage is read directly (the ClientHello was only
+    peeked, so the handshake can wait for it) before the connection is refused."""
+    manager = ep.routing.tls
+    chosen = manager.select(DEFAULT_OPTIONS_NAME, info.sni, "", acme=True) if manager is not None else None
+    if manager is None or not isinstance(chosen, Refusal) or manager.acme_fetch is None or not info.sni:
+        _serve_https(ep, sock, info, DEFAULT_OPTIONS_NAME, None, acme=True)
+        return
+    fetch = manager.acme_fetch
+
+    async def fetched() -> None:
+        try:
+            found = await fetch(info.sni)
+        except Exception:
+            log.exception("TLS-ALPN challenge: reading the ACME storage failed")
+            found = None
+        ctx = manager.acme_context(*found) if found is not None else chosen
+        if isinstance(ctx, Refusal):
+            _refuse(sock, ctx)
+            return
+        await _connected(ep, sock, _acme_done, ctx)
+
+    _spawn(ep, fetched())
 
 
 def _context(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,9 @@ class TLSManager:
             workdir=workdir,
             static=static,
         )
+        #: TLS-ALPN-01 on a miss of the ``acme-tls/1`` store: a shared ACME
+        #: storage's direct read (certificate and key PEM), set by the ACME plugin.
+        self.acme_fetch: Callable[[str], Awaitable[tuple[bytes, bytes] | None]] | None = None
         self.sources: dict[str, Any] = {}
         for name, stype in (registry.tls_stores if registry is not None else {}).items():
             try:
@@ -245,6 +248,18 @@ class TLSManager:
         if ctx is None:
             ctx = self._contexts[key] = spec.context(cert, options_name)
         return ctx
+
+
+    def acme_context(self, cert_pem: bytes, key_pem: bytes) -> ServerContext | Refusal:
+        """A context serving a TLS-ALPN-01 certificate read on a miss of the ``acme-tls/1`` store."""
+        spec = self.state.options.get(DEFAULT_OPTIONS_NAME)
+        if not isinstance(spec, ServerOptions):
+            return Refusal(None, "the default TLS options are broken")
+        try:
+            cert = certificate_from_pem(cert_pem, key_pem)
+        except ValueError as exc:
+            return Refusal(ALERT_UNRECOGNIZED_NAME, f"TLS-ALPN challenge certificate: {exc}")
+        return spec.context(cert, DEFAULT_OPTIONS_NAME)
 
 
 def _bytes(value: str | bytes) -> bytes:
