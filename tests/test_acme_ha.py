@@ -1,0 +1,445 @@
+"""ACME with several replicas: three edgeway processes share certificates through a real
+kube-apiserver (``storage: kubernetes://edgeway``), pebble as the CA.
+
+The replicas run as the service account of ``deploy/kubernetes/`` +
+``deploy/kubernetes-ha/`` (its token in the providers' ``endpoint``/``token``/
+``certAuthFilePath`` options, which the ACME storage uses too), so the real server
+enforces the example's RBAC. pebble validates through
+:class:`~acme_ha_support.ValidationForwarder`, which sends every validation to a
+replica other than the Lease holder: a certificate is only obtained when the
+challenges the ordering replica published to the cluster are answered by the others.
+
+Each scenario checks: exactly one order in pebble's log for the certificate, the
+same certificate (chain verified to pebble's root, with SNI) served by every
+replica, its ``kubernetes.io/tls`` Secret, the Lease released, and that no
+validation reached a Lease holder. The Lease holder is killed (SIGKILL) in the
+middle of an order and another replica resumes that order after the Lease
+expires. Certificates come from the file provider (HTTP-01 and TLS-ALPN-01), an
+Ingress (``router.tls.certresolver`` annotation) and an IngressRoute
+(``tls.certResolver``). The figures (orders per certificate, seconds until all
+replicas serve) are printed (``pytest -s``) and recorded as properties.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from acme_ha_support import (
+    DOMAINS_ANNOTATION,
+    KIND_LABEL,
+    Lease,
+    Replica,
+    ValidationForwarder,
+    list_leases,
+    static_configuration,
+    write_atomically,
+)
+from acme_support import Pebble, https_get, needs_pebble, served
+from cryptography import x509
+from real_apiserver import REPO, RealApiServer
+
+pytestmark = [needs_pebble]
+
+#: Where the ACME objects live: the deploy example's namespace (its Role is there).
+NS = "edgeway"
+#: Short, so the takeover after a SIGKILL is quick; renewed every LEASE/3 seconds.
+LEASE = 4
+STORAGE = f"kubernetes://{NS}?leaseDuration={LEASE}s"
+#: Two shared cores, three edgeway processes, etcd and pebble: generous.
+DEADLINE = 45.0
+#: A dead holder's Lease expires after LEASE; the successor then resumes the order.
+TAKEOVER_MARGIN = 20.0
+REPLICAS = 3
+
+
+class _App(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"app"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Figure:
+    scenario: str
+    start: float  # time.monotonic() when the router was configured
+    orders: int
+    first_serving: float
+    all_serving: float
+    ordered_by: set[str]
+    answered_by: list[str]
+
+    def line(self) -> str:
+        return (
+            f"[acme-ha] {self.scenario}: {self.orders} order(s) in pebble; config -> first replica "
+            f"serving {self.first_serving:.2f} s, -> all replicas serving {self.all_serving:.2f} s; "
+            f"ordered by {sorted(self.ordered_by)}, validations answered by {self.answered_by}"
+        )
+
+
+@dataclass
+class HA:
+    server: RealApiServer
+    admin: Any  # official-client ApiClient, as admin
+    apps: str  # namespace of the Ingresses and IngressRoutes
+    pebble: Pebble
+    root: str
+    forwarder: ValidationForwarder
+    replicas: dict[str, Replica]
+    environ: dict[str, str]
+    dynamic: Path
+    backend_port: int
+    routers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    certificates: int = 0
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def alive(self) -> list[Replica]:
+        return [r for r in self.replicas.values() if r.name not in self.forwarder.dead]
+
+    # -- configuration -------------------------------------------------------------------
+
+    def add_file_router(self, name: str, resolver: str, domains: list[str]) -> None:
+        """The same dynamic file for every replica (they all watch it)."""
+        rule = " || ".join(f"Host(`{d}`)" for d in domains)
+        self.routers[name] = {
+            "rule": rule, "entryPoints": ["websecure"], "service": "app",
+            "tls": {"certResolver": resolver,
+                    "domains": [{"main": domains[0], "sans": domains[1:]}]},
+        }  # fmt: skip
+        services = {"app": {"loadBalancer": {"servers": [
+            {"url": f"http://127.0.0.1:{self.backend_port}"}]}}}  # fmt: skip
+        write_atomically(
+            self.dynamic, yaml.safe_dump({"http": {"routers": self.routers, "services": services}})
+        )
+
+    def create(self, path: str, obj: dict[str, Any]) -> None:
+        """POST ``obj`` as admin (``path`` relative to the API root, ``{ns}`` = apps)."""
+        from edgeway_kubernetes.client import ClientConfig, KubeAPI
+
+        KubeAPI(ClientConfig(self.admin.configuration, "admin")).json(
+            "POST", path.format(ns=self.apps), body=obj
+        )
+
+    # -- what the cluster holds ----------------------------------------------------------
+
+    def leases(self) -> list[Lease]:
+        return list_leases(self.admin, NS)
+
+    def holders(self) -> set[str]:
+        return {lease.holder for lease in self.leases() if lease.holder}
+
+    def certificate_secret(self, domains: list[str]) -> Any:
+        from kubernetes import client
+
+        secrets = (
+            client.CoreV1Api(self.admin)
+            .list_namespaced_secret(NS, label_selector=f"{KIND_LABEL}=certificate")
+            .items
+        )
+        for secret in secrets:
+            if (secret.metadata.annotations or {}).get(DOMAINS_ANNOTATION) == ",".join(domains):
+                return secret
+        return None
+
+    # -- what the replicas serve ---------------------------------------------------------
+
+    def wait_all_serve(self, sni: str, start: float) -> tuple[x509.Certificate, float, float]:
+        """Poll every live replica until all serve one certificate for ``sni`` that
+        verifies to pebble's root: it, and the seconds from ``start`` until the first
+        and until the last replica served it."""
+        got: dict[str, tuple[x509.Certificate, float]] = {}
+        end = time.monotonic() + DEADLINE
+        while True:
+            for replica in self.alive:
+                if replica.name not in got and (cert := served(replica.websecure, sni, self.root)):
+                    got[replica.name] = (cert, time.monotonic() - start)
+            if {r.name for r in self.alive} <= set(got):
+                break
+            if time.monotonic() > end:
+                logs = "\n".join(f"--- {r.name}\n{r.tail()}" for r in self.replicas.values())
+                raise AssertionError(f"only {sorted(got)} serve {sni} after {DEADLINE}s\n{logs}")
+            time.sleep(0.1)
+        serials = {cert.serial_number for cert, _ in got.values()}
+        assert len(serials) == 1, f"replicas serve different certificates for {sni}: {serials}"
+        times = [at for _, at in got.values()]
+        return next(iter(got.values()))[0], min(times), max(times)
+
+    def wait_released(self, name: str) -> None:
+        end = time.monotonic() + DEADLINE
+        while True:
+            lease = {lease.name: lease for lease in self.leases()}.get(name)
+            if lease is None or not lease.holder:
+                return
+            assert time.monotonic() < end, f"Lease {name} still held by {lease.holder}"
+            time.sleep(0.1)
+
+    def issue(
+        self, scenario: str, domains: list[str], configure: Callable[[], None],
+        during: Callable[[], None] | None = None,
+    ) -> Figure:  # fmt: skip
+        """Configure a router needing a certificate for ``domains`` and check the outcome
+        (see the module doc); ``during`` runs right after ``configure``."""
+        orders = self.pebble.orders()
+        start = time.monotonic()
+        configure()
+        if during is not None:
+            during()
+        cert, first, last = self.wait_all_serve(domains[0], start)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert sorted(names.get_values_for_type(x509.DNSName)) == sorted(domains)
+        for replica in self.alive:  # every name of it, on every replica
+            for domain in domains[1:]:
+                again = served(replica.websecure, domain, self.root)
+                assert again is not None and again.serial_number == cert.serial_number
+
+        secret = self.certificate_secret(domains)
+        assert secret is not None, f"no certificate Secret for {domains}"
+        assert secret.type == "kubernetes.io/tls"
+        assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "edgeway"
+        stored = x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"]))
+        assert stored.serial_number == cert.serial_number
+        self.wait_released(secret.metadata.name)
+        self.certificates += 1
+
+        validations = self.forwarder.since(start)
+        assert validations, "pebble validated nothing through the forwarder"
+        for v in validations:
+            assert v.replica is not None, f"no replica left to answer {v}"
+            assert v.holders, f"a validation arrived while no Lease was held: {v}"
+            assert v.replica not in v.holders, v
+        figure = Figure(
+            scenario, start, self.pebble.orders() - orders, first, last,
+            set().union(*(v.holders for v in validations)), [v.replica or "" for v in validations],
+        )  # fmt: skip
+        self.figures.append(figure)
+        print(figure.line(), flush=True)
+        return figure
+
+
+@pytest.fixture(scope="module")
+def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HA]:
+    server = real_apiserver
+    server.kubectl("apply", "-f", str(REPO / "deploy" / "kubernetes"))
+    server.kubectl("apply", "-f", str(REPO / "deploy" / "kubernetes-ha"))
+    server.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    apps = f"acme-ha-{uuid.uuid4().hex[:6]}"
+    server.kubectl("create", "namespace", apps)
+    token = server.kubectl("create", "token", "edgeway", "-n", NS).stdout.strip()
+    admin = server.api_client()
+    tmp = tmp_path_factory.mktemp("acme-ha")
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    pebble = Pebble(tmp).start()
+    dynamic = tmp / "dynamic" / "dynamic.yml"
+    dynamic.parent.mkdir()
+    write_atomically(dynamic, "{}\n")
+    kube = {"endpoint": server.url, "token": token, "certAuthFilePath": str(server.ca_file)}
+    acme = {"email": "admin@example.com", "caServer": pebble.directory,
+            "caCertificates": [str(pebble.ca_file)]}  # fmt: skip
+
+    def static(web: int, websecure: int) -> dict[str, Any]:
+        return static_configuration(web=web, websecure=websecure, dynamic=dynamic, kube=kube,
+                                    namespaces=[apps], acme=acme, storage=STORAGE)  # fmt: skip
+
+    # Only the options above connect: no kubeconfig or in-cluster fallback (as admin).
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+    environ["KUBECONFIG"] = str(tmp / "no-kubeconfig")
+    replicas = {
+        f"replica-{i}": Replica(f"replica-{i}", tmp / f"replica-{i}", static)
+        for i in range(REPLICAS)
+    }
+    ha = HA(server, admin, apps, pebble, "", ValidationForwarder(
+        {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.holders()),
+        replicas, environ, dynamic, backend.server_address[1])  # fmt: skip
+    ha.forwarder.start()
+    try:
+        for replica in replicas.values():
+            replica.start(environ)
+            ha.forwarder.replicas[replica.name] = replica.ports
+        for replica in replicas.values():
+            replica.wait_listening()
+        ha.root = pebble.root_pem()
+        yield ha
+    finally:
+        for replica in replicas.values():
+            replica.stop()
+        ha.forwarder.stop()
+        pebble.stop()
+        backend.shutdown()
+        for figure in ha.figures:
+            print(figure.line(), flush=True)
+
+
+# -- scenarios (in this order: they share the three replicas) ------------------------------
+
+
+def _record(record_property: Callable[[str, object], None], figure: Figure) -> None:
+    record_property("orders", figure.orders)
+    record_property("seconds_until_first_replica_serves", round(figure.first_serving, 3))
+    record_property("seconds_until_all_replicas_serve", round(figure.all_serving, 3))
+
+
+def test_http01_one_order_and_every_replica_serves(
+    ha: HA, record_property: Callable[[str, object], None]
+) -> None:
+    domains = ["http.ha.test", "www.http.ha.test"]  # two validations: both other replicas
+    figure = ha.issue("HTTP-01 (file provider)", domains,
+                      lambda: ha.add_file_router("http", "le-http", domains))  # fmt: skip
+    assert figure.orders == 1
+    assert len(figure.ordered_by) == 1  # one replica held the Lease; the others answered
+    assert set(figure.answered_by) == {r.name for r in ha.alive} - figure.ordered_by
+    for replica in ha.alive:  # the route works on each
+        assert https_get(replica.websecure, "www.http.ha.test", ha.root) == 200
+    _record(record_property, figure)
+
+
+def test_tlsalpn01_one_order_and_every_replica_serves(
+    ha: HA, record_property: Callable[[str, object], None]
+) -> None:
+    domains = ["tls.ha.test", "www.tls.ha.test"]
+    figure = ha.issue("TLS-ALPN-01 (file provider)", domains,
+                      lambda: ha.add_file_router("tls", "le-tls", domains))  # fmt: skip
+    assert figure.orders == 1
+    assert len(figure.ordered_by) == 1
+    assert set(figure.answered_by) == {r.name for r in ha.alive} - figure.ordered_by
+    _record(record_property, figure)
+
+
+def _service_and_slice(ha: HA) -> None:
+    """Service ``web`` in the apps namespace, its one slice pointing at the backend."""
+    ha.create("/api/v1/namespaces/{ns}/services", {
+        "metadata": {"name": "web"},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})  # fmt: skip
+    ha.create("/apis/discovery.k8s.io/v1beta1/namespaces/{ns}/endpointslices", {
+        "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": ha.backend_port, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+    })  # fmt: skip
+
+
+def test_ingress_certresolver_annotation(
+    ha: HA, record_property: Callable[[str, object], None]
+) -> None:
+    _service_and_slice(ha)
+    prefix = "traefik.ingress.kubernetes.io/router."
+    ingress = {
+        "metadata": {"name": "site", "annotations": {
+            f"{prefix}entrypoints": "websecure", f"{prefix}tls": "true",
+            f"{prefix}tls.certresolver": "le-tls"}},
+        "spec": {"rules": [{"host": "ingress.ha.test", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]},
+    }  # fmt: skip
+    figure = ha.issue(
+        "TLS-ALPN-01 (Ingress provider)",
+        ["ingress.ha.test"],
+        lambda: ha.create("/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", ingress),
+    )
+    assert figure.orders == 1
+    for replica in ha.alive:
+        assert https_get(replica.websecure, "ingress.ha.test", ha.root) == 200
+    _record(record_property, figure)
+
+
+def test_ingressroute_tls_certresolver(
+    ha: HA, record_property: Callable[[str, object], None]
+) -> None:
+    route = {
+        "apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+        "metadata": {"name": "site"},
+        "spec": {"entryPoints": ["websecure"],
+                 "routes": [{"match": "Host(`crd.ha.test`)", "kind": "Rule",
+                             "services": [{"name": "web", "port": 80}]}],
+                 "tls": {"certResolver": "le-http"}},
+    }  # fmt: skip
+    figure = ha.issue(
+        "HTTP-01 (CRD provider)",
+        ["crd.ha.test"],
+        lambda: ha.create("/apis/traefik.io/v1alpha1/namespaces/{ns}/ingressroutes", route),
+    )
+    assert figure.orders == 1
+    for replica in ha.alive:
+        assert https_get(replica.websecure, "crd.ha.test", ha.root) == 200
+    _record(record_property, figure)
+
+
+def test_lease_holder_killed_mid_order_another_replica_finishes(
+    ha: HA, record_property: Callable[[str, object], None]
+) -> None:
+    """Validations are held at the forwarder while the order runs; once the Lease names
+    a holder and the order it placed, that replica gets SIGKILL. After the Lease
+    expires another replica takes it over and resumes the same order."""
+    domains = ["kill.ha.test"]
+    before = {lease.name for lease in ha.leases()}
+    killed: list[tuple[str, float]] = []
+
+    def kill_the_holder() -> None:
+        end = time.monotonic() + DEADLINE
+        while True:
+            ordering = [x for x in ha.leases() if x.name not in before and x.holder and x.order]
+            if ordering:
+                break
+            assert time.monotonic() < end, f"no Lease with an order appeared: {ha.leases()}"
+            time.sleep(0.02)
+        holder = ordering[0].holder
+        ha.replicas[holder].kill()
+        ha.forwarder.dead.add(holder)
+        killed.append((holder, time.monotonic()))
+        ha.forwarder.release()
+
+    ha.forwarder.hold()
+    try:
+        figure = ha.issue("HTTP-01, Lease holder killed mid-order", domains,
+                          lambda: ha.add_file_router("kill", "le-http", domains),
+                          kill_the_holder)  # fmt: skip
+    finally:
+        ha.forwarder.release()
+    [(holder, at)] = killed
+    takeover = figure.start + figure.all_serving - at
+    survivors = {r.name for r in ha.alive}
+    assert holder not in survivors and len(survivors) == REPLICAS - 1
+    assert figure.ordered_by - {holder}, "no other replica took the Lease over"
+    assert figure.orders == 1  # resumed from the Lease's edgeway.io/acme-order, not re-ordered
+    print(f"[acme-ha] killed {holder}; survivors all serving {takeover:.2f} s after the kill "
+          f"(Lease {LEASE} s)", flush=True)  # fmt: skip
+    record_property("seconds_from_kill_until_survivors_serve", round(takeover, 3))
+    assert takeover <= LEASE + TAKEOVER_MARGIN
+    _record(record_property, figure)
+
+    # The killed pod comes back (same name): it serves every certificate from the
+    # Secrets and orders nothing.
+    orders = ha.pebble.orders()
+    replica = ha.replicas[holder]
+    replica.start(ha.environ).wait_listening()
+    ha.forwarder.dead.discard(holder)
+    start = time.monotonic()
+    for sni in ("http.ha.test", "tls.ha.test", "ingress.ha.test", "crd.ha.test", "kill.ha.test"):
+        ha.wait_all_serve(sni, start)
+    assert ha.pebble.orders() == orders
+
+
+def test_one_order_per_certificate_overall(ha: HA) -> None:
+    """No replica ordered late (after the others served): pebble saw exactly one order
+    per certificate over the whole module."""
+    assert ha.pebble.orders() == ha.certificates
+    assert all(not lease.holder for lease in ha.leases())
