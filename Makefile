@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 
 .PHONY: install run test lint bench
 
-$(VENV)/.installed: pyproject.toml plugins/file/pyproject.toml plugins/kubernetes/pyproject.toml plugins/kubernetes_ingress/pyproject.toml plugins/kubernetes_crd/pyproject.toml
+$(VENV)/.installed: pyproject.toml plugins/file/pyproject.toml plugins/kubernetes/pyproject.toml plugins/kubernetes_ingress/pyproject.toml plugins/kubernetes_crd/pyproject.toml plugins/kubernetes_acme/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]' -e plugins/file -e plugins/kubernetes -e plugins/kubernetes_ingress -e plugins/kubernetes_crd
+	$(PY) -m pip install -q -e '.[test]' -e plugins/file -e plugins/kubernetes -e plugins/kubernetes_ingress -e plugins/kubernetes_crd -e plugins/kubernetes_acme
 	touch $@
 
 install: $(VENV)/.installed
