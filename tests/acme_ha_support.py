@@ -47,9 +47,11 @@ def list_leases(api: Any, namespace: str) -> list[Lease]:
     """The ACME Leases of ``namespace`` (official client ``ApiClient`` ``api``; blocking)."""
     from kubernetes import client
 
-    items = client.CoordinationV1Api(api).list_namespaced_lease(
-        namespace, label_selector=f"{KIND_LABEL}=lease"
-    ).items
+    items = (
+        client.CoordinationV1Api(api)
+        .list_namespaced_lease(namespace, label_selector=f"{KIND_LABEL}=lease")
+        .items
+    )
     return [
         Lease(
             name=item.metadata.name,
@@ -209,7 +211,9 @@ def static_configuration(
 class Replica:
     """One edgeway process; ``name`` is its ``POD_NAME``."""
 
-    def __init__(self, name: str, directory: Path, static: Callable[[int, int], dict[str, Any]]) -> None:
+    def __init__(
+        self, name: str, directory: Path, static: Callable[[int, int], dict[str, Any]]
+    ) -> None:
         self.name = name
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -239,7 +243,9 @@ class Replica:
         while time.monotonic() < end:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}"
+                )
             try:
                 for port in (self.web, self.websecure):
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
