@@ -89,6 +89,8 @@ class ValidationForwarder:
         self.replicas: dict[str, dict[str, int]] = {}
         self.dead: set[str] = set()
         self.validations: list[Validation] = []
+        #: Connections waiting while validations are held.
+        self.waiting = 0
         self._turn = itertools.count()
         self._open = threading.Event()
         self._open.set()
@@ -143,7 +145,11 @@ class ValidationForwarder:
         self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            await asyncio.to_thread(self._open.wait)
+            self.waiting += 1
+            try:
+                await asyncio.to_thread(self._open.wait)
+            finally:
+                self.waiting -= 1
             validation = await asyncio.to_thread(self._choose, kind)
             if validation.replica is None:
                 return
