@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from edgeway.plugins import load_plugins
+from edgeway_kubernetes_acme.storage import parse_storage_url
 from real_apiserver import REPO, RealApiServer
 
 HA = REPO / "deploy" / "kubernetes-ha"
@@ -57,7 +58,6 @@ def one(kind: str, directory: Path = HA) -> dict[str, Any]:
 def static_config(tmp: Path) -> Any:
     """The ConfigMap's edgeway.yml, loaded as the container's args load it."""
     from edgeway.config.loader import load_static_configuration
-    from edgeway.plugins import load_plugins
 
     container = one("Deployment")["spec"]["template"]["spec"]["containers"][0]
     [mount] = container["volumeMounts"]
@@ -130,8 +130,10 @@ def test_the_config_map_is_an_edgeway_configuration_using_kubernetes_storage(
     assert static.ping is not None
     assert container["readinessProbe"]["httpGet"]["port"] == static.ping.entryPoint
     [(name, resolver)] = static.certificatesResolvers.items()
-    url = urlsplit(resolver.acme.storage)
-    assert (url.scheme, url.netloc) == ("kubernetes", one("Role")["metadata"]["namespace"])
+    url = parse_storage_url(resolver.acme.storage)
+    assert url.namespace == one("Role")["metadata"]["namespace"]
+    assert url.lease_duration == 15
+    assert "kubernetes" in load_plugins().registry.acme_storages  # the plugin is installed
     assert resolver.acme.httpChallenge.entryPoint in static.entryPoints
     providers = static.providers.model_dump(by_alias=True)
     assert providers["kubernetesIngress"] is not None and providers["kubernetesCRD"] is not None
