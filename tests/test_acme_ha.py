@@ -485,8 +485,16 @@ def test_lease_holder_killed_while_the_ca_validates_another_replica_finalizes(
     _restart(ha, holder)
 
 
-def test_one_order_per_certificate_overall(ha: HA) -> None:
+def test_one_order_per_certificate_overall_and_nothing_left_pending(ha: HA) -> None:
     """No replica ordered late (after the others served): pebble saw exactly one order
-    per certificate over the whole module."""
+    per certificate over the whole module; no Lease is held and no challenge Secret
+    is left (those of the killed holders included)."""
+    from kubernetes import client
+
     assert ha.pebble.orders() == len(ha.domains)
     assert all(not lease.holder for lease in ha.leases())
+    challenges = client.CoreV1Api(ha.admin).list_namespaced_secret(
+        NS, label_selector=f"{KIND_LABEL}=challenge"
+    )
+    left = {s.metadata.name: base64.b64decode(s.data["domain"]).decode() for s in challenges.items}
+    assert left == {}
