@@ -58,6 +58,8 @@ def test_relative_links_in_the_plugin_docs_resolve() -> None:
         ROOT / "docs" / "hooks.md",
         ROOT / "docs" / "plugins.md",
         ROOT / "examples" / "plugins" / "edgeway-example-middleware" / "README.md",
+        ROOT / "docs" / "acme-ha.md",
+        ROOT / "deploy" / "kubernetes-ha" / "README.md",
     ]
     broken = [
         f"{page.relative_to(ROOT)}: {target}"
