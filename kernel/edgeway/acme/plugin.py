@@ -108,7 +108,7 @@ class AcmeCertificates:
         stype = kernel.registry.acme_storages.get(scheme)
         if stype is None:
             known = ", ".join(sorted(kernel.registry.acme_storages)) or "none"
-            raise ValueError(f"unknown ACME storage {url!r} (installed schemes: {known})")
+            raise ValueError(f'unknown ACME storage "{url}" (installed schemes: {known})')
         names = tuple(n for n, c in resolvers.items() if c.acme is not None and c.acme.storage == url)
         context = AcmeStorageContext(
             resolvers=names, static=kernel.static, spawn=kernel.spawn,
