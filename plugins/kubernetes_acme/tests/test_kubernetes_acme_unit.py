@@ -113,3 +113,42 @@ def test_micro_time_round_trips() -> None:
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", text)
     assert parse_micro_time(text) is not None
     assert parse_micro_time("") is None and parse_micro_time("yesterday") is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("s3://bucket/acme", 'unknown ACME storage "s3://bucket/acme" (installed schemes: kubernetes)'),
+        ("kubernetes://edgeway?leaseduration=15s", "unknown parameter 'leaseduration' (known: leaseDuration)"),
+        ("kubernetes://edgeway?leaseDuration=0s", "leaseDuration must be at least 1s"),
+    ],
+)
+async def test_unusable_storage_is_reported_on_the_resolvers_routers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: str, message: str
+) -> None:
+    from support import backends, edgeway
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    static = f"""
+entryPoints:
+  websecure: {{address: "127.0.0.1:0"}}
+certificatesResolvers:
+  le:
+    acme:
+      email: admin@example.com
+      caServer: "https://127.0.0.1:1/dir"
+      storage: "{storage}"
+      tlsChallenge: {{}}
+"""
+    async with backends("app") as (app,):
+        dynamic = f"""
+http:
+  routers:
+    app: {{rule: "Host(`a.test`)", entryPoints: [websecure], service: app, tls: {{certResolver: le}}}}
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "http://127.0.0.1:{app.port}"}}]}}}}
+"""
+        async with edgeway(tmp_path, dynamic, static) as ew:
+            [error] = ew.runtime.routers["app@file"].errors
+    assert message in error
