@@ -119,8 +119,14 @@ def test_micro_time_round_trips() -> None:
 @pytest.mark.parametrize(
     ("storage", "message"),
     [
-        ("s3://bucket/acme", 'unknown ACME storage "s3://bucket/acme" (installed schemes: kubernetes)'),
-        ("kubernetes://edgeway?leaseduration=15s", "unknown parameter 'leaseduration' (known: leaseDuration)"),
+        (
+            "s3://bucket/acme",
+            'unknown ACME storage "s3://bucket/acme" (installed schemes: kubernetes)',
+        ),
+        (
+            "kubernetes://edgeway?leaseduration=15s",
+            "unknown parameter 'leaseduration' (known: leaseDuration)",
+        ),
         ("kubernetes://edgeway?leaseDuration=0s", "leaseDuration must be at least 1s"),
     ],
 )
