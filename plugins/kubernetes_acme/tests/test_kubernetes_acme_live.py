@@ -385,3 +385,70 @@ def test_the_contract_role_is_all_it_needs(real_apiserver: RealApiServer, namesp
             assert out.stdout.strip() == "yes", (verb, resource)
         assert real_apiserver.kubectl("auth", "can-i", "patch", resource, "-n", namespace, who,
                                       check=False).stdout.strip() == "no"  # fmt: skip
+
+
+async def test_published_challenges_and_stored_certificates_reach_the_other_replica(
+    real_apiserver: RealApiServer, namespace: str, token: str, tmp_path: Path
+) -> None:
+    """Through B's watch (changed() called, cache filled) and, with B not watching, by a
+    direct read on the miss; the kernel's HTTP-01 handler answers from both."""
+    from edgeway.acme.challenges import http01_handler, tlsalpn01_certificate
+    from edgeway.acme.storage import StoredCertificate
+    from edgeway.http.message import Headers, Request
+    from edgeway.tls.certificates import certificate_from_pem
+
+    a = KubernetesAcmeBackend(_api(real_apiserver, token), StorageURL(namespace, 3), "a")
+    watching_changes: list[int] = []
+    b = KubernetesAcmeBackend(_api(real_apiserver, token), StorageURL(namespace, 3), "b",
+                              lambda: watching_changes.append(1))  # fmt: skip
+    cold = KubernetesAcmeBackend(_api(real_apiserver, token), StorageURL(namespace, 3), "cold")
+    token_ = "A" * 43
+    cert_pem, key_pem = tlsalpn01_certificate("x.test", f"{token_}.thumb")
+
+    def get(backend: KubernetesAcmeBackend, path: str, host: str = "x.test") -> Any:
+        handler = http01_handler(backend.http01, backend.fetch_http01)
+        req = Request("GET", path, "", Headers([(b"host", host.encode())]), authority=host)
+        return handler(req)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(b.run)
+        await b.reflector.synced.wait()
+        publisher = a.publisher("le")
+        await anyio.to_thread.run_sync(
+            publisher.publish_http01, "x.test", token_, f"{token_}.thumb"
+        )
+        await anyio.to_thread.run_sync(publisher.publish_tlsalpn01, "x.test", cert_pem, key_pem)
+        stored = StoredCertificate("x.test", (), cert_pem, key_pem)
+        await anyio.to_thread.run_sync(a.storage.save_certificate, "le", stored)
+        with anyio.fail_after(10):
+            while not (b.tlsalpn01_certificates() and b.storage.cached_certificates("le")):
+                await anyio.sleep(0.02)
+        assert b.http01("x.test", token_) == f"{token_}.thumb"
+        assert b.tlsalpn01_certificates() == [(cert_pem, key_pem)]
+        assert b.storage.cached_certificates("le") == [stored]
+        assert watching_changes
+        resp = await get(b, f"/.well-known/acme-challenge/{token_}")
+        assert (resp.status, resp.body) == (200, f"{token_}.thumb".encode())
+
+        # Not watching: nothing cached, every answer read on the miss.
+        assert cold.http01("x.test", token_) is None and cold.tlsalpn01_certificates() == []
+        resp = await get(cold, f"/.well-known/acme-challenge/{token_}")
+        assert (resp.status, resp.body) == (200, f"{token_}.thumb".encode())
+        for path, host in [(f"/.well-known/acme-challenge/{token_}", "other.test"),
+                           ("/.well-known/acme-challenge/" + "B" * 43, "x.test")]:  # fmt: skip
+            assert (await get(cold, path, host)).status == 404
+        found = await anyio.to_thread.run_sync(cold.fetch_tlsalpn01, "x.test")
+        assert found == (cert_pem, key_pem) and certificate_from_pem(*found) is not None
+        assert await anyio.to_thread.run_sync(cold.fetch_tlsalpn01, "y.test") is None
+        assert cold.tlsalpn01_certificates() == [(cert_pem, key_pem)]  # cached by the read
+
+        # Withdrawn: gone from the watching replica, and from what a direct read finds.
+        await anyio.to_thread.run_sync(publisher.withdraw_http01, "x.test", token_)
+        await anyio.to_thread.run_sync(publisher.withdraw_tlsalpn01, "x.test")
+        with anyio.fail_after(10):
+            while b.http01("x.test", token_) or b.tlsalpn01_certificates():
+                await anyio.sleep(0.02)
+        assert await anyio.to_thread.run_sync(cold.fetch_http01, "x.test", token_) is None
+        assert await anyio.to_thread.run_sync(cold.fetch_tlsalpn01, "x.test") is None
+        assert cold.http01("x.test", token_) is None and cold.tlsalpn01_certificates() == []
+        tg.cancel_scope.cancel()
