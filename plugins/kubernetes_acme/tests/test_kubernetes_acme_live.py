@@ -452,3 +452,30 @@ async def test_published_challenges_and_stored_certificates_reach_the_other_repl
         assert await anyio.to_thread.run_sync(cold.fetch_tlsalpn01, "x.test") is None
         assert cold.http01("x.test", token_) is None and cold.tlsalpn01_certificates() == []
         tg.cancel_scope.cancel()
+
+
+def test_the_first_registered_account_stays(
+    real_apiserver: RealApiServer, namespace: str, token: str
+) -> None:
+    """Two replicas registering at once: the second save keeps the first account (the
+    resolver then switches to it); an unregistered stored account is replaced."""
+    from edgeway.acme.storage import Account
+
+    storage = KubernetesAcmeBackend(
+        _api(real_apiserver, token), StorageURL(namespace, 3), "a"
+    ).storage
+    unregistered = Account("a@example.com", b"key-0")
+    first = Account(
+        "a@example.com", b"key-1", {"body": {"status": "valid"}, "uri": "https://ca/acct/1"}
+    )
+    second = Account(
+        "a@example.com", b"key-2", {"body": {"status": "valid"}, "uri": "https://ca/acct/2"}
+    )
+    storage.save_account("le", unregistered)
+    storage.save_account("le", first)
+    assert storage.load_account("le") == first
+    storage.save_account("le", second)
+    assert storage.load_account("le") == first
+    storage.save_account("le", first)  # saved again as restored: unchanged
+    assert storage.load_account("le") == first
+    assert storage.load_account("other") is None
