@@ -27,6 +27,10 @@ __all__ = ["MemoryChallenges", "http01_handler", "tlsalpn01_certificate"]
 #: id-pe-acmeIdentifier (RFC 8737).
 ACME_IDENTIFIER_OID = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 _TOKEN_PATH = re.compile(r"^/\.well-known/acme-challenge/([^/]+)/?$")
+#: An ACME token: base64url, at least 128 bits (RFC 8555 §8.1).
+_ACME_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,}$")
+#: Direct reads of a shared storage running at once (HTTP-01 and TLS-ALPN-01 misses).
+FETCH_CONCURRENCY = 4
 
 
 class MemoryChallenges:
@@ -74,8 +78,11 @@ def http01_handler(
     """``ChallengeHTTP.ServeHTTP``: the key authorization for (token, host), else 404.
 
     ``fetch`` (blocking, run in a worker thread) is asked on a miss: a shared
-    storage's direct read, for a validation that raced its watch."""
+    storage's direct read, for a validation that raced its watch. Only for
+    what can be an ACME token, and a few at a time, so stray requests cannot
+    turn into a flood of reads."""
     text_plain = (b"Content-Type", b"text/plain; charset=utf-8")
+    limiter: list[anyio.CapacityLimiter] = []
 
     async def serve(req: Request) -> Response:
         found = _TOKEN_PATH.match(req.path)
@@ -89,8 +96,10 @@ def http01_handler(
                 name, colon, port = host.rpartition(":")
                 domain = name if colon and ":" not in name else host
             value = lookup(domain, found.group(1))
-            if not value and fetch is not None:
-                value = await anyio.to_thread.run_sync(fetch, domain, found.group(1))
+            if not value and fetch is not None and _ACME_TOKEN.match(found.group(1)):
+                if not limiter:
+                    limiter.append(anyio.CapacityLimiter(FETCH_CONCURRENCY))
+                value = await anyio.to_thread.run_sync(fetch, domain, found.group(1), limiter=limiter[0])
             if value:
                 return Response(200, Headers([text_plain]), value.encode())
         return Response(404)

@@ -30,7 +30,7 @@ from edgeway import hookimpl
 from edgeway.registry import AcmeStorageContext, TLSStoreContext, TLSStoreType
 from edgeway.tls.store import ACME_TLS_STORE, DEFAULT_STORE
 
-from .challenges import MemoryChallenges, http01_handler
+from .challenges import FETCH_CONCURRENCY, MemoryChallenges, http01_handler
 from .client import Solvers
 from .dns import BUILTIN_DNS_PROVIDERS, Propagation
 from .resolver import Resolver, ResolverSettings
@@ -54,6 +54,7 @@ class AcmeCertificates:
         self.errors: dict[str, str | None] = {}
         #: Shared storages (``storage: <scheme>://...``) by URL.
         self.backends: dict[str, AcmeBackend] = {}
+        self._alpn_limiter: anyio.CapacityLimiter | None = None
 
     def certificates(self) -> Iterator[tuple[bytes, bytes, list[str]]]:
         for resolver in list(self.resolvers.values()):
@@ -108,7 +109,7 @@ class AcmeCertificates:
         stype = kernel.registry.acme_storages.get(scheme)
         if stype is None:
             known = ", ".join(sorted(kernel.registry.acme_storages)) or "none"
-            raise ValueError(f"unknown ACME storage {url!r} (installed schemes: {known})")
+            raise ValueError(f'unknown ACME storage "{url}" (installed schemes: {known})')
         names = tuple(n for n, c in resolvers.items() if c.acme is not None and c.acme.storage == url)
         context = AcmeStorageContext(
             resolvers=names, static=kernel.static, spawn=kernel.spawn,
@@ -145,8 +146,10 @@ class AcmeCertificates:
         return None
 
     async def _fetch_tlsalpn01(self, domain: str) -> tuple[bytes, bytes] | None:
+        if self._alpn_limiter is None:
+            self._alpn_limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
         for backend in list(self.backends.values()):
-            found = await anyio.to_thread.run_sync(backend.fetch_tlsalpn01, domain)
+            found = await anyio.to_thread.run_sync(backend.fetch_tlsalpn01, domain, limiter=self._alpn_limiter)
             if found is not None:
                 return found
         return None

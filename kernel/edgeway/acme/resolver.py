@@ -132,6 +132,7 @@ class Resolver:
     _resolving: set[str] = field(default_factory=set)
     _client: AcmeClient | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _client_lock: threading.Lock = field(default_factory=threading.Lock)
     _stopped: bool = False
 
     def __post_init__(self) -> None:
@@ -225,18 +226,28 @@ class Resolver:
             await anyio.sleep(interval)
 
     def _client_now(self) -> AcmeClient:
-        if self._client is None:
-            s = self.settings
-            self._client = AcmeClient(
-                s.directory_url,
-                self.storage.load_account(s.name),
-                s.email,
-                verify=s.verify,
-                timeout=s.client_timeout,
-                eab=s.eab,
-                save_account=lambda acc: self.storage.save_account(s.name, acc),
-            )
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                client = self._new_client()
+                # Replicas sharing the storage may register at once: the stored
+                # account wins, so every replica can resume the others' orders.
+                stored = self.storage.load_account(self.name)
+                if stored is not None and stored.private_key != client.account.private_key:
+                    client = self._new_client()
+                self._client = client
+            return self._client
+
+    def _new_client(self) -> AcmeClient:
+        s = self.settings
+        return AcmeClient(
+            s.directory_url,
+            self.storage.load_account(s.name),
+            s.email,
+            verify=s.verify,
+            timeout=s.client_timeout,
+            eab=s.eab,
+            save_account=lambda acc: self.storage.save_account(s.name, acc),
+        )
 
     def _obtain(self, domains: list[str], key: bytes | None) -> tuple[bytes, bytes] | None:
         """Order under the storage's lock: the chain and key, or None when the

@@ -11,7 +11,8 @@ replica before the watch event does is still answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from edgeway_kubernetes_acme.objects import (
     SECRET,
@@ -63,6 +64,15 @@ class ChallengeAnswers:
     def __init__(self, secrets: SecretsAPI) -> None:
         self.secrets = secrets
 
+    def _read(self, name: str) -> Mapping[str, Any] | None:
+        """The Secret from the API server, the cache updated with what it said."""
+        found = self.secrets.read(name)
+        if found is None:
+            self.secrets.cache.delete(SECRET.kind, self.secrets.namespace, name)
+        else:
+            self.secrets.cache.put(found)
+        return found
+
     def http01(self, domain: str, token: str) -> str | None:
         """From the cache (non-blocking)."""
         found = self.secrets.cached(http01_name(domain, token))
@@ -71,10 +81,9 @@ class ChallengeAnswers:
 
     def fetch_http01(self, domain: str, token: str) -> str | None:
         """From the API server (blocking), for a validation that raced the watch."""
-        found = self.secrets.read(http01_name(domain, token))
+        found = self._read(http01_name(domain, token))
         if found is None:
             return None
-        self.secrets.cache.put(found)
         parsed = http01_from_secret(found)
         return parsed[2] if parsed is not None and parsed[:2] == (domain, token) else None
 
@@ -87,9 +96,8 @@ class ChallengeAnswers:
         return out
 
     def fetch_tlsalpn01(self, domain: str) -> tuple[bytes, bytes] | None:
-        found = self.secrets.read(tlsalpn01_name(domain))
+        found = self._read(tlsalpn01_name(domain))
         if found is None:
             return None
-        self.secrets.cache.put(found)
         parsed = tlsalpn01_from_secret(found)
         return (parsed[1], parsed[2]) if parsed is not None and parsed[0] == domain else None

@@ -81,6 +81,17 @@ class SecretsAPI:
         doc = self.api.json("GET", SECRET.path(self.namespace), {"labelSelector": selector})
         return [self._typed(o) for o in doc.get("items") or ()]
 
+    def create(self, body: Obj) -> bool:
+        """Create the Secret; False when one of that name exists."""
+        body = {**body, "metadata": {**body["metadata"], "namespace": self.namespace}}
+        try:
+            self.api.json("POST", SECRET.path(self.namespace), body=body)
+        except APIError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
     def write(self, body: Obj, *, cache: bool = True) -> Obj:
         """Create the Secret, or replace the one of the same name."""
         name = body["metadata"]["name"]

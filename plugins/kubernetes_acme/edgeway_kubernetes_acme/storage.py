@@ -136,7 +136,14 @@ class KubernetesAcmeStorage:
         return account_from_secret(found) if found is not None else None
 
     def save_account(self, resolver: str, account: Account) -> None:
-        self.secrets.write(account_secret(resolver, account), cache=False)
+        """The first registered account stays: a replica that registered another
+        at the same time switches to it (the resolver reads it back)."""
+        body = account_secret(resolver, account)
+        if self.secrets.create(body):
+            return
+        existing = self.load_account(resolver)
+        if existing is None or not existing.uri or existing.private_key == account.private_key:
+            self.secrets.write(body, cache=False)
 
     def load_certificates(self, resolver: str) -> list[StoredCertificate]:
         items = self.secrets.list(_selector(resolver, "certificate"))
