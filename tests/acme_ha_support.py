@@ -41,6 +41,7 @@ class Lease:
     holder: str
     order: str
     resource_version: str
+    renewed: str  # renewTime, as the API server returns it ("" when unset)
 
 
 def list_leases(api: Any, namespace: str) -> list[Lease]:
@@ -58,6 +59,7 @@ def list_leases(api: Any, namespace: str) -> list[Lease]:
             holder=item.spec.holder_identity or "",
             order=(item.metadata.annotations or {}).get(ORDER_ANNOTATION, ""),
             resource_version=item.metadata.resource_version,
+            renewed=str(item.spec.renew_time or ""),
         )
         for item in items
     ]
@@ -265,6 +267,11 @@ class Replica:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """SIGTERM (a graceful stop), without waiting."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

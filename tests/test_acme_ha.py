@@ -54,7 +54,7 @@ pytestmark = [needs_pebble]
 #: Where the ACME objects live: the deploy example's namespace (its Role is there).
 NS = "edgeway"
 #: Short, so the takeover after a SIGKILL is quick; renewed every LEASE/3 seconds.
-LEASE = 4
+LEASE = 3
 STORAGE = f"kubernetes://{NS}?leaseDuration={LEASE}s"
 #: Two shared cores, three edgeway processes, etcd and pebble: generous.
 DEADLINE = 45.0
@@ -240,13 +240,18 @@ class HA:
 @pytest.fixture(scope="module")
 def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HA]:
     server = real_apiserver
-    server.kubectl("apply", "-f", str(REPO / "deploy" / "kubernetes"))
-    server.kubectl("apply", "-f", str(REPO / "deploy" / "kubernetes-ha"))
+    from kubernetes import client
+
+    deploy = REPO / "deploy"
+    server.kubectl("apply", "-f", str(deploy / "kubernetes"), "-f", str(deploy / "kubernetes-ha"))
     server.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-    apps = f"acme-ha-{uuid.uuid4().hex[:6]}"
-    server.kubectl("create", "namespace", apps)
-    token = server.kubectl("create", "token", "edgeway", "-n", NS).stdout.strip()
     admin = server.api_client()
+    core = client.CoreV1Api(admin)
+    apps = f"acme-ha-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": apps}})
+    token = core.create_namespaced_service_account_token(
+        "edgeway", NS, {"spec": {"expirationSeconds": 3600}}
+    ).status.token
     tmp = tmp_path_factory.mktemp("acme-ha")
 
     backend = ThreadingHTTPServer(("127.0.0.1", 0), _App)
@@ -283,6 +288,8 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
         ha.root = pebble.root_pem()
         yield ha
     finally:
+        for replica in replicas.values():
+            replica.terminate()
         for replica in replicas.values():
             replica.stop()
         ha.forwarder.stop()
@@ -388,9 +395,14 @@ def test_ingressroute_tls_certresolver(
     _record(record_property, figure)
 
 
-def _kill_the_holder(ha: HA, before: set[str], when: Callable[[Lease], bool]) -> Callable[[], None]:
+def _kill_the_holder(
+    ha: HA, before: set[str], when: Callable[[Lease], bool], keep: float = 0
+) -> Callable[[], None]:
     """What to do right after configuring: wait for a new Lease with a holder for which
-    ``when`` holds, SIGKILL that holder, then let the held validations through."""
+    ``when`` holds, SIGKILL that holder, then let the held validations through.
+
+    ``keep``: first watch the Lease that long (the order is stalled at the
+    forwarder): the holder must keep it, renewing it every LEASE/3 seconds."""
 
     def kill() -> None:
         end = time.monotonic() + DEADLINE
@@ -401,6 +413,15 @@ def _kill_the_holder(ha: HA, before: set[str], when: Callable[[Lease], bool]) ->
             assert time.monotonic() < end, f"no Lease as expected: {ha.leases()}"
             time.sleep(0.02)
         lease, holder = found[0].name, found[0].holder
+        renewals = {found[0].renewed}
+        end = time.monotonic() + keep
+        while time.monotonic() < end:  # a stalled order keeps its Lease
+            [now] = [x for x in ha.leases() if x.name == lease]
+            assert now.holder == holder, f"{now.holder} took the Lease from a live {holder}"
+            renewals.add(now.renewed)
+            time.sleep(0.1)
+        # Renewed every LEASE/3 seconds: at least twice per LEASE, even on a busy machine.
+        assert len(renewals) - 1 >= 2 * keep // LEASE, f"renewTime values: {sorted(renewals)}"
         ha.replicas[holder].kill()
         ha.forwarder.dead.add(holder)
         ha.killed.append((holder, time.monotonic()))
@@ -419,7 +440,7 @@ def _kill_the_holder(ha: HA, before: set[str], when: Callable[[Lease], bool]) ->
 
 def _takeover(ha: HA, scenario: str, domains: list[str], resolver: str,
               when: Callable[[Lease], bool], record_property: Callable[[str, object], None],
-              ) -> tuple[str, Figure]:  # fmt: skip
+              keep: float = 0) -> tuple[str, Figure]:  # fmt: skip
     """Order ``domains`` with validations held at the forwarder, kill the Lease holder
     once ``when(lease)``: another replica must finish with the same order."""
     before = {lease.name for lease in ha.leases()}
@@ -427,7 +448,7 @@ def _takeover(ha: HA, scenario: str, domains: list[str], resolver: str,
     try:
         figure = ha.issue(scenario, domains,
                           lambda: ha.add_file_router(domains[0].split(".")[0], resolver, domains),
-                          _kill_the_holder(ha, before, when))  # fmt: skip
+                          _kill_the_holder(ha, before, when, keep))  # fmt: skip
     finally:
         ha.forwarder.release()
     holder, at = ha.killed[-1]
@@ -470,13 +491,15 @@ def test_lease_holder_killed_after_ordering_another_replica_resumes_the_order(
 def test_lease_holder_killed_while_the_ca_validates_another_replica_finalizes(
     ha: HA, record_property: Callable[[str, object], None]
 ) -> None:
-    """Killed while the CA's validation connection waits at the forwarder: that
-    validation is answered by another replica from the challenge the dead holder
-    published, and the successor finalizes the same order."""
+    """Killed while the CA's validation connection waits at the forwarder (kept there
+    1.5 Lease durations first: the stalled holder keeps renewing its Lease, nobody takes
+    it): that validation is answered by another replica from the challenge the dead
+    holder published, and the successor finalizes the same order."""
     waiting = ha.forwarder.waiting
     holder, figure = _takeover(
         ha, "TLS-ALPN-01, holder killed while the CA validates", ["midway.ha.test"], "le-tls",
         lambda lease: bool(lease.order) and ha.forwarder.waiting > waiting, record_property,
+        keep=1.5 * LEASE,
     )  # fmt: skip
     validations = ha.forwarder.since(figure.start)
     assert any(holder in v.holders for v in validations), (
