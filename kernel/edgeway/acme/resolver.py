@@ -10,6 +10,12 @@ being ordered are not ordered again (``getUncheckedDomains``). Renewal
 ``renew_period`` (both from ``certificatesDuration``) are ordered again with
 their key. The blocking protocol runs in worker threads; a new certificate is
 saved, then the kernel rebuilds its TLS stores (connections keep theirs).
+
+With a storage shared by several replicas, ordering happens under the
+storage's lock for those domains: after taking it the storage is read again
+and nothing is ordered when another replica stored a certificate that is not
+due; an order a dead holder recorded is resumed; the certificate is saved
+before the lock is released.
 """
 
 from __future__ import annotations
