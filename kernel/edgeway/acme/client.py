@@ -142,6 +142,8 @@ class AcmeClient:
         try:
             for authz in order.authorizations:
                 if authz.body.status == messages.STATUS_VALID:
+                    if resume:  # what the dead replica published for it
+                        cleanups.append(_withdraw(authz, solvers))
                     continue
                 cleanups.append(self._solve(authz, solvers, stop))
             deadline = datetime.datetime.now() + datetime.timedelta(seconds=60 + certificate_timeout)
@@ -206,6 +208,19 @@ class AcmeClient:
             return lambda: solvers.publisher.withdraw_tlsalpn01(domain)
         offered = ", ".join(str(t) for t in by_type)
         raise RuntimeError(f"no configured challenge can validate {domain} (the CA offers {offered})")
+
+
+def _withdraw(authz: messages.AuthorizationResource, solvers: Solvers) -> Callable[[], None]:
+    """Withdraw what another replica published for an authorization it got validated."""
+    domain = authz.body.identifier.value
+    tokens = [c.chall.encode("token") for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)]
+
+    def withdraw() -> None:
+        for token in tokens:
+            solvers.publisher.withdraw_http01(domain, token)
+        solvers.publisher.withdraw_tlsalpn01(domain)
+
+    return withdraw
 
 
 def _answer(client: acme_client.ClientV2, challb: messages.ChallengeBody, response: challenges.ChallengeResponse) -> None:

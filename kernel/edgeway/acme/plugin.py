@@ -140,7 +140,11 @@ class AcmeCertificates:
     def _fetch_http01(self, domain: str, token: str) -> str | None:
         """Blocking: a direct read from every shared storage (a validation raced its watch)."""
         for backend in list(self.backends.values()):
-            found = backend.fetch_http01(domain, token)
+            try:
+                found = backend.fetch_http01(domain, token)
+            except Exception as exc:
+                log.warning("HTTP-01 challenge for %s: reading the ACME storage failed: %s", domain, exc)
+                continue
             if found:
                 return found
         return None

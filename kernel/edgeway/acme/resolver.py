@@ -10,6 +10,12 @@ being ordered are not ordered again (``getUncheckedDomains``). Renewal
 ``renew_period`` (both from ``certificatesDuration``) are ordered again with
 their key. The blocking protocol runs in worker threads; a new certificate is
 saved, then the kernel rebuilds its TLS stores (connections keep theirs).
+
+With a storage shared by several replicas, ordering happens under the
+storage's lock for those domains: after taking it the storage is read again
+and nothing is ordered when another replica stored a certificate that is not
+due; an order a dead holder recorded is resumed; the certificate is saved
+before the lock is released.
 """
 
 from __future__ import annotations
@@ -190,11 +196,14 @@ class Resolver:
         if not missing:
             return
         try:
-            obtained = await anyio.to_thread.run_sync(self._obtain, clean, None, abandon_on_cancel=True)
+            obtained = await anyio.to_thread.run_sync(
+                self._obtain, clean, None, lambda chain, key: StoredCertificate(missing[0], tuple(missing[1:]), chain, key),
+                abandon_on_cancel=True,
+            )  # fmt: skip
             if obtained is None:
                 self.reload()
             else:
-                self._add(StoredCertificate(missing[0], tuple(missing[1:]), *obtained))
+                self._add(obtained)
         except Exception as exc:
             log.error("resolver %s: Unable to obtain ACME certificate for domains %s: %s", self.name, missing, exc)
         finally:
@@ -208,15 +217,17 @@ class Resolver:
         for cert in due:
             try:
                 obtained = await anyio.to_thread.run_sync(
-                    self._obtain, list(cert.domains), cert.key, abandon_on_cancel=True
-                )
+                    self._obtain, list(cert.domains), cert.key,
+                    lambda chain, key, c=cert: StoredCertificate(c.main, c.sans, chain, key, c.store),
+                    abandon_on_cancel=True,
+                )  # fmt: skip
             except Exception as exc:
                 log.error("resolver %s: Error renewing ACME certificate: %s: %s", self.name, cert.domains, exc)
                 continue
             if obtained is None:
                 self.reload()
             else:
-                self._add(StoredCertificate(cert.main, cert.sans, *obtained, cert.store))
+                self._add(obtained)
 
     async def run(self) -> None:
         """Renew now, then every renew interval."""
@@ -249,8 +260,11 @@ class Resolver:
             save_account=lambda acc: self.storage.save_account(s.name, acc),
         )
 
-    def _obtain(self, domains: list[str], key: bytes | None) -> tuple[bytes, bytes] | None:
-        """Order under the storage's lock: the chain and key, or None when the
+    def _obtain(
+        self, domains: list[str], key: bytes | None, stored: Callable[[bytes, bytes], StoredCertificate]
+    ) -> StoredCertificate | None:
+        """Order under the storage's lock and save the certificate (``stored(chain,
+        key)``) before releasing it, so the next holder finds it; None when the
         storage, read after taking the lock, already has a certificate for
         ``domains`` that is not due (another replica obtained it meanwhile)."""
         s = self.settings
@@ -261,12 +275,15 @@ class Resolver:
             client = self._client_now()
             self.orders += 1
             log.info("resolver %s: ordering a certificate for %s", s.name, domains)
-            return client.obtain(
+            chain, new_key = client.obtain(
                 domains, key, key_type=s.key_type, common_name=s.common_name,
                 email_addresses=s.email_addresses, solvers=s.solvers,
                 certificate_timeout=s.certificate_timeout, stop=lambda: self._stopped,
                 resume=lock.resume_order, record=lock.record_order,
             )  # fmt: skip
+            cert = stored(chain, new_key)
+            self.storage.save_certificate(s.name, cert)
+            return cert
 
     def _stored_valid(self, domains: list[str]) -> bool:
         period, _ = renew_durations(self.settings.certificates_duration)
@@ -285,6 +302,7 @@ class Resolver:
         self.changed()
 
     def _add(self, cert: StoredCertificate) -> None:
+        """Serve ``cert`` (already saved)."""
         with self._lock:
             for i, old in enumerate(self.certificates):
                 if (old.main, old.sans) == (cert.main, cert.sans):
@@ -292,7 +310,6 @@ class Resolver:
                     break
             else:
                 self.certificates.append(cert)
-        self.storage.save_certificate(self.name, cert)
         self.changed()
 
 

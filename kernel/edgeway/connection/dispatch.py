@@ -146,8 +146,8 @@ def _serve_acme(ep: EntryPoint, sock: socket.socket, info: ConnInfo) -> None:
     async def fetched() -> None:
         try:
             found = await fetch(info.sni)
-        except Exception:
-            log.exception("TLS-ALPN challenge: reading the ACME storage failed")
+        except Exception as exc:
+            log.warning("TLS-ALPN challenge for %s: reading the ACME storage failed: %s", info.sni, exc)
             found = None
         ctx = manager.acme_context(*found) if found is not None else chosen
         if isinstance(ctx, Refusal):

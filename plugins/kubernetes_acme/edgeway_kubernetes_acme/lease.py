@@ -70,8 +70,12 @@ class HeldLease:
         self._done = threading.Event()
 
     def record_order(self, url: str) -> None:
-        with self._mutex:
-            self.lock._modify(self.name, lambda lease: _annotate(lease, url))
+        """Best effort: without it a replica taking over places a new order."""
+        try:
+            with self._mutex:
+                self.lock._modify(self.name, lambda lease: _annotate(lease, url))
+        except Exception as exc:
+            log.warning("ACME Lease %s: cannot record the order %s: %s", self.name, url, exc)
 
     def renew(self) -> None:
         """Renew every duration/3 until released (runs in its own thread)."""

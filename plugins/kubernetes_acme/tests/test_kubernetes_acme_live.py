@@ -479,3 +479,43 @@ def test_the_first_registered_account_stays(
     storage.save_account("le", first)  # saved again as restored: unchanged
     assert storage.load_account("le") == first
     assert storage.load_account("other") is None
+
+
+async def test_a_holder_dying_after_validation_is_finished_for_and_cleaned_up_after(
+    tmp_path: Path, pebble: Pebble, real_apiserver: RealApiServer, namespace: str, token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The dead replica had published its HTTP-01 challenge and told the CA to validate
+    (answered by the live replica from its watch) when it stopped renewing: the replica
+    taking over finalizes that order and withdraws the challenge it left behind."""
+    api = _api(real_apiserver, token)
+    dead = KubernetesAcmeBackend(api, StorageURL(namespace, 3), "dead-replica")
+    client = await anyio.to_thread.run_sync(lambda: AcmeClient(
+        pebble.directory, None, "admin@example.com", verify=str(pebble.ca_file), timeout=10, eab=None,
+        save_account=lambda acc: dead.storage.save_account("le-http", acc)))  # fmt: skip
+    csr = _csr(new_private_key("RSA2048"), ["v.test"], True, ())
+    order = await anyio.to_thread.run_sync(client.client.new_order, csr)
+    name = objects.certificate_name("le-http", ("v.test",))
+    api.json("POST", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases", body={
+        "metadata": {"name": name, "labels": objects.labels("le-http", "lease"),
+                     "annotations": {"edgeway.io/acme-order": order.uri}},
+        "spec": {"holderIdentity": "dead-replica", "leaseDurationSeconds": 3,
+                 "acquireTime": micro_time(), "renewTime": micro_time(), "leaseTransitions": 0},
+    })  # fmt: skip
+    orders_before = pebble.orders()
+    root = pebble.root_pem()
+    async with backends("app") as (app,), _replica(
+        tmp_path / "c", "replica-c", _routes(app.port, **{"v.test": "le-http"}),
+        _static(pebble, namespace, web=pebble.http_port, websecure=pebble.tls_port), monkeypatch,
+    ):  # fmt: skip
+        [authz] = order.authorizations
+        [http] = [c for c in authz.body.challenges if c.chall.typ == "http-01"]
+        publisher = dead.publisher("le-http")
+        await anyio.to_thread.run_sync(publisher.publish_http01, "v.test", http.chall.encode("token"),
+                                       http.chall.key_authorization(client.jwk))  # fmt: skip
+        await anyio.to_thread.run_sync(
+            client.client.answer_challenge, http, http.chall.response(client.jwk)
+        )
+        await wait_served(pebble.tls_port, "v.test", root)
+    assert pebble.orders() == orders_before
+    assert _items(api, namespace, "secrets", "challenge") == []

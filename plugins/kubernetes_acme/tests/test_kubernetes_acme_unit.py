@@ -128,6 +128,7 @@ def test_micro_time_round_trips() -> None:
             "unknown parameter 'leaseduration' (known: leaseDuration)",
         ),
         ("kubernetes://edgeway?leaseDuration=0s", "leaseDuration must be at least 1s"),
+        ("kubernetes://edgeway", "cannot find the Kubernetes API server"),
     ],
 )
 async def test_unusable_storage_is_reported_on_the_resolvers_routers(
@@ -136,6 +137,7 @@ async def test_unusable_storage_is_reported_on_the_resolvers_routers(
     from support import backends, edgeway
 
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     static = f"""
 entryPoints:
   websecure: {{address: "127.0.0.1:0"}}
@@ -158,3 +160,29 @@ http:
         async with edgeway(tmp_path, dynamic, static) as ew:
             [error] = ew.runtime.routers["app@file"].errors
     assert message in error
+
+
+def test_connection_is_the_kubernetes_providers_else_the_environments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from edgeway_kubernetes.client import ClientConfigError
+    from edgeway_kubernetes_acme.plugin import client_config
+
+    def options(endpoint: str) -> SimpleNamespace:
+        return SimpleNamespace(endpoint=endpoint, token="t", certAuthFilePath="")
+
+    crd, ingress = options("http://127.0.0.1:8001"), options("http://127.0.0.1:8002")
+    static = SimpleNamespace(
+        providers=SimpleNamespace(kubernetesCRD=crd, kubernetesIngress=ingress)
+    )
+    assert client_config(static).host == "http://127.0.0.1:8001"
+    static = SimpleNamespace(
+        providers=SimpleNamespace(kubernetesCRD=None, kubernetesIngress=ingress)
+    )
+    assert client_config(static).host == "http://127.0.0.1:8002"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    with pytest.raises(ClientConfigError, match="cannot find the Kubernetes API server"):
+        client_config(SimpleNamespace(providers=SimpleNamespace()))
