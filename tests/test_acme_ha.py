@@ -88,7 +88,8 @@ class Figure:
     def line(self) -> str:
         return (
             f"[acme-ha] {self.scenario}: {self.orders} order(s) in pebble; config -> first replica "
-            f"serving {self.first_serving:.2f} s, -> all replicas serving {self.all_serving:.2f} s; "
+            f"serving {self.first_serving:.2f} s, -> all replicas serving {self.all_serving:.2f} s "
+            f"(+{self.all_serving - self.first_serving:.2f} s); "
             f"ordered by {sorted(self.ordered_by)}, validations answered by {self.answered_by}"
         )
 
