@@ -23,6 +23,7 @@ replicas serve) are printed (``pytest -s``) and recorded as properties.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -90,7 +91,8 @@ class Figure:
             f"[acme-ha] {self.scenario}: {self.orders} order(s) in pebble; config -> first replica "
             f"serving {self.first_serving:.2f} s, -> all replicas serving {self.all_serving:.2f} s "
             f"(+{self.all_serving - self.first_serving:.2f} s); "
-            f"ordered by {sorted(self.ordered_by)}, validations answered by {self.answered_by}"
+            f"Lease held by {sorted(self.ordered_by)} during the validations, answered by "
+            f"{self.answered_by}"
         )
 
 
@@ -240,10 +242,9 @@ class HA:
 
 @pytest.fixture(scope="module")
 def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HA]:
-    server = real_apiserver
     from kubernetes import client
 
-    deploy = REPO / "deploy"
+    server, deploy = real_apiserver, REPO / "deploy"
     server.kubectl("apply", "-f", str(deploy / "kubernetes"), "-f", str(deploy / "kubernetes-ha"))
     server.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     admin = server.api_client()
@@ -254,33 +255,39 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
         "edgeway", NS, {"spec": {"expirationSeconds": 3600}}
     ).status.token
     tmp = tmp_path_factory.mktemp("acme-ha")
-
-    backend = ThreadingHTTPServer(("127.0.0.1", 0), _App)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    pebble = Pebble(tmp).start()
     dynamic = tmp / "dynamic" / "dynamic.yml"
     dynamic.parent.mkdir()
     write_atomically(dynamic, "{}\n")
+    # Only the options below connect: no kubeconfig or in-cluster fallback (as admin).
     kube = {"endpoint": server.url, "token": token, "certAuthFilePath": str(server.ca_file)}
-    acme = {"email": "admin@example.com", "caServer": pebble.directory,
-            "caCertificates": [str(pebble.ca_file)]}  # fmt: skip
-
-    def static(web: int, websecure: int) -> dict[str, Any]:
-        return static_configuration(web=web, websecure=websecure, dynamic=dynamic, kube=kube,
-                                    namespaces=[apps], acme=acme, storage=STORAGE)  # fmt: skip
-
-    # Only the options above connect: no kubeconfig or in-cluster fallback (as admin).
     environ = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
     environ["KUBECONFIG"] = str(tmp / "no-kubeconfig")
-    replicas = {
-        f"replica-{i}": Replica(f"replica-{i}", tmp / f"replica-{i}", static)
-        for i in range(REPLICAS)
-    }
-    ha = HA(server, admin, apps, pebble, "", ValidationForwarder(
-        {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.holders()),
-        replicas, environ, dynamic, backend.server_address[1])  # fmt: skip
-    ha.forwarder.start()
-    try:
+
+    with contextlib.ExitStack() as stack:
+        backend = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+        threading.Thread(target=backend.serve_forever, daemon=True).start()
+        stack.callback(backend.shutdown)
+        pebble = Pebble(tmp)
+        stack.callback(pebble.stop)
+        pebble.start()
+        acme = {"email": "admin@example.com", "caServer": pebble.directory,
+                "caCertificates": [str(pebble.ca_file)]}  # fmt: skip
+
+        def static(web: int, websecure: int) -> dict[str, Any]:
+            return static_configuration(web=web, websecure=websecure, dynamic=dynamic, kube=kube,
+                                        namespaces=[apps], acme=acme, storage=STORAGE)  # fmt: skip
+
+        replicas = {
+            f"replica-{i}": Replica(f"replica-{i}", tmp / f"replica-{i}", static)
+            for i in range(REPLICAS)
+        }
+        ha = HA(server, admin, apps, pebble, "", ValidationForwarder(
+            {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.holders()),
+            replicas, environ, dynamic, backend.server_address[1])  # fmt: skip
+        ha.forwarder.start()
+        stack.callback(ha.forwarder.stop)
+        stack.callback(lambda: [r.stop() for r in replicas.values()])
+        stack.callback(lambda: [r.terminate() for r in replicas.values()])
         for replica in replicas.values():
             replica.start(environ)
             ha.forwarder.replicas[replica.name] = replica.ports
@@ -288,14 +295,6 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
             replica.wait_listening()
         ha.root = pebble.root_pem()
         yield ha
-    finally:
-        for replica in replicas.values():
-            replica.terminate()
-        for replica in replicas.values():
-            replica.stop()
-        ha.forwarder.stop()
-        pebble.stop()
-        backend.shutdown()
         print("\n[acme-ha] summary", flush=True)
         for figure in ha.figures:
             print(figure.line(), flush=True)
