@@ -70,23 +70,31 @@ class Validation:
     """One connection from the CA: on which port, who held Leases then, who got it."""
 
     kind: str  # "http" (HTTP-01) or "tls" (TLS-ALPN-01)
-    holders: frozenset[str]
+    #: (Lease name, holder) of every Lease held then.
+    leases: frozenset[tuple[str, str]]
     replica: str | None  # None: no replica left to send it to (refused)
     at: float = field(default_factory=time.monotonic)
+
+    @property
+    def holders(self) -> frozenset[str]:
+        return frozenset(holder for _, holder in self.leases)
+
+    def holder_of(self, lease: str) -> str | None:
+        return next((holder for name, holder in self.leases if name == lease), None)
 
 
 class ValidationForwarder:
     """A loopback TCP forwarder for pebble's validation ports (see the module doc).
 
-    ``holders()`` returns the identities holding Leases now (read through the API
-    server for every connection). Runs its own event loop in a thread, so tests
+    ``held()`` returns the Leases held now, name -> holder (read through the API
+    server for every connection); their holders get no validation. Runs its own event loop in a thread, so tests
     may block. ``hold()`` keeps new connections waiting (not yet forwarded) until
     ``release()``, to stop an order at its validation step.
     """
 
-    def __init__(self, ports: dict[str, int], holders: Callable[[], set[str]]) -> None:
+    def __init__(self, ports: dict[str, int], held: Callable[[], dict[str, str]]) -> None:
         self.ports = ports
-        self.holders = holders
+        self.held = held
         #: replica name -> {"http": its web port, "tls": its websecure port}
         self.replicas: dict[str, dict[str, int]] = {}
         self.dead: set[str] = set()
@@ -136,10 +144,10 @@ class ValidationForwarder:
         return [v for v in list(self.validations) if v.at >= start]
 
     def _choose(self, kind: str) -> Validation:
-        holders = frozenset(self.holders())
-        candidates = sorted(set(self.replicas) - self.dead - holders)
+        leases = frozenset(self.held().items())
+        candidates = sorted(set(self.replicas) - self.dead - {holder for _, holder in leases})
         replica = candidates[next(self._turn) % len(candidates)] if candidates else None
-        validation = Validation(kind, holders, replica)
+        validation = Validation(kind, leases, replica)
         self.validations.append(validation)
         return validation
 

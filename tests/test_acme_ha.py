@@ -149,8 +149,8 @@ class HA:
     def leases(self) -> list[Lease]:
         return list_leases(self.admin, NS)
 
-    def holders(self) -> set[str]:
-        return {lease.holder for lease in self.leases() if lease.holder}
+    def held(self) -> dict[str, str]:
+        return {lease.name: lease.holder for lease in self.leases() if lease.holder}
 
     def certificate_secret(self, domains: list[str]) -> Any:
         from kubernetes import client
@@ -225,15 +225,19 @@ class HA:
         self.wait_released(secret.metadata.name)
         self.domains.append(domains)
 
+        # Every validation came while the certificate's Lease was held, and went to a
+        # replica holding no Lease (others may briefly hold other certificates' Leases:
+        # replicas that waited for one take it in turn to re-read its Secret).
         validations = self.forwarder.since(start)
         assert validations, "pebble validated nothing through the forwarder"
         for v in validations:
             assert v.replica is not None, f"no replica left to answer {v}"
-            assert v.holders, f"a validation arrived while no Lease was held: {v}"
+            assert v.holder_of(secret.metadata.name), f"certificate's Lease not held: {v}"
             assert v.replica not in v.holders, v
         figure = Figure(
             scenario, start, self.pebble.orders() - orders, first, last,
-            set().union(*(v.holders for v in validations)), [v.replica or "" for v in validations],
+            {v.holder_of(secret.metadata.name) or "" for v in validations},
+            [v.replica or "" for v in validations],
         )  # fmt: skip
         self.figures.append(figure)
         print(figure.line(), flush=True)
@@ -282,7 +286,7 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
             for i in range(REPLICAS)
         }
         ha = HA(server, admin, apps, pebble, "", ValidationForwarder(
-            {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.holders()),
+            {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.held()),
             replicas, environ, dynamic, backend.server_address[1])  # fmt: skip
         ha.forwarder.start()
         stack.callback(ha.forwarder.stop)
@@ -317,6 +321,7 @@ def test_http01_one_order_and_every_replica_serves(
                       lambda: ha.add_file_router("http", "le-http", domains))  # fmt: skip
     assert figure.orders == 1
     assert len(figure.ordered_by) == 1  # one replica held the Lease; the others answered
+    # The first certificate: no other Lease exists, so both other replicas got some.
     assert set(figure.answered_by) == {r.name for r in ha.alive} - figure.ordered_by
     for replica in ha.alive:  # the route works on each
         assert https_get(replica.websecure, "www.http.ha.test", ha.root) == 200
@@ -331,7 +336,7 @@ def test_tlsalpn01_one_order_and_every_replica_serves(
                       lambda: ha.add_file_router("tls", "le-tls", domains))  # fmt: skip
     assert figure.orders == 1
     assert len(figure.ordered_by) == 1
-    assert set(figure.answered_by) == {r.name for r in ha.alive} - figure.ordered_by
+    assert set(figure.answered_by) <= {r.name for r in ha.alive} - figure.ordered_by
     _record(record_property, figure)
 
 
@@ -501,10 +506,8 @@ def test_lease_holder_killed_while_the_ca_validates_another_replica_finalizes(
         lambda lease: bool(lease.order) and ha.forwarder.waiting > waiting, record_property,
         keep=1.5 * LEASE,
     )  # fmt: skip
-    validations = ha.forwarder.since(figure.start)
-    assert any(holder in v.holders for v in validations), (
-        "no validation was answered while the killed replica still held the Lease"
-    )
+    # The validation was answered while the dead replica still held the Lease.
+    assert holder in figure.ordered_by
     _restart(ha, holder)
 
 
