@@ -206,6 +206,7 @@ def static_configuration(
     resolvers' common options (``caServer``, ``caCertificates``, ``email``)."""
     provider = {**kube, "namespaces": namespaces, "throttleDuration": "0s"}
     return {
+        "log": {"level": "INFO"},  # the orders, Leases and resumptions, in each replica's log
         "entryPoints": {
             "web": {"address": f"127.0.0.1:{web}"},
             "websecure": {"address": f"127.0.0.1:{websecure}"},
