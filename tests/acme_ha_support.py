@@ -87,9 +87,10 @@ class ValidationForwarder:
     """A loopback TCP forwarder for pebble's validation ports (see the module doc).
 
     ``held()`` returns the Leases held now, name -> holder (read through the API
-    server for every connection); their holders get no validation. Runs its own event loop in a thread, so tests
-    may block. ``hold()`` keeps new connections waiting (not yet forwarded) until
-    ``release()``, to stop an order at its validation step.
+    server for every connection); their holders get no validation. Runs its own
+    event loop in a thread, so tests may block. ``hold()`` keeps new connections
+    waiting (not yet forwarded) until ``release()``, to stop an order at its
+    validation step.
     """
 
     def __init__(self, ports: dict[str, int], held: Callable[[], dict[str, str]]) -> None:
@@ -161,11 +162,12 @@ class ValidationForwarder:
             finally:
                 self.waiting -= 1
             validation = await asyncio.to_thread(self._choose, kind)
-            if validation.replica is None:
+            if validation.replica is None:  # refused: the test reports it
+                writer.close()
                 return
             port = self.replicas[validation.replica][kind]
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-        except (OSError, asyncio.CancelledError):
+        except (OSError, asyncio.CancelledError):  # a replica just killed, or stopping
             writer.close()
             return
         except Exception:
