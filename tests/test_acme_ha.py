@@ -511,6 +511,35 @@ def test_lease_holder_killed_while_the_ca_validates_another_replica_finalizes(
     _restart(ha, holder)
 
 
+def test_objects_are_as_the_contract_names_them(ha: HA) -> None:
+    """One account Secret per resolver; per certificate a ``kubernetes.io/tls`` Secret
+    with its domains and store, and a Lease of the same name, all labelled."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(ha.admin)
+    for resolver in ("le-http", "le-tls"):
+        account = core.read_namespaced_secret(f"edgeway-acme-{resolver}-account", NS)
+        assert account.type == "Opaque"
+        assert account.metadata.labels == {
+            "app.kubernetes.io/managed-by": "edgeway", "edgeway.io/acme-resolver": resolver,
+            KIND_LABEL: "account"}  # fmt: skip
+    certificates = core.list_namespaced_secret(NS, label_selector=f"{KIND_LABEL}=certificate")
+    by_domains = {s.metadata.annotations[DOMAINS_ANNOTATION]: s for s in certificates.items}
+    assert sorted(by_domains) == sorted(",".join(d) for d in ha.domains)
+    leases = {lease.name for lease in ha.leases()}
+    for secret in by_domains.values():
+        assert secret.type == "kubernetes.io/tls" and set(secret.data) == {"tls.crt", "tls.key"}
+        assert secret.metadata.annotations["edgeway.io/acme-store"] == "default"
+        assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "edgeway"
+        assert secret.metadata.labels["edgeway.io/acme-resolver"] in ("le-http", "le-tls")
+        assert secret.metadata.name in leases
+    lease = client.CoordinationV1Api(ha.admin).read_namespaced_lease(
+        next(iter(by_domains.values())).metadata.name, NS
+    )
+    assert lease.spec.lease_duration_seconds == LEASE
+    assert lease.metadata.labels[KIND_LABEL] == "lease"
+
+
 def test_one_order_per_certificate_overall_and_nothing_left_pending(ha: HA) -> None:
     """No replica ordered late (after the others served): pebble saw exactly one order
     per certificate over the whole module; no Lease is held and no challenge Secret
