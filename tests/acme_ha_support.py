@@ -73,6 +73,8 @@ class Validation:
     #: (Lease name, holder) of every Lease held then.
     leases: frozenset[tuple[str, str]]
     replica: str | None  # None: no replica left to send it to (refused)
+    #: Domains with a challenge published to the API server then.
+    published: frozenset[str] = frozenset()
     at: float = field(default_factory=time.monotonic)
 
     @property
@@ -87,15 +89,22 @@ class ValidationForwarder:
     """A loopback TCP forwarder for pebble's validation ports (see the module doc).
 
     ``held()`` returns the Leases held now, name -> holder (read through the API
-    server for every connection); their holders get no validation. Runs its own
+    server for every connection); their holders get no validation. ``published()``
+    (recorded with each validation) the domains with a challenge published. Runs its own
     event loop in a thread, so tests may block. ``hold()`` keeps new connections
     waiting (not yet forwarded) until ``release()``, to stop an order at its
     validation step.
     """
 
-    def __init__(self, ports: dict[str, int], held: Callable[[], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        ports: dict[str, int],
+        held: Callable[[], dict[str, str]],
+        published: Callable[[], set[str]] = set,
+    ) -> None:
         self.ports = ports
         self.held = held
+        self.published = published
         #: replica name -> {"http": its web port, "tls": its websecure port}
         self.replicas: dict[str, dict[str, int]] = {}
         self.dead: set[str] = set()
@@ -145,10 +154,10 @@ class ValidationForwarder:
         return [v for v in list(self.validations) if v.at >= start]
 
     def _choose(self, kind: str) -> Validation:
-        leases = frozenset(self.held().items())
+        leases, published = frozenset(self.held().items()), frozenset(self.published())
         candidates = sorted(set(self.replicas) - self.dead - {holder for _, holder in leases})
         replica = candidates[next(self._turn) % len(candidates)] if candidates else None
-        validation = Validation(kind, leases, replica)
+        validation = Validation(kind, leases, replica, published)
         self.validations.append(validation)
         return validation
 

@@ -152,6 +152,15 @@ class HA:
     def held(self) -> dict[str, str]:
         return {lease.name: lease.holder for lease in self.leases() if lease.holder}
 
+    def published(self) -> set[str]:
+        """The domains of the challenge Secrets in the API server now."""
+        from kubernetes import client
+
+        found = client.CoreV1Api(self.admin).list_namespaced_secret(
+            NS, label_selector=f"{KIND_LABEL}=challenge"
+        )
+        return {base64.b64decode(s.data["domain"]).decode() for s in found.items}
+
     def certificate_secret(self, domains: list[str]) -> Any:
         from kubernetes import client
 
@@ -225,14 +234,16 @@ class HA:
         self.wait_released(secret.metadata.name)
         self.domains.append(domains)
 
-        # Every validation came while the certificate's Lease was held, and went to a
-        # replica holding no Lease (others may briefly hold other certificates' Leases:
-        # replicas that waited for one take it in turn to re-read its Secret).
+        # Every validation came while the certificate's Lease was held and one of its
+        # challenges was in the API server (the CA is told to validate only then), and
+        # went to a replica holding no Lease (others may briefly hold other
+        # certificates' Leases: replicas that waited take it in turn to re-read).
         validations = self.forwarder.since(start)
         assert validations, "pebble validated nothing through the forwarder"
         for v in validations:
             assert v.replica is not None, f"no replica left to answer {v}"
             assert v.holder_of(secret.metadata.name), f"certificate's Lease not held: {v}"
+            assert v.published & set(domains), f"no challenge of {domains} published: {v}"
             assert v.replica not in v.holders, v
         figure = Figure(
             scenario, start, self.pebble.orders() - orders, first, last,
@@ -286,7 +297,7 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
             for i in range(REPLICAS)
         }
         ha = HA(server, admin, apps, pebble, "", ValidationForwarder(
-            {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.held()),
+            {"http": pebble.http_port, "tls": pebble.tls_port}, lambda: ha.held(), lambda: ha.published()),
             replicas, environ, dynamic, backend.server_address[1])  # fmt: skip
         ha.forwarder.start()
         stack.callback(ha.forwarder.stop)
