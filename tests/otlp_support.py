@@ -77,8 +77,21 @@ def otlp_http(ssl_context: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # Go's exporter keeps its connection
+
+        def _body(self) -> bytes:
+            if self.headers.get("Content-Length") is not None:
+                return self.rfile.read(int(self.headers["Content-Length"]))
+            chunks = []  # Go's exporter sends chunked bodies
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = self._body()
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)

@@ -45,6 +45,11 @@ log = logging.getLogger("edgeway.accesslog")
 
 #: ``req.context`` key of the request's log data (a dict shared by clones).
 KEY = "accesslog"
+
+#: Response headers always logged: Traefik's entry points set ``Content-Type: nil``
+#: before any handler (``contenttype.DisableAutoDetection``, no sniffing), so a
+#: response without one still has the header, empty, in the log.
+_NO_SNIFF = ("Content-Type",)
 #: Set in the log data by routers to ``@internal`` services (not logged unless ``addInternals``).
 INTERNAL = "_internal"
 
@@ -311,9 +316,9 @@ class AccessLogger:
             fields = core
         self._headers(fields, "request_", req.headers.raw)
         if "origin" in data:
-            self._headers(fields, "origin_", data["origin"])
+            self._headers(fields, "origin_", data["origin"], _NO_SNIFF)
         if headers is not None:
-            self._headers(fields, "downstream_", headers.raw)
+            self._headers(fields, "downstream_", headers.raw, _NO_SNIFF)
         return self._format(fields, start)
 
     def _kept(self, status: int, retries: int, duration: float) -> bool:
@@ -325,10 +330,17 @@ class AccessLogger:
         minimum = self.cfg.filters.minDuration
         return minimum > 0 and duration > minimum
 
-    def _headers(self, fields: dict[str, Any], prefix: str, raw: list[tuple[bytes, bytes]]) -> None:
+    def _headers(
+        self,
+        fields: dict[str, Any],
+        prefix: str,
+        raw: list[tuple[bytes, bytes]],
+        always: tuple[str, ...] = (),
+    ) -> None:
+        """The ``prefix``-ed header fields; ``always`` names headers logged empty when absent."""
         if self._header_default == "drop" and not self._header_modes:
             return  # Traefik's default: no header fields
-        values: dict[str, list[str]] = {}
+        values: dict[str, list[str]] = {name: [] for name in always}
         names = self._names
         for raw_name, value in raw:
             key = names.get(raw_name)
@@ -347,6 +359,14 @@ class AccessLogger:
 
 
 # -- fields and formats (writer thread) ----------------------------------------------
+
+
+#: Fields other handlers put in the request's log data (the router, the server,
+#: the tracing entry point span).
+_PASSED_ON = (
+    "RouterName", "ServiceName", "ServiceURL", "ServiceAddr",
+    "TraceId", "SpanId", "trace_id", "span_id",
+)  # fmt: skip
 
 
 def _split_host_port(value: str) -> tuple[str, str]:
@@ -400,11 +420,11 @@ def _core(
     if req.authority:
         core["RequestAddr"] = req.authority
         core["RequestHost"], core["RequestPort"] = _split_host_port(req.authority)
-    for name in ("RouterName", "ServiceName", "ServiceURL", "ServiceAddr"):
+    for name in _PASSED_ON:
         if name in data:
             core[name] = data[name]
-    origin_size = core["OriginContentSize"]
-    if "OriginContentSize" in data and size != origin_size and size != 0:
+    origin_size = core["OriginContentSize"]  # (Traefik's InitServiceFields sets it to 0 first)
+    if size != origin_size and size != 0:
         core["GzipRatio"] = origin_size / size
     tls = req.tls
     if tls is not None:

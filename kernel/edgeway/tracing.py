@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
+from edgeway.accesslog import KEY as ACCESS_LOG_KEY
 from edgeway.config.static import Tracing as TracingConfig
 from edgeway.config.static import TracingClientTLS
 from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
@@ -143,6 +144,11 @@ class Tracing:
                 self._server_request(span, req)
             previous = req.context.get(KEY)
             req.context[KEY] = (set_span(span, parent), detailed)
+            logged = req.context.get(ACCESS_LOG_KEY)
+            if logged is not None:  # Traefik's access log names the span (even unsampled)
+                ids = span.get_span_context()
+                logged["TraceId"] = logged["trace_id"] = f"{ids.trace_id:032x}"
+                logged["SpanId"] = logged["span_id"] = f"{ids.span_id:016x}"
             try:
                 resp = await handler(req)
             except BaseException:
