@@ -489,7 +489,7 @@ def _request_families(
     )
     req_bytes = CounterMetricFamily(f"{prefix}_requests_bytes", help_req_bytes, labels=labels)
     resp_bytes = CounterMetricFamily(f"{prefix}_responses_bytes", help_resp_bytes, labels=labels)
-    les = [floatToGoString(b) for b in m.bounds] + ["+Inf"]
+    les = [_go_float(b) for b in m.bounds] + ["+Inf"]
     for meter in list(meters.values()):
         for (code, (method, proto)), cell in list(meter.cells.items()):
             values = [str(code), method, proto, *meter.labels]
@@ -508,6 +508,12 @@ def _request_families(
         for (version, cipher), count in list(meter.tls.items()):
             tls.add_metric([version, cipher, *meter.labels], count)
     return iter((reqs, tls, durations, req_bytes, resp_bytes))
+
+
+def _go_float(value: float) -> str:
+    """A bucket bound as Go's client writes ``le`` (``5``, not Python's ``5.0``)."""
+    text = floatToGoString(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _server_certificates(kernel: Kernel) -> list[Certificate]:
