@@ -288,7 +288,7 @@ def test_start_times_are_datetimes_to_the_microsecond(zone: str, monkeypatch: py
 
 def test_json_lines_are_json_dumps() -> None:
     """The encoder built once writes the bytes ``json.dumps`` writes (escapes,
-    sorted keys, numbers), durations in nanoseconds."""
+    sorted keys, numbers) with Go's HTML escapes, durations in nanoseconds."""
     from edgeway.accesslog import _json
 
     fields: dict[str, object] = {
@@ -305,4 +305,7 @@ def test_json_lines_are_json_dumps() -> None:
     line = _json(dict(fields), 0.0)
     decoded = json.loads(line)
     expected["time"] = decoded["time"]
-    assert line == json.dumps(expected, sort_keys=True, separators=(",", ":")) + "\n"
+    dumped = json.dumps(expected, sort_keys=True, separators=(",", ":"))
+    # ... but for Go's HTML-safe escapes of &, < and > (encoding/json).
+    go = dumped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    assert line == go + "\n"

@@ -425,7 +425,8 @@ def _core(
             core[name] = data[name]
     origin_size = core["OriginContentSize"]  # (Traefik's InitServiceFields sets it to 0 first)
     if size != origin_size and size != 0:
-        core["GzipRatio"] = origin_size / size
+        ratio = origin_size / size
+        core["GzipRatio"] = int(ratio) if ratio.is_integer() else ratio  # Go's JSON: 0, not 0.0
     tls = req.tls
     if tls is not None:
         version = tls.version() if hasattr(tls, "version") else None
@@ -573,7 +574,10 @@ def _json(fields: dict[str, Any], start: float) -> str:
     fields["level"] = "info"
     fields["msg"] = ""
     fields["time"] = _now()
-    return _encode(fields) + "\n"
+    line = _encode(fields)
+    if "&" in line or "<" in line or ">" in line:  # Go's json escapes them (HTML safety)
+        line = line.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return line + "\n"
 
 
 _DURATIONS = ("Duration", "OriginDuration", "Overhead")
