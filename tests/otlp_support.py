@@ -49,9 +49,15 @@ def _decode(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]:
             for s in ss.spans:
                 out.append(
                     Span(
-                        s.name, s.kind, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
+                        s.name,
+                        s.kind,
+                        s.trace_id.hex(),
+                        s.span_id.hex(),
+                        s.parent_span_id.hex(),
                         {kv.key: _value(kv.value) for kv in s.attributes},
-                        s.status.code, s.status.message, resource,
+                        s.status.code,
+                        s.status.message,
+                        resource,
                     )
                 )
     return out
@@ -95,7 +101,9 @@ def otlp_http(ssl_context: ssl.SSLContext | None = None) -> Iterator[Receiver]:
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
-            receiver.add(self.path, {k.lower(): v for k, v in self.headers.items()}, _decode(request))
+            receiver.add(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, _decode(request)
+            )
             answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
