@@ -49,6 +49,8 @@ import contextlib
 import json
 import os
 import re
+import socket
+import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -69,6 +71,7 @@ from differential_support import (
 from otlp_support import SERVER, Receiver, Span, otlp_http
 from prometheus_client.parser import text_string_to_metric_families
 from support import Backend, free_port
+from tls_support import CA, Issued
 
 TRAEFIK = require_traefik()
 
@@ -154,11 +157,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _dynamic(app: str, down: str) -> dict[str, Any]:
+def _dynamic(app: str, down: str, cert: Issued) -> dict[str, Any]:
     return {
+        "tls": {"certificates": [{"certFile": str(cert.cert), "keyFile": str(cert.key)}]},
         "http": {
             "routers": {
                 "ok": {"rule": "Host(`ok.test`)", "service": "app"},
+                "sec": {
+                    "rule": "Host(`sec.test`)",
+                    "service": "app",
+                    "tls": {},
+                    "entryPoints": ["websecure"],
+                },  # fmt: skip
+                "chk": {"rule": "Host(`chk.test`)", "service": "checked"},
                 "det": {
                     "rule": "Host(`det.test`)",
                     "service": "app",
@@ -179,8 +190,14 @@ def _dynamic(app: str, down: str) -> dict[str, Any]:
             "services": {
                 "app": {"loadBalancer": {"servers": [{"url": app}]}},
                 "down": {"loadBalancer": {"servers": [{"url": down}]}},
+                "checked": {
+                    "loadBalancer": {
+                        "servers": [{"url": app}, {"url": down}],
+                        "healthCheck": {"path": "/status/200", "interval": "200ms"},
+                    }
+                },
             },
-        }
+        },
     }
 
 
@@ -188,7 +205,7 @@ def _side(name: str, binary: str, tmp: Path, dynamic: Path, profile: dict[str, A
           receiver: Receiver | None) -> Side:  # fmt: skip
     workdir = tmp / name
     workdir.mkdir()
-    ports = {"web": free_port(), "traefik": free_port()}
+    ports = {"web": free_port(), "websecure": free_port(), "traefik": free_port()}
     access_log = workdir / "access.log"
     static: dict[str, Any] = {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
@@ -223,7 +240,8 @@ def pool() -> Iterator[BackendPool]:
 def _pair(tmp: Path, pool: BackendPool, profile: str) -> Iterator[Pair]:
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     dynamic = tmp / "dynamic.yml"
-    dynamic.write_text(yaml.safe_dump(_dynamic(pool.backends["app"].url, down)))
+    cert = CA(tmp).issue("sec.test")
+    dynamic.write_text(yaml.safe_dump(_dynamic(pool.backends["app"].url, down, cert)))
     spec = PROFILES[profile]
     # Both SDKs read the batch span processor's delay from the environment.
     previous = os.environ.get("OTEL_BSP_SCHEDULE_DELAY")
@@ -274,6 +292,7 @@ REQUESTS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("ok.test", "/status/503", [("User-Agent", "ua/1")]),
     ("down.test", "/d", []),
     ("retry.test", "/e", []),
+    ("sec.test", "/f", [("User-Agent", "ua/1")]),
 ]
 
 
@@ -285,8 +304,32 @@ def _send(side: Side, tag: str, requests: list[tuple[str, str, list[tuple[str, s
         sep = "&" if "?" in target else "?"
         hdrs = [("Host", host), ("X-Tag", tag), ("X-Req", tag), ("X-Drop", "d"),
                 ("X-Keep", "k"), *headers]  # fmt: skip
-        statuses.append(exchange(side.proxy.port(), "GET", f"{target}{sep}tag={tag}", hdrs).status)
+        if host.startswith("sec."):
+            statuses.append(_https(side.proxy.port("websecure"), f"{target}{sep}tag={tag}", hdrs))
+        else:
+            reply = exchange(side.proxy.port(), "GET", f"{target}{sep}tag={tag}", hdrs)
+            statuses.append(reply.status)
     return statuses
+
+
+def _https(port: int, target: str, headers: list[tuple[str, str]]) -> int:
+    """One request over TLS 1.2 with one cipher (both proxies then agree on it)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+    ctx.set_alpn_protocols(["http/1.1"])
+    head = "".join(f"{n}: {v}\r\n" for n, v in headers)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="sec.test") as sock,
+    ):
+        sock.sendall(f"GET {target} HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
 
 
 def _send_both(pair: Pair, tag: str, requests: list[Any] = REQUESTS) -> None:
@@ -330,10 +373,10 @@ def _delta(after: Families, before: Families) -> dict[tuple[tuple[str, str], ...
     """The request-driven series that changed, with how much (counts, bucket counts)."""
     changed = {}
     for name, (_type, _help, samples) in after.items():
-        if name == "traefik_service_retries" or not name.startswith(
+        if name in ("traefik_service_retries", "traefik_service_server_up") or not name.startswith(
             ("traefik_entrypoint", "traefik_router", "traefik_service")
         ):
-            continue  # (retries: an intended difference)
+            continue  # (retries: an intended difference; servers up: health checks)
         old = before.get(name, ("", "", {}))[2]
         for labels, value in samples.items():
             sample = dict(labels)["__name__"]
@@ -394,6 +437,31 @@ def test_metric_families_with_router_labels_buckets_and_header_labels(full: Pair
     assert codes == {"200", "404", "502", "503"}
     les = {dict(k)["le"] for k in t_delta if "le" in dict(k)}
     assert les == {"0.1", "0.5", "+Inf"}
+    tls = {
+        (dict(k)["tls_version"], dict(k)["tls_cipher"]) for k in t_delta if "tls_version" in dict(k)
+    }
+    assert tls == {("1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")}
+
+
+def test_server_up_and_certificate_gauges(full: Pair) -> None:
+    """``traefik_service_server_up`` of a health-checked service (one server down) and
+    ``traefik_tls_certs_not_after`` of the configured certificate."""
+    expected = {full.app.url: 1.0, full.down: 0.0}
+    gauges = {}
+    for side in full.both():
+
+        def up(families: Families) -> dict[str, float]:
+            samples = families.get("traefik_service_server_up", ("", "", {}))[2]
+            return {dict(k)["url"]: v for k, v in samples.items()}
+
+        families = _poll(lambda s=side: _scrape(s), lambda f: up(f) == expected, "servers up")
+        gauges[side.name] = {
+            name: families[name][:2] + (families[name][2],)
+            for name in ("traefik_service_server_up", "traefik_tls_certs_not_after")
+        }
+    assert gauges["edgeway"] == gauges["traefik"]
+    (cert,) = gauges["traefik"]["traefik_tls_certs_not_after"][2]
+    assert dict(cert)["cn"] == "" and dict(cert)["sans"] == "sec.test"
 
 
 def test_metric_families_with_default_options(lean: Pair) -> None:
@@ -521,7 +589,8 @@ def test_json_access_log_fields_and_header_modes(full: Pair) -> None:
 def test_json_access_log_default_mode_drop(fields: Pair) -> None:
     _send_both(fields, "j2")
     got = _json_entries(fields, "j2")
-    assert got["edgeway"] == got["traefik"]
+    t, e = ({k: _masked(v) for k, v in got[n].items()} for n in ("traefik", "edgeway"))
+    assert e == t
     ok = got["traefik"]["ok.test/a?q=1&secret=2&tag=j2"]
     assert ok == {
         "DownstreamStatus": 200, "OriginStatus": 200, "RequestHost": "ok.test",
@@ -636,10 +705,12 @@ def test_traceparent_sent_to_the_backend(full: Pair) -> None:
         before = len(full.app.received)
         _send(side, "t2", [("ok.test", "/p", [("traceparent",
               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])])  # fmt: skip
-        (rec,) = full.app.received[before:]
+        (rec,) = [r for r in full.app.received[before:] if "tag=t2" in r.target]
         received[side.name] = (rec.header("traceparent"), rec.header("tracestate"))
         trees = _traces(side, "t2", 1)
         assert list(trees) == ["ok.test/p"]
+        (proxy,) = trees["ok.test/p"][0][4]  # GET > ReverseProxy, the backend's parent
+        assert proxy[0] == "ReverseProxy"
     for name, (parent, state) in received.items():
         assert parent is not None and state is None, name
         version, trace_id, span_id, flags = parent.split("-")
