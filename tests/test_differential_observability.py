@@ -286,7 +286,8 @@ clf = _profile_fixture("clf")
 #: verbosity, a 404 without router, a 5xx from the backend, a down server (502), and
 #: the same through a retry middleware.
 REQUESTS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    ("ok.test", "/a?q=1&secret=2", [("User-Agent", "ua/1"), ("Authorization", "Basic eDp5")]),
+    ("ok.test", "/a?q=1&secret=2", [("User-Agent", "ua/1"), ("Authorization", "Basic eDp5"),
+                                    ("X-Text", "caf\u00e9 <b>")]),  # fmt: skip
     ("det.test", "/b", [("User-Agent", "ua/1")]),
     ("nope.test", "/c", []),
     ("ok.test", "/status/503", [("User-Agent", "ua/1")]),
@@ -307,7 +308,8 @@ def _send(side: Side, tag: str, requests: list[tuple[str, str, list[tuple[str, s
         if host.startswith("sec."):
             statuses.append(_https(side.proxy.port("websecure"), f"{target}{sep}tag={tag}", hdrs))
         else:
-            reply = exchange(side.proxy.port(), "GET", f"{target}{sep}tag={tag}", hdrs)
+            utf8: Any = [(n, v.encode()) for n, v in hdrs]  # (h11 takes bytes as they are)
+            reply = exchange(side.proxy.port(), "GET", f"{target}{sep}tag={tag}", utf8)
             statuses.append(reply.status)
     return statuses
 
@@ -583,6 +585,7 @@ def test_json_access_log_fields_and_header_modes(full: Pair) -> None:
     ]
     assert raw["edgeway"] == raw["traefik"]
     assert any("secret=2\\u0026tag=j1" in line for line in raw["traefik"])
+    assert any('"request_X-Text":"caf\u00e9 \\u003cb\\u003e"' in line for line in raw["traefik"])
     assert "TraceId" in ok  # tracing is on: the entry point span's ids
 
 
