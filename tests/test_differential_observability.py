@@ -17,7 +17,7 @@ Four profiles, each a Traefik+edgeway pair started once for the module:
   filters (``statusCodes``, ``minDuration``, ``retryAttempts``);
 * ``fields``: a json access log with ``fields.defaultMode: drop`` and kept names,
   headers dropped but for kept and redacted ones;
-* ``clf``: a ``genericCLF`` access log.
+* ``clf``: a ``genericCLF`` access log; Prometheus with router families only.
 
 The requests (:data:`REQUESTS`): a 200 (with a query, a redacted ``Authorization``
 and non-ASCII text in a header), a 200 through a middleware at detailed verbosity, a
@@ -162,7 +162,16 @@ PROFILES: dict[str, dict[str, Any]] = {
             },  # fmt: skip
         },
     },
-    "clf": {"accessLog": {"format": "genericCLF"}},
+    "clf": {
+        "accessLog": {"format": "genericCLF"},
+        "metrics": {
+            "prometheus": {
+                "addEntryPointsLabels": False,
+                "addRoutersLabels": True,
+                "addServicesLabels": False,
+            }
+        },
+    },
 }
 
 
@@ -402,18 +411,21 @@ def _delta(after: Families, before: Families) -> dict[tuple[tuple[str, str], ...
     return changed
 
 
-def _metrics_round(pair: Pair, tag: str) -> dict[str, tuple[Families, Any]]:
+def _metrics_round(
+    pair: Pair, tag: str, level: str = "traefik_entrypoint", count: int = len(REQUESTS)
+) -> dict[str, tuple[Families, Any]]:
+    """Both proxies' ``traefik_*`` families after :data:`REQUESTS`, and what changed;
+    scraped until ``count`` requests are in ``level``'s histogram."""
     out = {}
     for side in pair.both():
         before = _scrape(side)
         _send(side, tag)
 
         def counted(families: Families, before: Families = before) -> bool:
-            """Every request is in the entry point's histogram."""
             return sum(
                 n for k, n in _delta(families, before).items()
-                if dict(k)["__name__"] == "traefik_entrypoint_request_duration_seconds_count"
-            ) == len(REQUESTS)  # fmt: skip
+                if dict(k)["__name__"] == f"{level}_request_duration_seconds_count"
+            ) == count  # fmt: skip
 
         after = _poll(lambda s=side: _scrape(s), counted, f"{side.name} metrics")
         out[side.name] = (after, _delta(after, before))
@@ -490,6 +502,18 @@ def test_metric_families_with_default_options(lean: Pair) -> None:
     assert e_delta == t_delta
     les = sorted({float(dict(k)["le"]) for k in t_delta if "le" in dict(k)})
     assert les == [0.1, 0.3, 1.2, 5.0, float("inf")]
+
+
+def test_metric_families_of_routers_only(clf: Pair) -> None:
+    """``addEntryPointsLabels: false``, ``addServicesLabels: false``: router families."""
+    got = _metrics_round(clf, "m3", "traefik_router", len(REQUESTS) - 1)  # (the 404: no router)
+    (t_all, t_delta), (e_all, e_delta) = got["traefik"], got["edgeway"]
+    for families in (t_all, e_all):
+        families.pop("traefik_config_reloads")
+        families.pop("traefik_config_last_reload_success")
+    assert _shape(e_all) == _shape(t_all)
+    assert {n.split("_")[1] for n in t_all} == {"router", "open", "tls"}
+    assert e_delta == t_delta
 
 
 def test_other_families_are_each_runtimes_own(lean: Pair) -> None:
