@@ -171,7 +171,8 @@ def test_manifests_apply_and_are_stored(real_apiserver: RealApiServer, deployed:
     assert pod["serviceAccountName"] == SA
     container = pod["containers"][0]
     assert container["readinessProbe"]["exec"]["command"][:2] == ["edgeway", "healthcheck"]
-    assert container["livenessProbe"]["exec"] == container["readinessProbe"]["exec"]
+    for probe in ("livenessProbe", "startupProbe"):
+        assert container[probe]["exec"] == container["readinessProbe"]["exec"]
     cls = yaml.safe_load(real_apiserver.kubectl("get", "ingressclass/edgeway", "-o", "yaml").stdout)
     assert cls["spec"]["controller"] == "traefik.io/ingress-controller"
 
@@ -194,7 +195,7 @@ def test_deployment_args_are_an_edgeway_configuration() -> None:
     ).configuration
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert static.ping is not None
-    for probe in ("readinessProbe", "livenessProbe"):  # `edgeway healthcheck <flags>`
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # `edgeway healthcheck`
         command = container[probe]["exec"]["command"]
         assert command[:2] == ["edgeway", "healthcheck"]
         probed = load_static_configuration(command[2:], {}, DEPLOY, None, search_dirs=[])
