@@ -309,7 +309,7 @@ REQUESTS: list[tuple[str, str, list[tuple[str, str]]]] = [
         "/a?q=1&secret=2",
         [("User-Agent", "ua/1"), ("Authorization", "Basic eDp5"), ("X-Text", "caf\u00e9 <b>")],
     ),  # fmt: skip
-    ("det.test", "/b", [("User-Agent", "ua/1")]),
+    ("det.test", "/b", [("User-Agent", "ua/\u00e9")]),
     ("nope.test", "/c", []),
     ("ok.test", "/status/503", [("User-Agent", "ua/1")]),
     ("down.test", "/d", []),

@@ -319,7 +319,7 @@ class Tracing:
         for name, attribute in names:
             values = headers.getlist(name)
             if values:
-                span.set_attribute(prefix + attribute, [v.decode("latin-1") for v in values])
+                span.set_attribute(prefix + attribute, [_text(v) for v in values])
 
     def _safe_query(self, query: str) -> str:
         """Go's ``safeURL`` query: values of unsafe parameters replaced by ``REDACTED``,
@@ -376,7 +376,13 @@ async def _ending(stream: AsyncIterator[bytes], span: Any) -> AsyncIterator[byte
 
 def _header(headers: Headers, name: bytes) -> str:
     value = headers.get(name)
-    return value.decode("latin-1") if value is not None else ""
+    return _text(value) if value is not None else ""
+
+
+def _text(value: bytes) -> str:
+    """A header value as an attribute: Go's string of the bytes sent (UTF-8 text as
+    text; OTLP strings must be UTF-8, so other bytes become U+FFFD)."""
+    return value.decode("utf-8", "replace")
 
 
 def _captured(names: list[str], *, skip_user_agent: bool = False) -> list[tuple[bytes, str]]:
