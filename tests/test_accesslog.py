@@ -287,8 +287,8 @@ def test_start_times_are_datetimes_to_the_microsecond(zone: str, monkeypatch: py
 
 
 def test_json_lines_are_json_dumps() -> None:
-    """The encoder built once writes the bytes ``json.dumps`` writes (escapes,
-    sorted keys, numbers), durations in nanoseconds."""
+    """The encoder built once writes the bytes ``json.dumps`` writes (sorted keys,
+    numbers, UTF-8 as is) with Go's escapes, durations in nanoseconds."""
     from edgeway.accesslog import _json
 
     fields: dict[str, object] = {
@@ -305,4 +305,9 @@ def test_json_lines_are_json_dumps() -> None:
     line = _json(dict(fields), 0.0)
     decoded = json.loads(line)
     expected["time"] = decoded["time"]
-    assert line == json.dumps(expected, sort_keys=True, separators=(",", ":")) + "\n"
+    dumped = json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ... but for Go's escapes (encoding/json): &, < and >, U+2028, bytes not UTF-8.
+    go = dumped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    go = go.replace("\u2028", "\\u2028").replace("\udcff", "\\ufffd")
+    assert line == go + "\n"
+    assert '"/é\\u2028' in line and '\\"q\\" \\ufffd"' in line

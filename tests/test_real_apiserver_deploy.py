@@ -169,9 +169,10 @@ def test_manifests_apply_and_are_stored(real_apiserver: RealApiServer, deployed:
     )
     pod = dep["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == SA
-    assert pod["containers"][0]["readinessProbe"]["httpGet"] == {
-        "path": "/ping", "port": "traefik", "scheme": "HTTP",
-    }  # fmt: skip
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["exec"]["command"][:2] == ["edgeway", "healthcheck"]
+    for probe in ("livenessProbe", "startupProbe"):
+        assert container[probe]["exec"] == container["readinessProbe"]["exec"]
     cls = yaml.safe_load(real_apiserver.kubectl("get", "ingressclass/edgeway", "-o", "yaml").stdout)
     assert cls["spec"]["controller"] == "traefik.io/ingress-controller"
 
@@ -183,7 +184,7 @@ def test_apply_is_idempotent(real_apiserver: RealApiServer, deployed: str) -> No
 
 def test_deployment_args_are_an_edgeway_configuration() -> None:
     """The container's args load as edgeway's static configuration, and the names agree:
-    the probe's port is the ping entry point, the class is the IngressClass, the
+    the probes' ``edgeway healthcheck`` flags name the ping entry point's address, the class is the IngressClass, the
     Service's target ports are the container's ports."""
     from edgeway.config.loader import load_static_configuration
     from edgeway.plugins import load_plugins
@@ -194,8 +195,15 @@ def test_deployment_args_are_an_edgeway_configuration() -> None:
     ).configuration
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert static.ping is not None
-    probe_port = ports[container["readinessProbe"]["httpGet"]["port"]]
-    assert static.entryPoints[static.ping.entryPoint].address == f":{probe_port}"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # `edgeway healthcheck`
+        command = container[probe]["exec"]["command"]
+        assert command[:2] == ["edgeway", "healthcheck"]
+        probed = load_static_configuration(command[2:], {}, DEPLOY, None, search_dirs=[])
+        assert probed.configuration.ping is not None  # found without the plugins: fast
+        probed_ep = probed.configuration.ping.entryPoint
+        assert probed.configuration.entryPoints[probed_ep].address == (
+            static.entryPoints[static.ping.entryPoint].address
+        )
     assert {n: ep.address for n, ep in static.entryPoints.items()} == {
         n: f":{p}" for n, p in ports.items()
     }

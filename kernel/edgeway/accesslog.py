@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -45,6 +46,11 @@ log = logging.getLogger("edgeway.accesslog")
 
 #: ``req.context`` key of the request's log data (a dict shared by clones).
 KEY = "accesslog"
+
+#: Response headers always logged: Traefik's entry points set ``Content-Type: nil``
+#: before any handler (``contenttype.DisableAutoDetection``, no sniffing), so a
+#: response without one still has the header, empty, in the log.
+_NO_SNIFF = ("Content-Type",)
 #: Set in the log data by routers to ``@internal`` services (not logged unless ``addInternals``).
 INTERNAL = "_internal"
 
@@ -311,9 +317,9 @@ class AccessLogger:
             fields = core
         self._headers(fields, "request_", req.headers.raw)
         if "origin" in data:
-            self._headers(fields, "origin_", data["origin"])
+            self._headers(fields, "origin_", data["origin"], _NO_SNIFF)
         if headers is not None:
-            self._headers(fields, "downstream_", headers.raw)
+            self._headers(fields, "downstream_", headers.raw, _NO_SNIFF)
         return self._format(fields, start)
 
     def _kept(self, status: int, retries: int, duration: float) -> bool:
@@ -325,10 +331,17 @@ class AccessLogger:
         minimum = self.cfg.filters.minDuration
         return minimum > 0 and duration > minimum
 
-    def _headers(self, fields: dict[str, Any], prefix: str, raw: list[tuple[bytes, bytes]]) -> None:
+    def _headers(
+        self,
+        fields: dict[str, Any],
+        prefix: str,
+        raw: list[tuple[bytes, bytes]],
+        always: tuple[str, ...] = (),
+    ) -> None:
+        """The ``prefix``-ed header fields; ``always`` names headers logged empty when absent."""
         if self._header_default == "drop" and not self._header_modes:
             return  # Traefik's default: no header fields
-        values: dict[str, list[str]] = {}
+        values: dict[str, list[str]] = {name: [] for name in always}
         names = self._names
         for raw_name, value in raw:
             key = names.get(raw_name)
@@ -336,7 +349,9 @@ class AccessLogger:
                 key = names[raw_name] = canonical_header_name(raw_name.decode("latin-1")).decode(
                     "latin-1"
                 )
-            values.setdefault(key, []).append(value.decode("latin-1"))
+            # Go's header strings are the bytes as sent: UTF-8 text stays text, and
+            # other bytes are written back as they came (surrogateescape).
+            values.setdefault(key, []).append(value.decode("utf-8", "surrogateescape"))
         modes, default = self._header_modes, self._header_default
         for key, vals in values.items():
             mode = modes.get(key, default)
@@ -347,6 +362,14 @@ class AccessLogger:
 
 
 # -- fields and formats (writer thread) ----------------------------------------------
+
+
+#: Fields other handlers put in the request's log data (the router, the server,
+#: the tracing entry point span).
+_PASSED_ON = (
+    "RouterName", "ServiceName", "ServiceURL", "ServiceAddr",
+    "TraceId", "SpanId", "trace_id", "span_id",
+)  # fmt: skip
 
 
 def _split_host_port(value: str) -> tuple[str, str]:
@@ -400,12 +423,13 @@ def _core(
     if req.authority:
         core["RequestAddr"] = req.authority
         core["RequestHost"], core["RequestPort"] = _split_host_port(req.authority)
-    for name in ("RouterName", "ServiceName", "ServiceURL", "ServiceAddr"):
+    for name in _PASSED_ON:
         if name in data:
             core[name] = data[name]
-    origin_size = core["OriginContentSize"]
-    if "OriginContentSize" in data and size != origin_size and size != 0:
-        core["GzipRatio"] = origin_size / size
+    origin_size = core["OriginContentSize"]  # (Traefik's InitServiceFields sets it to 0 first)
+    if size != origin_size and size != 0:
+        ratio = origin_size / size
+        core["GzipRatio"] = int(ratio) if ratio.is_integer() else ratio  # Go's JSON: 0, not 0.0
     tls = req.tls
     if tls is not None:
         version = tls.version() if hasattr(tls, "version") else None
@@ -529,14 +553,13 @@ def _now() -> str:
 
 
 def _json_encoder() -> Callable[[dict[str, Any]], str]:
-    """``json.dumps(fields, sort_keys=True, separators=(",", ":"))``, with the
-    encoder built once (the C one when available: same bytes, a fraction of the cost)."""
+    """``json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``,
+    with the encoder built once (the C one when available: same bytes, a fraction of
+    the cost); :func:`_json` adds Go's escapes."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-    encode = make(
-        None, None, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
-    )
+        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+    encode = make(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, True)
     return lambda fields: "".join(encode(fields, 0))
 
 
@@ -553,7 +576,18 @@ def _json(fields: dict[str, Any], start: float) -> str:
     fields["level"] = "info"
     fields["msg"] = ""
     fields["time"] = _now()
-    return _encode(fields) + "\n"
+    line = _encode(fields)
+    if "&" in line or "<" in line or ">" in line:  # Go's json escapes them (HTML safety)
+        line = line.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    if not line.isascii():  # UTF-8 as is, but for what Go escapes or replaces
+        line = _GO_UNSAFE.sub(lambda m: _GO_ESCAPES.get(m[0], "\\ufffd"), line)
+    return line + "\n"
+
+
+#: What Go's encoding/json does not write as is: U+2028 and U+2029 (escaped), and
+#: bytes that are not UTF-8 (here as surrogates: each one becomes U+FFFD).
+_GO_UNSAFE = re.compile("[\u2028\u2029\udc80-\udcff]")
+_GO_ESCAPES = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 _DURATIONS = ("Duration", "OriginDuration", "Overhead")

@@ -359,20 +359,19 @@ class _Collector:
         self.m = metrics
 
     def collect(self) -> Iterator[Metric]:
+        """The families that have samples: Prometheus' Go client leaves out the empty
+        ones (a vector without series), so Traefik's ``/metrics`` does not list them."""
+        return (family for family in self._families() if family.samples)
+
+    def _families(self) -> Iterator[Metric]:
         m = self.m
         yield from self._kernel_families()
         if m.cfg.addEntryPointsLabels:
-            yield from _request_families(
-                "traefik_entrypoint", ("entrypoint",), m.entrypoints, m, "an entrypoint"
-            )
+            yield from _request_families("traefik_entrypoint", ("entrypoint",), m.entrypoints, m)
         if m.cfg.addRoutersLabels:
-            yield from _request_families(
-                "traefik_router", ("router", "service"), m.routers, m, "a router"
-            )
+            yield from _request_families("traefik_router", ("router", "service"), m.routers, m)
         if m.cfg.addServicesLabels:
-            yield from _request_families(
-                "traefik_service", ("service",), m.services, m, "a service"
-            )
+            yield from _request_families("traefik_service", ("service",), m.services, m)
             retries = CounterMetricFamily(
                 "traefik_service_retries",
                 "How many request retries happened on a service.",
@@ -445,38 +444,52 @@ class _Collector:
         return up
 
 
+#: Traefik's HELP texts (pkg/observability/metrics/prometheus.go), by level:
+#: requests, TLS requests, durations, request bytes, response bytes.
+_PARTS = "status code, protocol, and method."
+_HELP = {
+    "traefik_entrypoint": (
+        f"How many HTTP requests processed on an entrypoint, partitioned by {_PARTS}",
+        "How many HTTP requests with TLS processed on an entrypoint, partitioned by TLS Version and TLS cipher Used.",
+        f"How long it took to process the request on an entrypoint, partitioned by {_PARTS}",
+        f"The total size of requests in bytes handled by an entrypoint, partitioned by {_PARTS}",
+        f"The total size of responses in bytes handled by an entrypoint, partitioned by {_PARTS}",
+    ),
+    "traefik_router": (
+        f"How many HTTP requests are processed on a router, partitioned by service, {_PARTS}",
+        "How many HTTP requests with TLS are processed on a router, partitioned by service, TLS Version, and TLS cipher Used.",
+        f"How long it took to process the request on a router, partitioned by service, {_PARTS}",
+        f"The total size of requests in bytes handled by a router, partitioned by service, {_PARTS}",
+        f"The total size of responses in bytes handled by a router, partitioned by service, {_PARTS}",
+    ),
+    "traefik_service": (
+        f"How many HTTP requests processed on a service, partitioned by {_PARTS}",
+        "How many HTTP requests with TLS processed on a service, partitioned by TLS version and TLS cipher.",
+        f"How long it took to process the request on a service, partitioned by {_PARTS}",
+        f"The total size of requests in bytes received by a service, partitioned by {_PARTS}",
+        f"The total size of responses in bytes returned by a service, partitioned by {_PARTS}",
+    ),
+}  # fmt: skip
+
+
 def _request_families(
-    prefix: str, names: tuple[str, ...], meters: dict[Any, Meter], m: Metrics, where: str
+    prefix: str, names: tuple[str, ...], meters: dict[Any, Meter], m: Metrics
 ) -> Iterator[Metric]:
     """The five families of one level (Traefik's ``initStandardRegistry``)."""
     labels = ["code", "method", "protocol", *names]
-    service = ", partitioned by service" if prefix == "traefik_router" else ""
+    help_reqs, help_tls, help_durations, help_req_bytes, help_resp_bytes = _HELP[prefix]
     reqs = CounterMetricFamily(
-        f"{prefix}_requests",
-        f"How many HTTP requests processed on {where}{service}, partitioned by status code, protocol, and method.",
-        labels=labels + list(m.header_labels),
+        f"{prefix}_requests", help_reqs, labels=labels + list(m.header_labels)
     )
     tls = CounterMetricFamily(
-        f"{prefix}_requests_tls",
-        f"How many HTTP requests with TLS processed on {where}, partitioned by TLS Version and TLS cipher Used.",
-        labels=["tls_version", "tls_cipher", *names],
+        f"{prefix}_requests_tls", help_tls, labels=["tls_version", "tls_cipher", *names]
     )
     durations = HistogramMetricFamily(
-        f"{prefix}_request_duration_seconds",
-        f"How long it took to process the request on {where}, partitioned by status code, protocol, and method.",
-        labels=labels,
+        f"{prefix}_request_duration_seconds", help_durations, labels=labels
     )
-    req_bytes = CounterMetricFamily(
-        f"{prefix}_requests_bytes",
-        f"The total size of requests in bytes handled by {where}, partitioned by status code, protocol, and method.",
-        labels=labels,
-    )
-    resp_bytes = CounterMetricFamily(
-        f"{prefix}_responses_bytes",
-        f"The total size of responses in bytes handled by {where}, partitioned by status code, protocol, and method.",
-        labels=labels,
-    )
-    les = [floatToGoString(b) for b in m.bounds] + ["+Inf"]
+    req_bytes = CounterMetricFamily(f"{prefix}_requests_bytes", help_req_bytes, labels=labels)
+    resp_bytes = CounterMetricFamily(f"{prefix}_responses_bytes", help_resp_bytes, labels=labels)
+    les = [_go_float(b) for b in m.bounds] + ["+Inf"]
     for meter in list(meters.values()):
         for (code, (method, proto)), cell in list(meter.cells.items()):
             values = [str(code), method, proto, *meter.labels]
@@ -495,6 +508,12 @@ def _request_families(
         for (version, cipher), count in list(meter.tls.items()):
             tls.add_metric([version, cipher, *meter.labels], count)
     return iter((reqs, tls, durations, req_bytes, resp_bytes))
+
+
+def _go_float(value: float) -> str:
+    """A bucket bound as Go's client writes ``le`` (``5``, not Python's ``5.0``)."""
+    text = floatToGoString(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _server_certificates(kernel: Kernel) -> list[Certificate]:

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
+from edgeway.accesslog import KEY as ACCESS_LOG_KEY
 from edgeway.config.static import Tracing as TracingConfig
 from edgeway.config.static import TracingClientTLS
 from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
@@ -143,6 +144,11 @@ class Tracing:
                 self._server_request(span, req)
             previous = req.context.get(KEY)
             req.context[KEY] = (set_span(span, parent), detailed)
+            logged = req.context.get(ACCESS_LOG_KEY)
+            if logged is not None:  # Traefik's access log names the span (even unsampled)
+                ids = span.get_span_context()
+                logged["TraceId"] = logged["trace_id"] = f"{ids.trace_id:032x}"
+                logged["SpanId"] = logged["span_id"] = f"{ids.span_id:016x}"
             try:
                 resp = await handler(req)
             except BaseException:
@@ -313,7 +319,7 @@ class Tracing:
         for name, attribute in names:
             values = headers.getlist(name)
             if values:
-                span.set_attribute(prefix + attribute, [v.decode("latin-1") for v in values])
+                span.set_attribute(prefix + attribute, [_text(v) for v in values])
 
     def _safe_query(self, query: str) -> str:
         """Go's ``safeURL`` query: values of unsafe parameters replaced by ``REDACTED``,
@@ -370,7 +376,13 @@ async def _ending(stream: AsyncIterator[bytes], span: Any) -> AsyncIterator[byte
 
 def _header(headers: Headers, name: bytes) -> str:
     value = headers.get(name)
-    return value.decode("latin-1") if value is not None else ""
+    return _text(value) if value is not None else ""
+
+
+def _text(value: bytes) -> str:
+    """A header value as an attribute: Go's string of the bytes sent (UTF-8 text as
+    text; OTLP strings must be UTF-8, so other bytes become U+FFFD)."""
+    return value.decode("utf-8", "replace")
 
 
 def _captured(names: list[str], *, skip_user_agent: bool = False) -> list[tuple[bytes, str]]:

@@ -479,6 +479,9 @@ class ServerProtocol(asyncio.Protocol):
             ):
                 h2c = [v for n, v in headers if n.lower() == b"http2-settings"]
             dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
+            if version == "1.1" and _has_token(ltoks, b"close"):
+                # Go's server drops it (net/http shouldClose): handlers never see it.
+                headers[:] = [(n, v) for n, v in headers if n.lower() != b"connection"]
         # X-Forwarded-* as Traefik's forwardedheaders middleware sets them.
         if websocket:
             proto = b"wss" if tls else b"ws"
