@@ -121,6 +121,8 @@ def test_the_deployment_replaces_the_base_one_behind_its_service() -> None:
 def test_the_config_map_is_an_edgeway_configuration_using_kubernetes_storage(
     tmp_path: Path,
 ) -> None:
+    from edgeway.config.loader import load_static_configuration
+
     static = static_config(tmp_path)
     container = one("Deployment")["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -128,7 +130,15 @@ def test_the_config_map_is_an_edgeway_configuration_using_kubernetes_storage(
         n: f":{p}" for n, p in ports.items()
     }
     assert static.ping is not None
-    assert container["readinessProbe"]["httpGet"]["port"] == static.ping.entryPoint
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # `edgeway healthcheck`
+        command = container[probe]["exec"]["command"]
+        assert command[:2] == ["edgeway", "healthcheck"]
+        probed = load_static_configuration(command[2:], {}, tmp_path, None, search_dirs=[])
+        assert probed.configuration.ping is not None  # found without the plugins: fast
+        probed_ep = probed.configuration.ping.entryPoint
+        assert probed.configuration.entryPoints[probed_ep].address == (
+            static.entryPoints[static.ping.entryPoint].address
+        )
     [(name, resolver)] = static.certificatesResolvers.items()
     url = parse_storage_url(resolver.acme.storage)
     assert url.namespace == one("Role")["metadata"]["namespace"]
