@@ -310,7 +310,8 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
             replica.wait_listening()
         ha.root = pebble.root_pem()
         yield ha
-        print("\n[acme-ha] summary", flush=True)
+        print(f"\n[acme-ha] summary: {len(ha.domains)} certificates, {pebble.orders()} orders "
+              "in pebble's log", flush=True)  # fmt: skip
         for figure in ha.figures:
             print(figure.line(), flush=True)
 
