@@ -91,7 +91,9 @@ class AcmeCertificates:
             self.errors[name] = None
             kernel.spawn(resolver.run)
         kernel.cert_resolvers.update(self.errors)
-        if any(r.settings.solvers.http for r in self.resolvers.values()):
+        # The internal provider adds the HTTP-01 router for every configured
+        # httpChallenge, so its handler exists even when no resolver works (404s).
+        if any(c.acme is not None and c.acme.httpChallenge is not None for c in resolvers.values()):
             kernel.internal_handlers["acme-http@internal"] = http01_handler(
                 self._http01, self._fetch_http01 if self.backends else None
             )

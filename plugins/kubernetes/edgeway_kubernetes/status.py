@@ -8,8 +8,9 @@ object (the watch has not caught up yet), and otherwise updates the status
 subresource with the object as last seen and the new ``status``: an update (PUT),
 as Traefik's ``UpdateStatus`` (``pkg/provider/kubernetes/ingress/client.go``),
 so the least-privilege RBAC grants ``update`` on ``<kind>/status`` and nothing
-else. A conflict (the object changed since) or any other failure is logged and
-retried at the next rebuild (the change's own watch event brings one), never
+else. A conflict (the object changed since: another replica wrote it) is
+expected and only logged at debug level; any other failure is logged as an
+error. Both are retried at the next rebuild (the change's own watch event brings one), never
 raised into it.
 """
 
@@ -62,6 +63,11 @@ class StatusWriter:
                 abandon_on_cancel=True, limiter=self.limiter,
             )  # fmt: skip
         except (APIError, *TRANSPORT_ERRORS) as exc:
+            if isinstance(exc, APIError) and exc.status == 409:
+                # Another writer (a replica) changed the object first: its watch
+                # event brings the next rebuild, which finds the status set or retries.
+                log.debug("kubernetes: status of %s %s/%s changed meanwhile; retried at the next rebuild", self.kind.kind, *key)
+                return False
             self.last_error = explain(exc, "update", ResourceKind(**{**vars(self.kind), "plural": f"{self.kind.plural}/status"}), key[0])
             log.error("kubernetes: cannot update the status of %s %s/%s: %s", self.kind.kind, *key, self.last_error)
             return False

@@ -83,6 +83,8 @@ class HeldLease:
         while not self._done.wait(period):
             try:
                 with self._mutex:
+                    if self._done.is_set():  # released while this renewal waited
+                        return
                     self.lock._modify(self.name, self._renewed)
             except _NotHolder:
                 log.error("ACME Lease %s was taken over by another replica", self.name)
