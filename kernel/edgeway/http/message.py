@@ -179,11 +179,13 @@ class Request:
         entrypoint: str = "",
         tls: Any = None,
         host: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """``host`` is the normalized ``authority``, when the caller already has it."""
+        """``host`` is the normalized ``authority`` and ``path`` the routing path of
+        ``raw_path``, when the caller already has them."""
         self.method = method
         self.raw_path = raw_path
-        self.path = routing_path(raw_path)
+        self.path = routing_path(raw_path) if path is None else path
         self.query = query
         self.headers = headers
         self.authority = authority
