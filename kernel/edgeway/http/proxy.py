@@ -43,7 +43,10 @@ def server_handler(
             first = _SKIP_FIRST | {n[0] for n in drop}
         else:
             first = _SKIP_FIRST
-        target = upstream_target(req, path_prefix)
+        if path_prefix or req.query or "force_query" in req.context:
+            target = upstream_target(req, path_prefix)
+        else:  # the usual case, without the call: the path as it is
+            target = req.raw_path or "/"
         host = req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
         parts = [f"{req.method} {target} HTTP/1.1\r\nHost: ".encode("latin-1"), host, b"\r\n"]
         xff: bytes | None = None

@@ -449,7 +449,10 @@ class ServerProtocol(asyncio.Protocol):
         if self._clen == -1:
             raise _ParseAbort(400)
         headers = self._headers
-        version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        # Of the versions llhttp accepts (0.9, 1.0, 1.1, 2.0), only 1.1 is kept alive
+        # without a Connection header: then no get_http_version() (a str.format).
+        version = "1.1" if keep_alive and self._conn_tokens is None else parser.get_http_version()
         if version == "1.1" and not self._host_seen:
             raise _ParseAbort(400, b"missing required Host header")  # RFC 9112 §3.2
         host_b = self._host
@@ -487,10 +490,16 @@ class ServerProtocol(asyncio.Protocol):
             proto = b"wss" if tls else b"ws"
         else:
             proto = b"https" if tls else b"http"
-        append_forwarded(
-            headers, self._xflags, self._host_proto, self._xff, self._client_ip_b, proto,
-            authority, self._host, ep.server_name, self._forwarded,
-        )  # fmt: skip
+        # The usual client sent none of them: the connection's cached block (what
+        # append_forwarded would add, without the call).
+        block = None if self._xflags or self._xff is not None else self._forwarded.get((proto, self._host))
+        if block is not None:
+            headers += block
+        else:
+            append_forwarded(
+                headers, self._xflags, self._host_proto, self._xff, self._client_ip_b, proto,
+                authority, self._host, ep.server_name, self._forwarded,
+            )  # fmt: skip
 
         method = parser.get_method()
         has_body = self._chunked or (self._clen is not None and self._clen > 0)
@@ -513,7 +522,7 @@ class ServerProtocol(asyncio.Protocol):
             cached[2],
             routing,
         )
-        req.keep_alive = parser.should_keep_alive()
+        req.keep_alive = keep_alive
         if conn_tokens is not None:
             if b"upgrade" in ltoks and self._upgrade:
                 req.upgrade = self._upgrade
@@ -758,7 +767,8 @@ class ServerProtocol(asyncio.Protocol):
             self._close()
             return
         self._arm(self.ep.idle_timeout if self._parsing is None else self.ep.read_timeout)
-        self.resume_reading()
+        if self._reading_paused:
+            self.resume_reading()
 
     # -- splicing (Upgrade) ------------------------------------------------
 
