@@ -22,7 +22,7 @@ import httptools
 
 from edgeway.http.forwarded import FLAG, append_forwarded, is_managed
 from edgeway.http.message import Body, Headers, Request, Response, normalize_host
-from edgeway.http.status import error_response, http_date, status_line
+from edgeway.http.status import STATUS_LINES, error_response, http_date, status_line
 from edgeway.http.trailers import h1_trailer_block
 
 if TYPE_CHECKING:
@@ -646,7 +646,7 @@ class ServerProtocol(asyncio.Protocol):
                 keep_alive = False
             else:
                 body.discard()
-        parts = [status_line(status)]
+        parts = [STATUS_LINES.get(status) or status_line(status)]
         has_date = False
         declared_length: bytes | None = None
         for n, v in resp.headers.raw:
