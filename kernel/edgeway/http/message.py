@@ -55,6 +55,12 @@ class Headers:
         lname = name.lower()
         size = len(name)
         raw = self.raw
+        for n, _ in raw:
+            if len(n) == size and n.lower() == lname:
+                break
+        else:  # absent, the usual case: one plain scan, then appended
+            raw.append((name, value))
+            return
         first = -1
         for i, (n, _) in enumerate(raw):
             if len(n) == size and n.lower() == lname:
@@ -64,10 +70,7 @@ class Headers:
                     self.raw.insert(first, (keep, value))
                     return
                 first = i
-        if first < 0:
-            raw.append((name, value))
-        else:
-            raw[first] = (raw[first][0], value)
+        raw[first] = (raw[first][0], value)
 
     def remove(self, name: bytes) -> None:
         lname = name.lower()

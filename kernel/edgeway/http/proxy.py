@@ -66,7 +66,7 @@ def server_handler(
             parts += (n, b": ", v, b"\r\n")
         if "omit_xff" not in req.context:
             ip = req.client_ip.encode()
-            parts.append(b"X-Forwarded-For: %s\r\n" % (xff + b", " + ip if xff else ip))
+            parts += (b"X-Forwarded-For: ", xff + b", " + ip if xff else ip, b"\r\n")
         if req.upgrade is not None:
             parts.append(b"Connection: Upgrade\r\nUpgrade: %s\r\n" % req.upgrade)
         if te_trailers:
