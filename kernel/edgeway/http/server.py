@@ -462,29 +462,27 @@ class ServerProtocol(asyncio.Protocol):
             cached = self._host_cache = (host_b, authority, normalize_host(authority))
         authority = cached[1]
         tls = self.tls is not None
-        websocket = False
-        ltoks = b""
-        dropped: frozenset[bytes] = frozenset()
+        websocket = upgrade_listed = False
+        dropped = _NO_NAMES
         conn_tokens = self._conn_tokens
         h2c: list[bytes] | None = None
         if conn_tokens is not None:
             ltoks = conn_tokens.lower()
-            websocket = (
-                b"upgrade" in ltoks
-                and self._upgrade is not None
-                and self._upgrade.lower() == b"websocket"
-            )
-            if (
-                b"http2-settings" in ltoks
-                and b"upgrade" in ltoks
-                and self._upgrade is not None
-                and _has_token(self._upgrade, b"h2c")
-                and self._active is None
-                and not self._chunked
-                and self.tls is None  # h2c is cleartext only (RFC 9113 §3.1)
-            ):
-                h2c = [v for n, v in headers if n.lower() == b"http2-settings"]
-            dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
+            upgrade = self._upgrade
+            upgrade_listed = upgrade is not None and b"upgrade" in ltoks
+            if upgrade_listed:
+                assert upgrade is not None
+                websocket = upgrade.lower() == b"websocket"
+                if (
+                    b"http2-settings" in ltoks
+                    and _has_token(upgrade, b"h2c")
+                    and self._active is None
+                    and not self._chunked
+                    and self.tls is None  # h2c is cleartext only (RFC 9113 §3.1)
+                ):
+                    h2c = [v for n, v in headers if n.lower() == b"http2-settings"]
+            if ltoks not in _HOP_KEEP:  # the usual "keep-alive" or "close" lists nothing to drop
+                dropped = _strip_connection_listed(headers, ltoks, ep.connection_keep)
         # X-Forwarded-* as Traefik's forwardedheaders middleware sets them.
         if websocket:
             proto = b"wss" if tls else b"ws"
@@ -524,7 +522,7 @@ class ServerProtocol(asyncio.Protocol):
         )
         req.keep_alive = keep_alive
         if conn_tokens is not None:
-            if b"upgrade" in ltoks and self._upgrade:
+            if upgrade_listed and self._upgrade:
                 req.upgrade = self._upgrade
             if dropped:
                 req.context["connection_drop"] = dropped
@@ -790,6 +788,7 @@ _FRAMING_LENGTHS = frozenset(len(n) for n in (b"content-length", b"connection", 
 #: Connection-listed names never removed from the request: managed X headers
 #: (a client must not be able to strip X-Forwarded-For) and framing.
 _HOP_KEEP = frozenset((b"close", b"keep-alive", b"upgrade", b""))
+_NO_NAMES: frozenset[bytes] = frozenset()
 
 
 _SEGMENT = rb"[A-Za-z0-9\-_~!$&'()*+,;=:@\[\]][A-Za-z0-9\-_.~!$&'()*+,;=:@\[\]]*"
