@@ -55,6 +55,12 @@ class Headers:
         lname = name.lower()
         size = len(name)
         raw = self.raw
+        for n, _ in raw:
+            if len(n) == size and n.lower() == lname:
+                break
+        else:  # absent, the usual case: one plain scan, then appended
+            raw.append((name, value))
+            return
         first = -1
         for i, (n, _) in enumerate(raw):
             if len(n) == size and n.lower() == lname:
@@ -64,10 +70,7 @@ class Headers:
                     self.raw.insert(first, (keep, value))
                     return
                 first = i
-        if first < 0:
-            raw.append((name, value))
-        else:
-            raw[first] = (raw[first][0], value)
+        raw[first] = (raw[first][0], value)
 
     def remove(self, name: bytes) -> None:
         lname = name.lower()
@@ -179,11 +182,13 @@ class Request:
         entrypoint: str = "",
         tls: Any = None,
         host: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """``host`` is the normalized ``authority``, when the caller already has it."""
+        """``host`` is the normalized ``authority`` and ``path`` the routing path of
+        ``raw_path``, when the caller already has them."""
         self.method = method
         self.raw_path = raw_path
-        self.path = routing_path(raw_path)
+        self.path = routing_path(raw_path) if path is None else path
         self.query = query
         self.headers = headers
         self.authority = authority

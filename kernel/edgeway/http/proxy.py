@@ -15,6 +15,12 @@ _SKIP_CHUNKED = _SKIP | {b"content-length"}
 _REPLAYABLE = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _SKIP_FIRST = frozenset({n[0] for n in _SKIP_CHUNKED})
+#: Header names, as spelled on the wire, never skipped whatever the request (when
+#: it lists no names in Connection): one set look-up instead of the tests of the
+#: loop below for the names a proxy sees again and again. Bounded; a name not in it
+#: only takes the longer way.
+_PLAIN_NAMES: set[bytes] = set()
+_NO_NAMES: frozenset[bytes] = frozenset()
 
 
 def server_handler(
@@ -41,29 +47,37 @@ def server_handler(
         if drop:  # rare: names the client listed in Connection (forwardedHeaders.connection)
             skip = skip | drop
             first = _SKIP_FIRST | {n[0] for n in drop}
+            plain: frozenset[bytes] | set[bytes] = _NO_NAMES
         else:
             first = _SKIP_FIRST
-        target = upstream_target(req, path_prefix)
+            plain = _PLAIN_NAMES
+        if path_prefix or req.query or "force_query" in req.context:
+            target = upstream_target(req, path_prefix)
+        else:  # the usual case, without the call: the path as it is
+            target = req.raw_path or "/"
         host = req.authority.encode("latin-1") if pass_host_header and req.authority else url_host_b
         parts = [f"{req.method} {target} HTTP/1.1\r\nHost: ".encode("latin-1"), host, b"\r\n"]
         xff: bytes | None = None
         te_trailers = False
         for n, v in req.headers.raw:
-            c = n[0] | 0x20
-            # Only these initials can start a name to skip; of the x- names, only
-            # X-Forwarded-For (15 letters), not the other X-Forwarded-* we forward.
-            if c in first and (c != 0x78 or len(n) == 15 or drop):
-                ln = n.lower()
-                if ln in skip:
-                    if ln == b"x-forwarded-for":
-                        xff = v if xff is None else xff + b", " + v
-                    elif ln == b"te" and b"trailers" in v.lower():
-                        te_trailers = True
-                    continue
+            if n not in plain:
+                c = n[0] | 0x20
+                # Only these initials can start a name to skip; of the x- names, only
+                # X-Forwarded-For (15 letters), not the other X-Forwarded-* we forward.
+                if c in first and (c != 0x78 or len(n) == 15 or drop):
+                    ln = n.lower()
+                    if ln in skip:
+                        if ln == b"x-forwarded-for":
+                            xff = v if xff is None else xff + b", " + v
+                        elif ln == b"te" and b"trailers" in v.lower():
+                            te_trailers = True
+                        continue
+                if not drop and len(_PLAIN_NAMES) < 1024 and n.lower() not in _SKIP_CHUNKED:
+                    _PLAIN_NAMES.add(n)
             parts += (n, b": ", v, b"\r\n")
         if "omit_xff" not in req.context:
             ip = req.client_ip.encode()
-            parts.append(b"X-Forwarded-For: %s\r\n" % (xff + b", " + ip if xff else ip))
+            parts += (b"X-Forwarded-For: ", xff + b", " + ip if xff else ip, b"\r\n")
         if req.upgrade is not None:
             parts.append(b"Connection: Upgrade\r\nUpgrade: %s\r\n" % req.upgrade)
         if te_trailers:

@@ -11,7 +11,8 @@ from edgeway.http.message import Headers, Response
 _REASONS: dict[int, bytes] = {s.value: s.phrase.encode() for s in HTTPStatus}
 # Where Go's http.StatusText (what Traefik writes) differs from Python's phrases.
 _REASONS.update({414: b"Request URI Too Long", 418: b"I'm a teapot", 499: b"Client Closed Request"})
-_STATUS_LINES: dict[int, bytes] = {
+#: Status lines of the known codes (the server looks them up without a call).
+STATUS_LINES: dict[int, bytes] = {
     code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()
 }
 
@@ -21,7 +22,7 @@ def reason(status: int) -> bytes:
 
 
 def status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
+    line = STATUS_LINES.get(status)
     if line is None:
         line = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))
     return line

@@ -253,7 +253,8 @@ class UpstreamConnection(asyncio.Protocol):
     # -- exchange ---------------------------------------------------------
 
     def _resolve_head(self, head: asyncio.Future[Response]) -> None:
-        self._cancel_timer()
+        if self._timer is not None:
+            self._cancel_timer()
         resp = Response(self._status, Headers(self._head_headers))
         if self._trailer_decl is not None and self._chunked and not self._is_head:
             # Go's transport moves the declared names to Response.Trailer (a bad
@@ -347,7 +348,25 @@ class UpstreamConnection(asyncio.Protocol):
         """
         transport = self.transport
         assert transport is not None
-        self._reset(is_head)
+        # Fresh per-exchange state (inlined here: it runs for every request).
+        self._status = 0
+        self._headers = []
+        self._head_headers = []
+        self._trailer_decl = None
+        self._chunked = False
+        self._streaming = None
+        self._conn_drop = None
+        self._headers_done = False
+        self._informational = False
+        self._is_head = is_head
+        self._got_bytes = False
+        self._complete = False
+        self._keep_alive = False
+        self._chunks.clear()
+        self._size = 0
+        self._error = None
+        self._continue = None
+        self._upgrade_header = None
         fut: asyncio.Future[Response] = self.loop.create_future()
         self._head = fut
         timeout = self.pool.response_header_timeout
@@ -377,26 +396,6 @@ class UpstreamConnection(asyncio.Protocol):
             else:
                 resp.stream.sender = sender  # type: ignore[attr-defined]
         return resp
-
-    def _reset(self, is_head: bool) -> None:
-        self._status = 0
-        self._headers = []
-        self._head_headers = []
-        self._trailer_decl = None
-        self._chunked = False
-        self._streaming = None
-        self._conn_drop = None
-        self._headers_done = False
-        self._informational = False
-        self._is_head = is_head
-        self._got_bytes = False
-        self._complete = False
-        self._keep_alive = False
-        self._chunks.clear()
-        self._size = 0
-        self._error = None
-        self._continue = None
-        self._upgrade_header = None
 
     async def _send_body(self, body: Body, chunked: bool) -> None:
         self._sending = True

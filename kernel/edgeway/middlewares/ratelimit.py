@@ -111,10 +111,14 @@ def build_rate_limit(options: RateLimit, next_: Handler, ctx: BuildContext) -> H
         return await next_(req)
 
     if isinstance(limiter, MemoryLimiter):
+        if rate == math.inf:
+            return next_  # no average: every request goes on at once (the bucket never says no)
         allow_now = limiter.allow_now
 
         def rate_limit(req: Request) -> Awaitable[Response]:
-            delay = allow_now(prefix + source(req))
+            # The buckets are this instance's own: keyed by source alone (the
+            # middleware's name, which Redis keys need, would only cost a concatenation).
+            delay = allow_now(source(req))
             return next_(req) if delay == 0 else answer(req, delay)
 
         return rate_limit

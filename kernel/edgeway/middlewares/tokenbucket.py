@@ -39,26 +39,28 @@ class TokenBucket:
         #: When the TTL map may drop it (whole seconds).
         self.expires = 0
 
-    def _advance(self, now: int) -> float:
-        if self.last is None:
-            return float(self.burst)
-        elapsed = max(0, now - self.last)
-        return min(self.tokens + elapsed / 1e9 * self.limit, float(self.burst))
-
     def reserve(self, now: int, max_delay: int) -> int:
         """Take a token; the delay (ns) until it is really there.
 
         A reservation whose delay exceeds ``max_delay`` is cancelled at once
         (``Reservation.Cancel``): the token is given back.
         """
-        if self.limit == math.inf:
+        limit = self.limit
+        if limit == math.inf:
             return 0
-        tokens = self._advance(now) - 1
-        delay = duration_from_tokens(self.limit, -tokens) if tokens < 0 else 0
+        burst = self.burst
+        # The tokens at ``now`` (``Limiter.advance``), minus the one taken.
+        last = self.last
+        if last is None:
+            tokens = burst - 1.0
+        else:
+            tokens = self.tokens + (now - last if now > last else 0) / 1e9 * limit
+            tokens = (burst if tokens > burst else tokens) - 1.0
+        delay = duration_from_tokens(limit, -tokens) if tokens < 0 else 0
         self.last = now
         self.tokens = tokens
         if delay > max_delay:
-            self.tokens = min(tokens + 1, float(self.burst))
+            self.tokens = min(tokens + 1, float(burst))
         return delay
 
 
