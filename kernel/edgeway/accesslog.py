@@ -45,8 +45,6 @@ log = logging.getLogger("edgeway.accesslog")
 
 #: ``req.context`` key of the request's log data (a dict shared by clones).
 KEY = "accesslog"
-#: Set in the log data by routers to ``@internal`` services (not logged unless ``addInternals``).
-INTERNAL = "_internal"
 
 _ROTATE = object()
 #: How long the writer lets lines gather after writing a batch (seconds).
@@ -62,7 +60,7 @@ _QDASH = '"-"'
 # -- what the request path records -----------------------------------------------
 
 
-def observe_router(name: str, internal: bool, handler: Handler) -> Handler:
+def observe_router(name: str, handler: Handler) -> Handler:
     """The router's handler, naming the router in the request's log data
     (Traefik's ``ConcatFieldHandler``: child routers append ``-> name``)."""
 
@@ -71,8 +69,6 @@ def observe_router(name: str, internal: bool, handler: Handler) -> Handler:
         if data is not None:
             prev = data.get("RouterName")
             data["RouterName"] = f"{prev} -> {name}" if prev else name
-            if internal:
-                data[INTERNAL] = True
         return handler(req)
 
     return named
@@ -295,8 +291,6 @@ class AccessLogger:
         self, facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
     ) -> str | None:
         req, entrypoint, start, t0, raw_path, query, data = facts
-        if data.get(INTERNAL) and not self.add_internals:
-            return None
         duration = end - t0
         retries = data.get("RetryAttempts", 0)
         if self._filtered and not self._kept(status, retries, duration):

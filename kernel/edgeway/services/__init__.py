@@ -51,6 +51,8 @@ class ServiceContext:
     status_updaters: dict[str, StatusUpdater] = field(default_factory=dict)
     #: Servers record the access log's service fields (see :mod:`edgeway.accesslog`).
     access_log: bool = False
+    #: Some router turns metrics off: service meters skip its requests (see ``metrics.gated``).
+    metrics_gated: bool = False
     #: Servers make the tracing spans (see :mod:`edgeway.tracing`); None: no tracing.
     tracing: Any = None
     #: Prometheus metrics: each server is counted for its service (None: off).
