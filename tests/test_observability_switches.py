@@ -131,6 +131,7 @@ async def test_entry_point_and_router_switches(tmp_path: Path) -> None:
     # Detailed only where inherited: detailed-app has a Router span, terse has none.
     routers_spans = [s for s in spans if s.name == "Router"]
     assert [s.attrs["traefik.router.name"] for s in routers_spans] == ["detailed-app@file"]
+    assert len(spans) == 11 and [s.name for s in spans].count("Service") == 1
 
 
 async def test_untraced_entry_point_forwards_the_client_traceparent(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ import os
 import random
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
@@ -164,28 +164,27 @@ class Tracing:
             return sdk
         bound, ids, draw = self._bound, self._ids, random.getrandbits
 
-        async def traced(req: Request) -> Response:
+        def traced(req: Request) -> Awaitable[Response]:
+            # A plain function: an unsampled request costs no coroutine here. Its
+            # state is left in the request after it (this is the outermost
+            # wrapper: nothing traced runs after it).
             headers = req.headers
             if headers.get(b"baggage") is not None:
-                return await sdk(req)
+                return sdk(req)
             header = headers.get(b"traceparent")
             parent = None if header is None else _parent(header, headers)
             if parent is None:  # a root: TraceIdRatioBased on a new trace id
                 trace_id = draw(128) or 1
                 if trace_id & _LOW_64 < bound:
                     ids.pending = trace_id
-                    return await sdk(req)
+                    return sdk(req)
                 prefix, flags = f"00-{trace_id:032x}-", "-00"
             elif parent is _SDK:
-                return await sdk(req)
+                return sdk(req)
             else:
                 prefix, flags = parent
-            previous = req.context.get(KEY)
             req.context[KEY] = (None, False, prefix, flags)
-            try:
-                return await handler(req)
-            finally:
-                _restore(req, previous)
+            return handler(req)
 
         return traced
 
@@ -240,22 +239,28 @@ class Tracing:
             return handler
         return self._internal(span_name, {"traefik.middleware.name": name}, handler)
 
-    def server(self, service: str, url: str, preserve_path: bool, handler: Handler) -> Handler:
-        """A server's ``Service`` span (detailed) and ``ReverseProxy`` span, whose
-        context goes upstream in ``traceparent``."""
-        return self._internal(
-            "Service", {"traefik.service.name": service}, self._reverse_proxy(url, preserve_path, handler)
-        )
+    def server(
+        self, service: str, url: str, preserve_path: bool, handler: Handler, *, detailed: bool = True
+    ) -> Handler:
+        """A server's ``ReverseProxy`` span, whose context goes upstream in
+        ``traceparent``, and its ``Service`` span when some router is ``detailed``."""
+        handler = self._reverse_proxy(url, preserve_path, handler)
+        if not detailed:
+            return handler
+        return self._internal("Service", {"traefik.service.name": service}, handler)
 
     def _internal(self, span_name: str, attributes: dict[str, Any], handler: Handler) -> Handler:
         start = self.tracer.start_span
         set_span = self._set_span
         internal = self._kinds.INTERNAL
 
-        async def traced(req: Request) -> Response:
+        def traced(req: Request) -> Awaitable[Response]:
             state = req.context.get(KEY)
             if state is None or not state[1]:
-                return await handler(req)
+                return handler(req)
+            return spanned(req, state)
+
+        async def spanned(req: Request, state: tuple[Any, ...]) -> Response:
             ctx = state[0]
             span = start(span_name, context=ctx, kind=internal, attributes=attributes)
             req.context[KEY] = (set_span(span, ctx), True)
@@ -279,13 +284,16 @@ class Tracing:
         address, port = _host_port(host, scheme)
         prefix = parts.path if preserve_path else ""
 
-        async def traced(req: Request) -> Response:
+        def traced(req: Request) -> Awaitable[Response]:
             state = req.context.get(KEY)
             if state is None:
-                return await handler(req)
+                return handler(req)
+            if state[0] is None:  # not sampled: only the traceparent, with a new span id
+                return _unsampled(req, state, handler)
+            return spanned(req, state)
+
+        async def spanned(req: Request, state: tuple[Any, ...]) -> Response:
             ctx = state[0]
-            if ctx is None:  # not sampled: only the traceparent, with a new span id
-                return await _unsampled(req, state, handler)
             span = start("ReverseProxy", context=ctx, kind=client)
             child = set_span(span, ctx)
             recording = span.is_recording()

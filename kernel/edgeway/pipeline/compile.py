@@ -154,6 +154,15 @@ class _Compiler:
         metrics_gated = ctx.metrics is not None and any(
             not switches(cfg.observability).metrics for _, cfg in routers.values()
         )
+        #: Routers with detailed traces: only their middlewares (and, if there is
+        #: any, the servers) are compiled with the detailed spans' wrappers.
+        self.detailed: set[str] = {
+            name
+            for name, (provider, cfg) in routers.items()
+            if self._switches(
+                cfg.observability, qualify(cfg.service or "", provider).endswith("@internal")
+            ).detailed
+        }
         self.rt = RuntimeConfiguration(errors=list(merged.errors))
         self.service_handlers: dict[str, Handler] = {}
         self.building_services: list[str] = []
@@ -167,6 +176,7 @@ class _Compiler:
             access_log=ctx.access_log is not None,
             metrics_gated=metrics_gated,
             tracing=ctx.tracing,
+            detailed_tracing=bool(self.detailed),
             metrics=ctx.metrics,
         )
         #: Router handlers are built once and shared by the router's entry points.
@@ -336,7 +346,7 @@ class _Compiler:
         handler = self._chain(cfg.middlewares or [], info.provider, handler, info.name, [])
         if cfg.tls is not None:
             handler = sni_check(self.resolved_tls.get(info.name, DEFAULT_OPTIONS_NAME), handler)
-        if self.ctx.tracing is not None:
+        if self.ctx.tracing is not None and info.name in self.detailed:
             service = qualify(cfg.service, info.provider)
             handler = self.ctx.tracing.router(info.name, cfg.rule or "", service, handler)
         return handler
@@ -388,7 +398,9 @@ class _Compiler:
                     )
                 handler = mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
             tracing = self.ctx.tracing
-            return handler if tracing is None else tracing.middleware(kind, qname, handler)
+            # Spans for detailed routers' middlewares (a service's: if any router is detailed).
+            detailed = owner in self.detailed if owner in self.rt.routers else bool(self.detailed)
+            return tracing.middleware(kind, qname, handler) if tracing and detailed else handler
         except BuildError as exc:
             if not str(exc).startswith("middleware "):
                 info.add_error(str(exc), True)

@@ -55,6 +55,8 @@ class ServiceContext:
     metrics_gated: bool = False
     #: Servers make the tracing spans (see :mod:`edgeway.tracing`); None: no tracing.
     tracing: Any = None
+    #: Some router has detailed traces: servers make ``Service`` spans too.
+    detailed_tracing: bool = False
     #: Prometheus metrics: each server is counted for its service (None: off).
     metrics: Metrics | None = None
 

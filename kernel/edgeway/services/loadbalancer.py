@@ -97,5 +97,7 @@ def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, c
         metered = wrap_optional(ctx.metrics.service(info.name), handler)
         handler = gated(metered, handler) if ctx.metrics_gated and metered is not handler else metered
     if ctx.tracing is not None:
-        handler = ctx.tracing.server(info.name, url, bool(server.preservePath), handler)
+        handler = ctx.tracing.server(
+            info.name, url, bool(server.preservePath), handler, detailed=ctx.detailed_tracing
+        )
     return observe_server(info.name, url, handler) if ctx.access_log else handler
