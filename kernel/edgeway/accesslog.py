@@ -74,9 +74,10 @@ def observe_router(name: str, handler: Handler) -> Handler:
     return named
 
 
-def observe_server(service: str, url: str, handler: Handler) -> Handler:
+def observe_server(service: str, url: str, handler: Handler, *, origin_headers: bool = True) -> Handler:
     """A server's handler, recording the service and origin fields
-    (Traefik's ``AddServiceFields`` around each server's proxy)."""
+    (Traefik's ``AddServiceFields`` around each server's proxy); the origin's
+    headers only if ``origin_headers``."""
     addr = urlsplit(url).netloc.rpartition("@")[2]
 
     async def observed(req: Request) -> Response:
@@ -90,7 +91,8 @@ def observe_server(service: str, url: str, handler: Handler) -> Handler:
         resp = await handler(req)
         data["OriginDuration"] = time.perf_counter() - t0
         data["OriginStatus"] = resp.status
-        data["origin"] = list(resp.headers.raw)
+        if origin_headers:
+            data["origin"] = list(resp.headers.raw)
         if resp.stream is None:
             data["OriginContentSize"] = len(resp.body)
         else:
@@ -98,6 +100,19 @@ def observe_server(service: str, url: str, handler: Handler) -> Handler:
             if length is not None and length.isdigit():
                 data["OriginContentSize"] = int(length)
         return resp
+
+    return observed
+
+
+def _observe_service_url(url: str, handler: Handler) -> Handler:
+    """A server's handler recording only ``ServiceURL``: all the CLF formats
+    show of the server (no coroutine of its own)."""
+
+    def observed(req: Request) -> Awaitable[Response]:
+        data = req.context.get(KEY)
+        if data is not None:
+            data["ServiceURL"] = url
+        return handler(req)
 
     return observed
 
@@ -137,6 +152,28 @@ class AccessLogger:
         self._format: Callable[[dict[str, Any], float], str] = {
             "common": _common, "genericCLF": _generic_clf, "json": _json
         }[cfg.format]  # fmt: skip
+        #: Whether header fields are logged at all (Traefik's default: none).
+        self._with_headers = self._header_default != "drop" or bool(self._header_modes)
+        #: The line of a finished request: straight from its facts when the
+        #: configuration allows it (the same bytes, without the fields dict).
+        self._make_line = self._fast_line() or self._line
+
+    def observe_server(self, service: str, url: str, handler: Handler) -> Handler:
+        """A server's handler recording what this logger's lines show of it:
+        the CLF formats only its URL, JSON the service and origin fields (origin
+        headers only if header fields are logged)."""
+        if self.cfg.format != "json":
+            return _observe_service_url(url, handler)
+        return observe_server(service, url, handler, origin_headers=self._with_headers)
+
+    def _fast_line(self) -> Callable[..., str | None] | None:
+        """The specialised line maker of this configuration, if there is one:
+        all fields kept (Traefik's default) and, for JSON, no header fields."""
+        if self._keep or not self._keep_default:
+            return None
+        if self.cfg.format == "json":
+            return None if self._with_headers else _json_line(self)
+        return _clf_line(self, self.cfg.format == "common")
 
     # -- lifecycle (the kernel's) ----------------------------------------------
 
@@ -227,19 +264,21 @@ class AccessLogger:
             time.sleep(_BATCH_INTERVAL)
 
     def _write_batch(self) -> bool:
-        """Write what is pending, in order, flushing every ``bufferingSize`` lines
-        and at the end; False once ``_STOP`` is reached (the file is closed)."""
+        """Write what is pending, in order: the batch's lines in one write and one
+        flush (a batch gathers for a few milliseconds at most, so lines are never
+        held longer than ``bufferingSize`` asks); False once ``_STOP`` is reached
+        (the file is closed)."""
         popleft = self._pending.popleft
-        buffering = self.cfg.bufferingSize
-        written = 0
+        make = self._make_line
+        lines: list[str] = []
         while True:
             try:
                 item = popleft()
             except IndexError:
                 break
             if item is _STOP or item is _ROTATE:
-                self._flush()
-                written = 0
+                self._write(lines)
+                lines = []
                 if item is _STOP:
                     if self._file is not None and self._file is not sys.stdout:
                         self._file.close()
@@ -247,25 +286,24 @@ class AccessLogger:
                 self._reopen()
                 continue
             try:
-                line = self._line(*item)
+                line = make(*item)
             except Exception:
                 log.exception("cannot format an access log line")
                 continue
-            if line is None:
-                continue
-            try:
-                assert self._file is not None
-                self._file.write(line)
-            except (OSError, ValueError):
-                log.exception("cannot write the access log")
-                continue
-            written += 1
-            if written > buffering:
-                self._flush()
-                written = 0
-        if written:
-            self._flush()
+            if line is not None:
+                lines.append(line)
+        self._write(lines)
         return True
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            assert self._file is not None
+            self._file.write("".join(lines))
+            self._file.flush()
+        except (OSError, ValueError):
+            log.exception("cannot write the access log")
 
     def _flush(self) -> None:
         try:
@@ -551,3 +589,149 @@ def _json(fields: dict[str, Any], start: float) -> str:
 
 
 _DURATIONS = ("Duration", "OriginDuration", "Overhead")
+
+
+# -- lines straight from the facts (the default fields) --------------------------------
+#
+# The same bytes as ``_line`` (``_core``, the field modes, then the format), for
+# the configurations where every core field is kept: no fields dict is built,
+# and only what the format shows is computed. tests/test_accesslog_lines.py
+# checks both ways give the same lines.
+
+
+def _tls_fields(tls: Any) -> tuple[str, str | None]:
+    """``TLSVersion`` and ``TLSCipher`` (None: no cipher known)."""
+    version = tls.version() if hasattr(tls, "version") else None
+    cipher = tls.cipher() if hasattr(tls, "cipher") else None
+    return _TLS_VERSIONS.get(version or "", "unknown"), (
+        _GO_CIPHERS.get(cipher[0], cipher[0]) if cipher else None
+    )
+
+
+def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
+    """JSON with all core fields and no header fields: the keys written in Go's
+    sorted order by hand, each value encoded as ``json.dumps`` encodes it."""
+    esc = json.encoder.encode_basestring_ascii
+    counter, times, now = logger._counter, _START, _now
+    filtered, kept = logger._filtered, logger._kept
+    float_repr = float.__repr__
+
+    def line(
+        facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
+    ) -> str | None:
+        req, entrypoint, start, t0, raw_path, query, data = facts
+        duration = end - t0
+        get = data.get
+        retries = get("RetryAttempts", 0)
+        if filtered and not kept(status, retries, duration):
+            return None
+        ip, port = req.client_ip, req.client_port
+        xff = req.headers.get(b"x-forwarded-for")
+        origin_duration = get("OriginDuration", 0.0)
+        origin_size = get("OriginContentSize", 0)
+        utc, local = times.go(start)
+        parts = [
+            '{"ClientAddr":', esc(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"),
+            ',"ClientHost":', esc(xff.decode("latin-1") if xff else ip),
+            ',"ClientPort":', esc(str(port)),
+            ',"ClientUsername":', esc(req.context.get("client_username") or "-"),
+            ',"DownstreamContentSize":', str(size),
+            ',"DownstreamStatus":', str(status),
+            ',"Duration":', str(int(duration * 1e9)),
+        ]  # fmt: skip
+        if "OriginContentSize" in data and size != origin_size and size != 0:
+            parts += (',"GzipRatio":', float_repr(origin_size / size))
+        parts += (
+            ',"OriginContentSize":', str(origin_size),
+            ',"OriginDuration":', str(int(origin_duration * 1e9)),
+            ',"OriginStatus":', str(get("OriginStatus", 0)),
+            ',"Overhead":', str(int((duration - origin_duration) * 1e9)),
+        )  # fmt: skip
+        authority = req.authority
+        if authority:
+            host, host_port = _split_host_port(authority)
+            parts += (',"RequestAddr":', esc(authority))
+        parts += (
+            ',"RequestContentSize":', str(req.content_length or 0),
+            ',"RequestCount":', str(next(counter)),
+        )  # fmt: skip
+        if authority:
+            parts += (',"RequestHost":', esc(host))
+        parts += (
+            ',"RequestMethod":', esc(req.method),
+            ',"RequestPath":', esc(f"{raw_path}?{query}" if query else raw_path),
+        )  # fmt: skip
+        if authority:
+            parts += (',"RequestPort":', esc(host_port))
+        parts += (
+            ',"RequestProtocol":', esc(f"HTTP/{'2.0' if req.http_version == '2' else req.http_version}"),
+            ',"RequestScheme":', '"https"' if req.tls is not None else '"http"',
+            ',"RetryAttempts":', str(retries),
+        )  # fmt: skip
+        for key, prefix in _SERVICE_KEYS:
+            if key in data:
+                parts += (prefix, esc(data[key]))
+        parts += (',"StartLocal":', esc(local), ',"StartUTC":', esc(utc))
+        tls = req.tls
+        if tls is not None:
+            version, cipher = _tls_fields(tls)
+            if cipher is not None:
+                parts += (',"TLSCipher":', esc(cipher))
+            parts += (',"TLSVersion":', esc(version))
+        parts += (',"entryPointName":', esc(entrypoint), ',"level":"info","msg":"","time":', esc(now()), "}\n")
+        return "".join(parts)
+
+    return line
+
+
+_SERVICE_KEYS = tuple(
+    (key, f',"{key}":') for key in ("RouterName", "ServiceAddr", "ServiceName", "ServiceURL")
+)
+
+
+def _clf_line(logger: AccessLogger, common: bool) -> Callable[..., str | None]:
+    """``common`` or ``genericCLF`` with all core fields kept: only what the line
+    shows is computed (Traefik's ``toLog``: ``-`` for empty values)."""
+    counter, times = logger._counter, _START
+    filtered, kept = logger._filtered, logger._kept
+    modes, default = logger._header_modes, logger._header_default
+    # Referer and User-Agent: shown only if kept (or redacted) by the header modes.
+    referer = modes.get("Referer", default)
+    agent = modes.get("User-Agent", default)
+
+    def quoted(value: str | None) -> str:
+        return '"' + value.replace('"', '\\"') + '"' if value else _QDASH
+
+    def header(mode: str, raw: list[tuple[bytes, bytes]], name: bytes) -> str:
+        if mode == "drop":
+            return _QDASH
+        values = [v for n, v in raw if n.lower() == name]
+        if not values:
+            return _QDASH
+        return '"REDACTED"' if mode == "redact" else quoted(b",".join(values).decode("latin-1"))
+
+    def line(
+        facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
+    ) -> str | None:
+        req, entrypoint, start, t0, raw_path, query, data = facts
+        duration = end - t0
+        if filtered and not kept(status, data.get("RetryAttempts", 0), duration):
+            return None
+        count = next(counter)
+        xff = req.headers.get(b"x-forwarded-for")
+        raw = req.headers.raw
+        text = (
+            f"{(xff.decode('latin-1') if xff else req.client_ip) or '-'} - "
+            f"{req.context.get('client_username') or '-'} [{times.clf(start)[0]}] "
+            f'"{req.method or "-"} {(f"{raw_path}?{query}" if query else raw_path) or "-"} '
+            f'HTTP/{"2.0" if req.http_version == "2" else req.http_version}" {status} {size} '
+            f"{header(referer, raw, b'referer')} {header(agent, raw, b'user-agent')}"
+        )
+        if not common:
+            return text + "\n"
+        return (
+            f"{text} {count} {quoted(data.get('RouterName'))} {quoted(data.get('ServiceURL'))} "
+            f"{int(duration * 1000)}ms\n"
+        )
+
+    return line

@@ -173,7 +173,7 @@ class _Compiler:
             transports=Transports(merged.transports, ctx.transport_defaults, ctx.workdir),
             add_task=self.tasks.append,
             runtime=self.rt,
-            access_log=ctx.access_log is not None,
+            access_log=ctx.access_log,
             metrics_gated=metrics_gated,
             tracing=ctx.tracing,
             detailed_tracing=bool(self.detailed),

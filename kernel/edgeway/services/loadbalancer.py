@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeway.accesslog import observe_server
 from edgeway.http.message import Handler
 from edgeway.metrics import gated, wrap_optional
 from edgeway.pipeline.runtime import ServiceInfo
@@ -100,4 +99,4 @@ def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, c
         handler = ctx.tracing.server(
             info.name, url, bool(server.preservePath), handler, detailed=ctx.detailed_tracing
         )
-    return observe_server(info.name, url, handler) if ctx.access_log else handler
+    return handler if ctx.access_log is None else ctx.access_log.observe_server(info.name, url, handler)
