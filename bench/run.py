@@ -83,7 +83,7 @@ providers:
 #: bench's folder; {otlp}: the backend, which also takes OTLP exports and answers 200).
 MODES = {
     "none": "",
-    "metrics": "metrics: {prometheus: {}}\n",
+    "metrics": "metrics: {prometheus: {entryPoint: web}}\n",  # (no second :8080 listener)
     "alog-json": "accessLog: {filePath: \"{tmp}/access-json.log\", format: json}\n",
     "alog-common": "accessLog: {filePath: \"{tmp}/access-common.log\", format: common}\n",
     "alog-clf": "accessLog: {filePath: \"{tmp}/access-clf.log\", format: genericCLF}\n",

@@ -207,3 +207,23 @@ def test_static_observability_defaults_and_validation() -> None:
     with pytest.raises(ValueError, match="accessLogs"):
         EntryPoint.model_validate({"address": ":80", "observability": {"accessLogs": "sometimes"}})
     StaticConfiguration.model_validate({"entryPoints": {"web": {"address": ":80", "observability": {}}}})
+
+
+def test_static_observability_from_flags_and_environment(tmp_path: Path) -> None:
+    from edgeway.config.loader import load_static_configuration
+    from edgeway.plugins import load_plugins
+
+    registry = load_plugins().registry
+    flags = [
+        "--entrypoints.web.address=:80",
+        "--entrypoints.web.observability.accesslogs=false",
+        "--entryPoints.web.observability.traceVerbosity=detailed",
+        "--entrypoints.other.address=:81",
+        "--entrypoints.other.observability",  # present: everything on
+    ]
+    eps = load_static_configuration(flags, {}, tmp_path, registry).configuration.entryPoints
+    assert eps["web"].observability == EntryPointObservability(accessLogs=False, traceVerbosity="detailed")
+    assert eps["other"].observability == EntryPointObservability()
+    env = {"EDGEWAY_ENTRYPOINTS_WEB_ADDRESS": ":80", "EDGEWAY_ENTRYPOINTS_WEB_OBSERVABILITY_METRICS": "false"}
+    eps = load_static_configuration([], env, tmp_path, registry).configuration.entryPoints
+    assert eps["web"].observability == EntryPointObservability(metrics=False)

@@ -1,16 +1,19 @@
 """The access log (static ``accessLog``), as Traefik's ``pkg/middlewares/accesslog``.
 
 The request path only records facts it already has: the entry point wrapper
-(:meth:`AccessLogger.wrap`) puts one small dict per request in
-``req.context[KEY]``, routers and servers add their names to it (only when the
-access log is configured: the compiler decides once per configuration), and the
-finished request is one ``deque.append`` of a tuple. A writer thread takes what
-gathered in batches (woken only when it ran dry, otherwise every few
-milliseconds: a hand-off per request cost more than the line), turns the
-tuples into lines (``common``, ``genericCLF`` or ``json`` with Traefik's field
-names), applies filters and field modes, and writes them, flushing every
-``bufferingSize`` lines and after each batch. The per-second parts of times
-are computed once a second and JSON goes through an encoder built once.
+(:meth:`AccessLogger.wrap`, compiled per router whose ``observability`` keeps
+access logs, see :mod:`edgeway.pipeline.compile`) puts one small dict per
+request in ``req.context[KEY]``, routers and servers add to it what the format
+shows (servers: only ``ServiceURL`` for the CLF formats), and the finished
+request is one ``deque.append`` of a tuple. A writer thread takes what gathered
+in batches (woken only when it ran dry, otherwise every few milliseconds: a
+hand-off per request cost more than the line), turns the tuples into lines
+(``common``, ``genericCLF`` or ``json`` with Traefik's field names), applies
+filters and field modes, and writes each batch in one write and one flush.
+With the default fields (all core fields kept, and for JSON no header fields)
+a line is made straight from the facts, without a fields dict (the same bytes:
+``_json_line``, ``_clf_line``). The per-second parts of times are computed once
+a second and JSON of other configurations goes through an encoder built once.
 ``rotate()`` (SIGUSR1) reopens the file in order with the lines, for log
 rotation.
 
@@ -48,7 +51,7 @@ KEY = "accesslog"
 
 _ROTATE = object()
 #: How long the writer lets lines gather after writing a batch (seconds).
-_BATCH_INTERVAL = 0.005
+_BATCH_INTERVAL = 0.05
 _STOP = object()
 _CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 _TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
