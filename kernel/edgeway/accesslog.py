@@ -4,18 +4,17 @@ The request path only records facts it already has: the entry point wrapper
 (:meth:`AccessLogger.wrap`, compiled per router whose ``observability`` keeps
 access logs, see :mod:`edgeway.pipeline.compile`) puts one small dict per
 request in ``req.context[KEY]``, routers and servers add to it what the format
-shows (servers: only ``ServiceURL`` for the CLF formats), and the finished
-request is one ``deque.append`` of a tuple. A writer thread takes what gathered
-in batches (woken only when it ran dry, otherwise every few milliseconds: a
-hand-off per request cost more than the line), turns the tuples into lines
-(``common``, ``genericCLF`` or ``json`` with Traefik's field names), applies
-filters and field modes, and writes each batch in one write and one flush.
-With the default fields (all core fields kept, and for JSON no header fields)
-a line is made straight from the facts, without a fields dict (the same bytes:
-``_json_line``, ``_clf_line``). The per-second parts of times are computed once
-a second and JSON of other configurations goes through an encoder built once.
-``rotate()`` (SIGUSR1) reopens the file in order with the lines, for log
-rotation.
+shows (servers: only ``ServiceURL`` for the CLF formats). When the request
+ends its line is made at once (``common``, ``genericCLF`` or ``json`` with
+Traefik's field names, filters and field modes applied): with the default
+fields (all core fields kept, and for JSON no header fields) straight from the
+facts, without a fields dict (the same bytes: ``_json_line``, ``_clf_line``).
+Lines gather for ``_BATCH_INTERVAL`` and go to a writer thread as one text,
+written with one write and one flush: the thread only writes (a slow file or
+pipe never blocks the event loop). Formatting in that thread cost more than
+the lines themselves, in GIL hand-overs between it and the event loop. The per-second parts of times are computed once a second and JSON of
+other configurations goes through an encoder built once. ``rotate()``
+(SIGUSR1) reopens the file in order with the lines, for log rotation.
 
 With no ``accessLog`` section nothing of this exists and no request does any of
 it.
@@ -23,6 +22,7 @@ it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -50,8 +50,8 @@ log = logging.getLogger("edgeway.accesslog")
 KEY = "accesslog"
 
 _ROTATE = object()
-#: How long the writer lets lines gather after writing a batch (seconds).
-_BATCH_INTERVAL = 0.05
+#: How long lines gather on the event loop before they go to the writer (seconds).
+_BATCH_INTERVAL = 0.01
 _STOP = object()
 _CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 _TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
@@ -131,8 +131,13 @@ class AccessLogger:
 
         self.cfg = cfg
         self.add_internals = cfg.addInternals
-        #: Finished requests (and _ROTATE, _STOP), appended by the event loop,
-        #: taken by the writer a batch at a time.
+        #: Lines of finished requests, gathered on the event loop until the next
+        #: ``_drain`` (at most ``_BATCH_INTERVAL`` later) hands them to the writer.
+        self._lines: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_scheduled = False
+        #: Text to write (and _ROTATE, _STOP), handed by the event loop to the
+        #: writer thread, which only writes.
         self._pending: deque[Any] = deque()
         #: Set by :meth:`_put` when the writer waits for work (``_idle``).
         self._wake = threading.Event()
@@ -147,7 +152,7 @@ class AccessLogger:
         self._keep_default = fields.defaultMode == "keep"
         self._keep = {k.lower(): v == "keep" for k, v in fields.names.items()}
         self._header_default = fields.headers.defaultMode
-        #: Canonical header names seen so far (writer thread only).
+        #: Canonical header names seen so far (event loop only).
         self._names: dict[bytes, str] = {}
         self._header_modes = {
             canonical_header_name(k).decode("latin-1"): v for k, v in fields.headers.names.items()
@@ -181,7 +186,12 @@ class AccessLogger:
     # -- lifecycle (the kernel's) ----------------------------------------------
 
     def start(self) -> None:
-        """Open the file and start the writer; ``OSError`` if the file cannot be opened."""
+        """Open the file and start the writer; ``OSError`` if the file cannot be opened.
+        Called on the event loop that serves the requests (it makes the lines)."""
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # (no loop: each line is made when its request ends)
         self._file = self._open()
         self._thread = threading.Thread(
             target=self._write_loop, name="edgeway-accesslog", daemon=True
@@ -191,18 +201,45 @@ class AccessLogger:
     def close(self) -> None:
         """Write what is queued, then stop the writer and close the file."""
         if self._thread is not None:
+            self._drain()
             self._put(_STOP)
             self._thread.join()
             self._thread = None
 
     def rotate(self) -> None:
         """Reopen the file (after the lines already queued): SIGUSR1, for logrotate."""
+        self._drain()
         self._put(_ROTATE)
 
+    def _record(self, facts: tuple[Any, ...]) -> None:
+        """A finished request (event loop): its line is made now (a few
+        microseconds; no request is kept alive for a later batch) and waits
+        for the next hand-over to the writer."""
+        try:
+            line = self._make_line(*facts)
+        except Exception:
+            log.exception("cannot format an access log line")
+            return
+        if line is None:
+            return
+        self._lines.append(line)
+        if not self._drain_scheduled:
+            if self._loop is None:
+                self._drain()
+                return
+            self._drain_scheduled = True
+            self._loop.call_later(_BATCH_INTERVAL, self._drain)
+
+    def _drain(self) -> None:
+        """Hand the lines made since the last drain to the writer, as one text."""
+        self._drain_scheduled = False
+        lines, self._lines = self._lines, []
+        if lines:
+            self._put("".join(lines))
+
     def _put(self, item: Any) -> None:
-        """Hand a line's facts to the writer: an append, and a wake-up only when
-        the writer has run dry (under load it takes what gathered every
-        ``_BATCH_INTERVAL``, without a wake-up per request)."""
+        """Hand text (or a marker) to the writer: an append, and a wake-up only
+        when the writer has run dry."""
         self._pending.append(item)
         if self._idle:
             self._idle = False
@@ -222,7 +259,7 @@ class AccessLogger:
 
     def wrap(self, handler: Handler, entrypoint: str) -> Handler:
         """The entry point's handler, logging each request it answers."""
-        put = self._put
+        put = self._record
         perf = time.perf_counter
 
         async def logged(req: Request) -> Response:
@@ -264,38 +301,30 @@ class AccessLogger:
                 continue
             if not self._write_batch():
                 return
-            time.sleep(_BATCH_INTERVAL)
 
     def _write_batch(self) -> bool:
-        """Write what is pending, in order: the batch's lines in one write and one
-        flush (a batch gathers for a few milliseconds at most, so lines are never
-        held longer than ``bufferingSize`` asks); False once ``_STOP`` is reached
-        (the file is closed)."""
+        """Write what is pending, in order: the texts in one write and one flush
+        (lines are never held longer than ``_BATCH_INTERVAL``, within what
+        ``bufferingSize`` allows); False once ``_STOP`` is reached (the file is
+        closed)."""
         popleft = self._pending.popleft
-        make = self._make_line
-        lines: list[str] = []
+        texts: list[str] = []
         while True:
             try:
                 item = popleft()
             except IndexError:
                 break
             if item is _STOP or item is _ROTATE:
-                self._write(lines)
-                lines = []
+                self._write(texts)
+                texts = []
                 if item is _STOP:
                     if self._file is not None and self._file is not sys.stdout:
                         self._file.close()
                     return False
                 self._reopen()
                 continue
-            try:
-                line = make(*item)
-            except Exception:
-                log.exception("cannot format an access log line")
-                continue
-            if line is not None:
-                lines.append(line)
-        self._write(lines)
+            texts.append(item)
+        self._write(texts)
         return True
 
     def _write(self, lines: list[str]) -> None:
