@@ -10,6 +10,8 @@ not part of the test suite. Every load run is bounded by wrk's ``-d``.
     python bench/run.py --traefik --runs 5   # and real Traefik (one core) in the same rounds
     python bench/run.py --https              # also HTTPS: keep-alive, and a new TLS connection per request
     python bench/run.py --baseline ../main/kernel   # and edgeway from another source tree
+    python bench/run.py --modes none,metrics,alog-json,trace0 --baseline /tmp/old/kernel
+                                             # one edgeway per observability mode, same rounds
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ http {{
   client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;
   uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;
   server {{ listen {host}:{port} backlog=4096;
-    location = / {{ default_type text/plain; return 200 "hello world\\n"; }} }}
+    location = / {{ default_type text/plain; return 200 "hello world\\n"; }}
+    location = /v1/traces {{ return 200; }} }}
 }}
 """
 
@@ -74,6 +77,19 @@ log: {{level: ERROR}}
 providers:
   file: {{filename: "{dynamic}", watch: false}}
 """
+
+
+#: ``--modes``: the static configuration each observability mode adds ({tmp}: the
+#: bench's folder; {otlp}: the backend, which also takes OTLP exports and answers 200).
+MODES = {
+    "none": "",
+    "metrics": "metrics: {prometheus: {entryPoint: web}}\n",  # (no second :8080 listener)
+    "alog-json": "accessLog: {filePath: \"{tmp}/access-json.log\", format: json}\n",
+    "alog-common": "accessLog: {filePath: \"{tmp}/access-common.log\", format: common}\n",
+    "alog-clf": "accessLog: {filePath: \"{tmp}/access-clf.log\", format: genericCLF}\n",
+    "trace0": "tracing: {sampleRate: 0, otlp: {http: {endpoint: \"http://{otlp}/v1/traces\"}}}\n",
+    "trace1": "tracing: {sampleRate: 1, otlp: {http: {endpoint: \"http://{otlp}/v1/traces\"}}}\n",
+}
 
 
 def free_port() -> int:
@@ -173,6 +189,11 @@ def main() -> None:
         "--https", action="store_true", help="also HTTPS: keep-alive, and a new TLS connection per request"
     )
     ap.add_argument(
+        "--modes",
+        default="",
+        help=f"comma-separated observability modes, one edgeway (and baseline) each: {', '.join(MODES)}",
+    )
+    ap.add_argument(
         "--baseline", default="", help="also edgeway from this source tree's kernel/ (e.g. ../main/kernel)"
     )
     ap.add_argument(
@@ -218,9 +239,15 @@ def main() -> None:
                 targets[f"{name} https new conn"] = (tls_port, proc.pid, "https", True)
 
         proxy("edgeway", [str(BIN / "edgeway")], extra=args.static)
-        if args.baseline:
-            base = str(Path(args.baseline).resolve())
+        base = str(Path(args.baseline).resolve()) if args.baseline else ""
+        if base:
             proxy("baseline", [str(BIN / "edgeway")], env={**os.environ, "PYTHONPATH": base}, extra=args.static, https=False)
+        for mode in filter(None, args.modes.split(",")):
+            extra = args.static + MODES[mode].replace("{tmp}", str(tmp)).replace("{otlp}", f"{HOST}:{bport}")
+            proxy(f"edgeway {mode}", [str(BIN / "edgeway")], extra=extra, https=False)
+            if base:
+                env = {**os.environ, "PYTHONPATH": base}
+                proxy(f"baseline {mode}", [str(BIN / "edgeway")], env=env, extra=extra, https=False)
 
         traefik = shutil.which("traefik", path=str(BIN)) or shutil.which("traefik")
         if args.traefik and traefik:

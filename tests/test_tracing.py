@@ -62,7 +62,7 @@ def tracing_static(receiver: Receiver, **opts: Any) -> dict[str, Any]:
 
 def traceparent(received: Any) -> tuple[str, str, bool]:
     """The trace id, parent id and sampled flag of the ``traceparent`` a backend got
-    (the SDK also sets W3C level 2's "random trace id" flag, 0x02)."""
+    (a parent's W3C level 2 "random trace id" flag, 0x02, is kept)."""
     value = received.header("traceparent")
     assert value is not None
     version, trace_id, span_id, flags = value.split("-")

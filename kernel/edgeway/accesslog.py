@@ -1,18 +1,20 @@
 """The access log (static ``accessLog``), as Traefik's ``pkg/middlewares/accesslog``.
 
 The request path only records facts it already has: the entry point wrapper
-(:meth:`AccessLogger.wrap`) puts one small dict per request in
-``req.context[KEY]``, routers and servers add their names to it (only when the
-access log is configured: the compiler decides once per configuration), and the
-finished request is one ``deque.append`` of a tuple. A writer thread takes what
-gathered in batches (woken only when it ran dry, otherwise every few
-milliseconds: a hand-off per request cost more than the line), turns the
-tuples into lines (``common``, ``genericCLF`` or ``json`` with Traefik's field
-names), applies filters and field modes, and writes them, flushing every
-``bufferingSize`` lines and after each batch. The per-second parts of times
-are computed once a second and JSON goes through an encoder built once.
-``rotate()`` (SIGUSR1) reopens the file in order with the lines, for log
-rotation.
+(:meth:`AccessLogger.wrap`, compiled per router whose ``observability`` keeps
+access logs, see :mod:`edgeway.pipeline.compile`) puts one small dict per
+request in ``req.context[KEY]``, routers and servers add to it what the format
+shows (servers: only ``ServiceURL`` for the CLF formats). When the request
+ends its line is made at once (``common``, ``genericCLF`` or ``json`` with
+Traefik's field names, filters and field modes applied): with the default
+fields (all core fields kept, and for JSON no header fields) straight from the
+facts, without a fields dict (the same bytes: ``_json_line``, ``_clf_line``).
+Lines gather for ``_BATCH_INTERVAL`` and go to a writer thread as one text,
+written with one write and one flush: the thread only writes (a slow file or
+pipe never blocks the event loop). Formatting in that thread cost more than
+the lines themselves, in GIL hand-overs between it and the event loop. The per-second parts of times are computed once a second and JSON of
+other configurations goes through an encoder built once. ``rotate()``
+(SIGUSR1) reopens the file in order with the lines, for log rotation.
 
 With no ``accessLog`` section nothing of this exists and no request does any of
 it.
@@ -20,6 +22,7 @@ it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -51,12 +54,10 @@ KEY = "accesslog"
 #: before any handler (``contenttype.DisableAutoDetection``, no sniffing), so a
 #: response without one still has the header, empty, in the log.
 _NO_SNIFF = ("Content-Type",)
-#: Set in the log data by routers to ``@internal`` services (not logged unless ``addInternals``).
-INTERNAL = "_internal"
 
 _ROTATE = object()
-#: How long the writer lets lines gather after writing a batch (seconds).
-_BATCH_INTERVAL = 0.005
+#: How long lines gather on the event loop before they go to the writer (seconds).
+_BATCH_INTERVAL = 0.01
 _STOP = object()
 _CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 _TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
@@ -68,7 +69,7 @@ _QDASH = '"-"'
 # -- what the request path records -----------------------------------------------
 
 
-def observe_router(name: str, internal: bool, handler: Handler) -> Handler:
+def observe_router(name: str, handler: Handler) -> Handler:
     """The router's handler, naming the router in the request's log data
     (Traefik's ``ConcatFieldHandler``: child routers append ``-> name``)."""
 
@@ -77,16 +78,15 @@ def observe_router(name: str, internal: bool, handler: Handler) -> Handler:
         if data is not None:
             prev = data.get("RouterName")
             data["RouterName"] = f"{prev} -> {name}" if prev else name
-            if internal:
-                data[INTERNAL] = True
         return handler(req)
 
     return named
 
 
-def observe_server(service: str, url: str, handler: Handler) -> Handler:
+def observe_server(service: str, url: str, handler: Handler, *, origin_headers: bool = True) -> Handler:
     """A server's handler, recording the service and origin fields
-    (Traefik's ``AddServiceFields`` around each server's proxy)."""
+    (Traefik's ``AddServiceFields`` around each server's proxy); the origin's
+    headers only if ``origin_headers``."""
     addr = urlsplit(url).netloc.rpartition("@")[2]
 
     async def observed(req: Request) -> Response:
@@ -100,7 +100,8 @@ def observe_server(service: str, url: str, handler: Handler) -> Handler:
         resp = await handler(req)
         data["OriginDuration"] = time.perf_counter() - t0
         data["OriginStatus"] = resp.status
-        data["origin"] = list(resp.headers.raw)
+        if origin_headers:
+            data["origin"] = list(resp.headers.raw)
         if resp.stream is None:
             data["OriginContentSize"] = len(resp.body)
         else:
@@ -108,6 +109,19 @@ def observe_server(service: str, url: str, handler: Handler) -> Handler:
             if length is not None and length.isdigit():
                 data["OriginContentSize"] = int(length)
         return resp
+
+    return observed
+
+
+def _observe_service_url(url: str, handler: Handler) -> Handler:
+    """A server's handler recording only ``ServiceURL``: all the CLF formats
+    show of the server (no coroutine of its own)."""
+
+    def observed(req: Request) -> Awaitable[Response]:
+        data = req.context.get(KEY)
+        if data is not None:
+            data["ServiceURL"] = url
+        return handler(req)
 
     return observed
 
@@ -123,8 +137,13 @@ class AccessLogger:
 
         self.cfg = cfg
         self.add_internals = cfg.addInternals
-        #: Finished requests (and _ROTATE, _STOP), appended by the event loop,
-        #: taken by the writer a batch at a time.
+        #: Lines of finished requests, gathered on the event loop until the next
+        #: ``_drain`` (at most ``_BATCH_INTERVAL`` later) hands them to the writer.
+        self._lines: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_scheduled = False
+        #: Text to write (and _ROTATE, _STOP), handed by the event loop to the
+        #: writer thread, which only writes.
         self._pending: deque[Any] = deque()
         #: Set by :meth:`_put` when the writer waits for work (``_idle``).
         self._wake = threading.Event()
@@ -139,7 +158,7 @@ class AccessLogger:
         self._keep_default = fields.defaultMode == "keep"
         self._keep = {k.lower(): v == "keep" for k, v in fields.names.items()}
         self._header_default = fields.headers.defaultMode
-        #: Canonical header names seen so far (writer thread only).
+        #: Canonical header names seen so far (event loop only).
         self._names: dict[bytes, str] = {}
         self._header_modes = {
             canonical_header_name(k).decode("latin-1"): v for k, v in fields.headers.names.items()
@@ -147,11 +166,38 @@ class AccessLogger:
         self._format: Callable[[dict[str, Any], float], str] = {
             "common": _common, "genericCLF": _generic_clf, "json": _json
         }[cfg.format]  # fmt: skip
+        #: Whether header fields are logged at all (Traefik's default: none).
+        self._with_headers = self._header_default != "drop" or bool(self._header_modes)
+        #: The line of a finished request: straight from its facts when the
+        #: configuration allows it (the same bytes, without the fields dict).
+        self._make_line = self._fast_line() or self._line
+
+    def observe_server(self, service: str, url: str, handler: Handler) -> Handler:
+        """A server's handler recording what this logger's lines show of it:
+        the CLF formats only its URL, JSON the service and origin fields (origin
+        headers only if header fields are logged)."""
+        if self.cfg.format != "json":
+            return _observe_service_url(url, handler)
+        return observe_server(service, url, handler, origin_headers=self._with_headers)
+
+    def _fast_line(self) -> Callable[..., str | None] | None:
+        """The specialised line maker of this configuration, if there is one:
+        all fields kept (Traefik's default) and, for JSON, no header fields."""
+        if self._keep or not self._keep_default:
+            return None
+        if self.cfg.format == "json":
+            return None if self._with_headers else _json_line(self)
+        return _clf_line(self, self.cfg.format == "common")
 
     # -- lifecycle (the kernel's) ----------------------------------------------
 
     def start(self) -> None:
-        """Open the file and start the writer; ``OSError`` if the file cannot be opened."""
+        """Open the file and start the writer; ``OSError`` if the file cannot be opened.
+        Called on the event loop that serves the requests (it makes the lines)."""
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # (no loop: each line is made when its request ends)
         self._file = self._open()
         self._thread = threading.Thread(
             target=self._write_loop, name="edgeway-accesslog", daemon=True
@@ -161,18 +207,45 @@ class AccessLogger:
     def close(self) -> None:
         """Write what is queued, then stop the writer and close the file."""
         if self._thread is not None:
+            self._drain()
             self._put(_STOP)
             self._thread.join()
             self._thread = None
 
     def rotate(self) -> None:
         """Reopen the file (after the lines already queued): SIGUSR1, for logrotate."""
+        self._drain()
         self._put(_ROTATE)
 
+    def _record(self, facts: tuple[Any, ...]) -> None:
+        """A finished request (event loop): its line is made now (a few
+        microseconds; no request is kept alive for a later batch) and waits
+        for the next hand-over to the writer."""
+        try:
+            line = self._make_line(*facts)
+        except Exception:
+            log.exception("cannot format an access log line")
+            return
+        if line is None:
+            return
+        self._lines.append(line)
+        if not self._drain_scheduled:
+            if self._loop is None:
+                self._drain()
+                return
+            self._drain_scheduled = True
+            self._loop.call_later(_BATCH_INTERVAL, self._drain)
+
+    def _drain(self) -> None:
+        """Hand the lines made since the last drain to the writer, as one text."""
+        self._drain_scheduled = False
+        lines, self._lines = self._lines, []
+        if lines:
+            self._put("".join(lines))
+
     def _put(self, item: Any) -> None:
-        """Hand a line's facts to the writer: an append, and a wake-up only when
-        the writer has run dry (under load it takes what gathered every
-        ``_BATCH_INTERVAL``, without a wake-up per request)."""
+        """Hand text (or a marker) to the writer: an append, and a wake-up only
+        when the writer has run dry."""
         self._pending.append(item)
         if self._idle:
             self._idle = False
@@ -192,7 +265,7 @@ class AccessLogger:
 
     def wrap(self, handler: Handler, entrypoint: str) -> Handler:
         """The entry point's handler, logging each request it answers."""
-        put = self._put
+        put = self._record
         perf = time.perf_counter
 
         async def logged(req: Request) -> Response:
@@ -234,48 +307,41 @@ class AccessLogger:
                 continue
             if not self._write_batch():
                 return
-            time.sleep(_BATCH_INTERVAL)
 
     def _write_batch(self) -> bool:
-        """Write what is pending, in order, flushing every ``bufferingSize`` lines
-        and at the end; False once ``_STOP`` is reached (the file is closed)."""
+        """Write what is pending, in order: the texts in one write and one flush
+        (lines are never held longer than ``_BATCH_INTERVAL``, within what
+        ``bufferingSize`` allows); False once ``_STOP`` is reached (the file is
+        closed)."""
         popleft = self._pending.popleft
-        buffering = self.cfg.bufferingSize
-        written = 0
+        texts: list[str] = []
         while True:
             try:
                 item = popleft()
             except IndexError:
                 break
             if item is _STOP or item is _ROTATE:
-                self._flush()
-                written = 0
+                self._write(texts)
+                texts = []
                 if item is _STOP:
                     if self._file is not None and self._file is not sys.stdout:
                         self._file.close()
                     return False
                 self._reopen()
                 continue
-            try:
-                line = self._line(*item)
-            except Exception:
-                log.exception("cannot format an access log line")
-                continue
-            if line is None:
-                continue
-            try:
-                assert self._file is not None
-                self._file.write(line)
-            except (OSError, ValueError):
-                log.exception("cannot write the access log")
-                continue
-            written += 1
-            if written > buffering:
-                self._flush()
-                written = 0
-        if written:
-            self._flush()
+            texts.append(item)
+        self._write(texts)
         return True
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            assert self._file is not None
+            self._file.write("".join(lines))
+            self._file.flush()
+        except (OSError, ValueError):
+            log.exception("cannot write the access log")
 
     def _flush(self) -> None:
         try:
@@ -301,8 +367,6 @@ class AccessLogger:
         self, facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
     ) -> str | None:
         req, entrypoint, start, t0, raw_path, query, data = facts
-        if data.get(INTERNAL) and not self.add_internals:
-            return None
         duration = end - t0
         retries = data.get("RetryAttempts", 0)
         if self._filtered and not self._kept(status, retries, duration):
@@ -591,3 +655,149 @@ _GO_ESCAPES = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 _DURATIONS = ("Duration", "OriginDuration", "Overhead")
+
+
+# -- lines straight from the facts (the default fields) --------------------------------
+#
+# The same bytes as ``_line`` (``_core``, the field modes, then the format), for
+# the configurations where every core field is kept: no fields dict is built,
+# and only what the format shows is computed. tests/test_accesslog_lines.py
+# checks both ways give the same lines.
+
+
+def _tls_fields(tls: Any) -> tuple[str, str | None]:
+    """``TLSVersion`` and ``TLSCipher`` (None: no cipher known)."""
+    version = tls.version() if hasattr(tls, "version") else None
+    cipher = tls.cipher() if hasattr(tls, "cipher") else None
+    return _TLS_VERSIONS.get(version or "", "unknown"), (
+        _GO_CIPHERS.get(cipher[0], cipher[0]) if cipher else None
+    )
+
+
+def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
+    """JSON with all core fields and no header fields: the keys written in Go's
+    sorted order by hand, each value encoded as ``json.dumps`` encodes it."""
+    esc = json.encoder.encode_basestring_ascii
+    counter, times, now = logger._counter, _START, _now
+    filtered, kept = logger._filtered, logger._kept
+    float_repr = float.__repr__
+
+    def line(
+        facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
+    ) -> str | None:
+        req, entrypoint, start, t0, raw_path, query, data = facts
+        duration = end - t0
+        get = data.get
+        retries = get("RetryAttempts", 0)
+        if filtered and not kept(status, retries, duration):
+            return None
+        ip, port = req.client_ip, req.client_port
+        xff = req.headers.get(b"x-forwarded-for")
+        origin_duration = get("OriginDuration", 0.0)
+        origin_size = get("OriginContentSize", 0)
+        utc, local = times.go(start)
+        parts = [
+            '{"ClientAddr":', esc(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"),
+            ',"ClientHost":', esc(xff.decode("latin-1") if xff else ip),
+            ',"ClientPort":', esc(str(port)),
+            ',"ClientUsername":', esc(req.context.get("client_username") or "-"),
+            ',"DownstreamContentSize":', str(size),
+            ',"DownstreamStatus":', str(status),
+            ',"Duration":', str(int(duration * 1e9)),
+        ]  # fmt: skip
+        if "OriginContentSize" in data and size != origin_size and size != 0:
+            parts += (',"GzipRatio":', float_repr(origin_size / size))
+        parts += (
+            ',"OriginContentSize":', str(origin_size),
+            ',"OriginDuration":', str(int(origin_duration * 1e9)),
+            ',"OriginStatus":', str(get("OriginStatus", 0)),
+            ',"Overhead":', str(int((duration - origin_duration) * 1e9)),
+        )  # fmt: skip
+        authority = req.authority
+        if authority:
+            host, host_port = _split_host_port(authority)
+            parts += (',"RequestAddr":', esc(authority))
+        parts += (
+            ',"RequestContentSize":', str(req.content_length or 0),
+            ',"RequestCount":', str(next(counter)),
+        )  # fmt: skip
+        if authority:
+            parts += (',"RequestHost":', esc(host))
+        parts += (
+            ',"RequestMethod":', esc(req.method),
+            ',"RequestPath":', esc(f"{raw_path}?{query}" if query else raw_path),
+        )  # fmt: skip
+        if authority:
+            parts += (',"RequestPort":', esc(host_port))
+        parts += (
+            ',"RequestProtocol":', esc(f"HTTP/{'2.0' if req.http_version == '2' else req.http_version}"),
+            ',"RequestScheme":', '"https"' if req.tls is not None else '"http"',
+            ',"RetryAttempts":', str(retries),
+        )  # fmt: skip
+        for key, prefix in _SERVICE_KEYS:
+            if key in data:
+                parts += (prefix, esc(data[key]))
+        parts += (',"StartLocal":', esc(local), ',"StartUTC":', esc(utc))
+        tls = req.tls
+        if tls is not None:
+            version, cipher = _tls_fields(tls)
+            if cipher is not None:
+                parts += (',"TLSCipher":', esc(cipher))
+            parts += (',"TLSVersion":', esc(version))
+        parts += (',"entryPointName":', esc(entrypoint), ',"level":"info","msg":"","time":', esc(now()), "}\n")
+        return "".join(parts)
+
+    return line
+
+
+_SERVICE_KEYS = tuple(
+    (key, f',"{key}":') for key in ("RouterName", "ServiceAddr", "ServiceName", "ServiceURL")
+)
+
+
+def _clf_line(logger: AccessLogger, common: bool) -> Callable[..., str | None]:
+    """``common`` or ``genericCLF`` with all core fields kept: only what the line
+    shows is computed (Traefik's ``toLog``: ``-`` for empty values)."""
+    counter, times = logger._counter, _START
+    filtered, kept = logger._filtered, logger._kept
+    modes, default = logger._header_modes, logger._header_default
+    # Referer and User-Agent: shown only if kept (or redacted) by the header modes.
+    referer = modes.get("Referer", default)
+    agent = modes.get("User-Agent", default)
+
+    def quoted(value: str | None) -> str:
+        return '"' + value.replace('"', '\\"') + '"' if value else _QDASH
+
+    def header(mode: str, raw: list[tuple[bytes, bytes]], name: bytes) -> str:
+        if mode == "drop":
+            return _QDASH
+        values = [v for n, v in raw if n.lower() == name]
+        if not values:
+            return _QDASH
+        return '"REDACTED"' if mode == "redact" else quoted(b",".join(values).decode("latin-1"))
+
+    def line(
+        facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float
+    ) -> str | None:
+        req, entrypoint, start, t0, raw_path, query, data = facts
+        duration = end - t0
+        if filtered and not kept(status, data.get("RetryAttempts", 0), duration):
+            return None
+        count = next(counter)
+        xff = req.headers.get(b"x-forwarded-for")
+        raw = req.headers.raw
+        text = (
+            f"{(xff.decode('latin-1') if xff else req.client_ip) or '-'} - "
+            f"{req.context.get('client_username') or '-'} [{times.clf(start)[0]}] "
+            f'"{req.method or "-"} {(f"{raw_path}?{query}" if query else raw_path) or "-"} '
+            f'HTTP/{"2.0" if req.http_version == "2" else req.http_version}" {status} {size} '
+            f"{header(referer, raw, b'referer')} {header(agent, raw, b'user-agent')}"
+        )
+        if not common:
+            return text + "\n"
+        return (
+            f"{text} {count} {quoted(data.get('RouterName'))} {quoted(data.get('ServiceURL'))} "
+            f"{int(duration * 1000)}ms\n"
+        )
+
+    return line

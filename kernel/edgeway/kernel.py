@@ -127,7 +127,7 @@ class Kernel:
             registry=self.registry,
             pools=self.pools,
             entrypoints={
-                name: EntryPointSpec(name, tuple(ep.http.middlewares), ep.http.tls)
+                name: EntryPointSpec(name, tuple(ep.http.middlewares), ep.http.tls, ep.observability)
                 for name, ep in self.static.entryPoints.items()
                 if ep.protocol == "tcp"
             },
@@ -144,7 +144,7 @@ class Kernel:
             tls=self.tls,
             tcp_transport_defaults=_tcp_transport_defaults(self.static),
             udp_entrypoints=[name for name, ep in self.static.entryPoints.items() if ep.protocol == "udp"],
-            access_log=self.access_log is not None,
+            access_log=self.access_log,
             tracing=self.tracing,
             metrics=self.metrics,
             cert_resolvers=self.cert_resolvers,
@@ -165,16 +165,12 @@ class Kernel:
         except BaseException:
             self.pools.discard()
             raise
-        access_log = self.access_log
         for name, handler in compiled.handlers.items():
             ep = self.entrypoints.get(name)
             if ep is not None:
-                https = compiled.https_handlers[name]
-                if access_log is not None:
-                    handler, https = access_log.wrap(handler, name), access_log.wrap(https, name)
                 ep.use(
                     Routing(
-                        handler, https, compiled.tls_hosts[name], self.tls,
+                        handler, compiled.https_handlers[name], compiled.tls_hosts[name], self.tls,
                         tcp=compiled.tcp.get(name),
                     )
                 )

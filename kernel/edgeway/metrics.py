@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from edgeway.config.static import Prometheus
     from edgeway.kernel import Kernel
 
-__all__ = ["Meter", "Metrics", "request_protocol", "wrap_optional"]
+__all__ = ["Meter", "Metrics", "gated", "request_protocol", "unmetered", "wrap_optional"]
 
 _METHODS = {
     m: m
@@ -69,6 +69,32 @@ _COUNT, _SUM, _REQ_BYTES, _RESP_BYTES, _BUCKETS = 0, 1, 2, 3, 4
 #: ``req.context`` key of the request's ``(method, protocol)`` labels, computed once
 #: for all meters.
 _LABELS = "metrics_labels"
+
+
+#: ``req.context`` key set by routers whose ``observability.metrics`` is false:
+#: the services they share with counted routers do not count their requests
+#: (Traefik's meters check ``MetricsEnabled`` per request).
+_UNMETERED = "metrics_off"
+
+
+def unmetered(handler: Handler) -> Handler:
+    """A router's handler whose requests no service meter counts."""
+
+    def mark(req: Request) -> Awaitable[Response]:
+        req.context[_UNMETERED] = True
+        return handler(req)
+
+    return mark
+
+
+def gated(metered: Handler, plain: Handler) -> Handler:
+    """A service's counted handler, skipped for requests of uncounted routers
+    (compiled only when some router turns its metrics off)."""
+
+    def gate(req: Request) -> Awaitable[Response]:
+        return (plain if _UNMETERED in req.context else metered)(req)
+
+    return gate
 
 
 def request_labels(req: Request) -> tuple[str, str]:

@@ -20,15 +20,27 @@ processor (its own thread, off the request path) and flushed on shutdown.
 A request's tracing state is ``req.context[KEY]``: ``(otel context, detailed)``,
 set by the entry point wrapper; each inner wrapper puts its span's context
 there for the handlers it calls and puts the previous one back after.
+
+A request that is not sampled (``sampleRate`` below 1, or an incoming
+``traceparent`` whose sampled flag is off) makes no SDK span at all: the entry
+point decides it as the ``ParentBased(TraceIDRatioBased)`` sampler would,
+before any span, and its state is then ``(None, False, traceparent prefix,
+flags)``: the only trace of it is the ``traceparent`` sent upstream, with the
+trace id (the parent's, or a new one) and a new span id, as Traefik's
+non-recording spans send it (flags ``00``). Requests whose context the SDK
+itself must carry (a sampled one, an unsampled parent with ``tracestate``, any
+``baggage``) take the SDK path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import re
 import tempfile
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
 from edgeway.accesslog import KEY as ACCESS_LOG_KEY
@@ -77,6 +89,17 @@ MIDDLEWARE_SPAN_NAMES = {
 
 _PROTO = {"1.0": "1.0", "1.1": "1.1", "2": "2", "2.0": "2", "3": "3"}
 
+#: The W3C ``traceparent`` as OpenTelemetry's ``TraceContextTextMapPropagator`` reads it.
+_TRACEPARENT = re.compile(
+    rb"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)$"
+)
+_TRACEPARENT_MAX = 512
+_NO_TRACE = b"0" * 32
+_NO_SPAN = b"0" * 16
+_LOW_64 = (1 << 64) - 1
+#: ``_parent``'s answer for a header the SDK must handle (a sampled parent, ``tracestate``).
+_SDK = ("", "")
+
 
 class TracingUnavailable(RuntimeError):
     """``tracing`` is configured but the OpenTelemetry SDK is not installed."""
@@ -105,9 +128,16 @@ class Tracing:
         self._error = StatusCode.ERROR
         self._status = Status
         rate = min(max(cfg.sampleRate, 0.0), 1.0)  # Go's TraceIDRatioBased clamps
+        root = TraceIdRatioBased(rate)
+        #: Root requests whose trace id's low 64 bits are below this are sampled.
+        self._bound: int = root.bound
+        self._ids = _IdGenerator()
         self.provider = TracerProvider(
-            sampler=ParentBased(TraceIdRatioBased(rate)), resource=_resource(cfg)
+            sampler=ParentBased(root), resource=_resource(cfg), id_generator=cast(Any, self._ids)
         )
+        #: Unsampled requests skip the SDK: only when the propagators are W3C's
+        #: (what the fast path writes is what they would write).
+        self._fast = _w3c_propagators(propagate.get_global_textmap())
         self.provider.add_span_processor(BatchSpanProcessor(_exporter(cfg)))
         import edgeway
 
@@ -128,7 +158,38 @@ class Tracing:
     # -- wrappers (applied by the compiler) ------------------------------------
 
     def entry_point(self, entrypoint: str, handler: Handler, detailed: bool) -> Handler:
-        """The entry point span around ``handler`` (a router's, or the 404)."""
+        """The entry point span around ``handler`` (a router's, or the 404); an
+        unsampled request gets no span, only the state ``ReverseProxy`` needs."""
+        sdk = self._sdk_entry_point(entrypoint, handler, detailed)
+        if not self._fast:
+            return sdk
+        bound, ids, draw = self._bound, self._ids, random.getrandbits
+
+        def traced(req: Request) -> Awaitable[Response]:
+            # A plain function: an unsampled request costs no coroutine here. Its
+            # state is left in the request after it (this is the outermost
+            # wrapper: nothing traced runs after it).
+            headers = req.headers
+            if headers.get(b"baggage") is not None:
+                return sdk(req)
+            header = headers.get(b"traceparent")
+            parent = None if header is None else _parent(header, headers)
+            if parent is None:  # a root: TraceIdRatioBased on a new trace id
+                trace_id = draw(128) or 1
+                if trace_id & _LOW_64 < bound:
+                    ids.pending = trace_id
+                    return sdk(req)
+                prefix, flags = f"00-{trace_id:032x}-", "-00"
+            elif parent is _SDK:
+                return sdk(req)
+            else:
+                prefix, flags = parent
+            req.context[KEY] = (None, False, prefix, flags)
+            return handler(req)
+
+        return traced
+
+    def _sdk_entry_point(self, entrypoint: str, handler: Handler, detailed: bool) -> Handler:
         start = self.tracer.start_span
         extract = self._propagate.extract
         set_span = self._set_span
@@ -184,22 +245,28 @@ class Tracing:
             return handler
         return self._internal(span_name, {"traefik.middleware.name": name}, handler)
 
-    def server(self, service: str, url: str, preserve_path: bool, handler: Handler) -> Handler:
-        """A server's ``Service`` span (detailed) and ``ReverseProxy`` span, whose
-        context goes upstream in ``traceparent``."""
-        return self._internal(
-            "Service", {"traefik.service.name": service}, self._reverse_proxy(url, preserve_path, handler)
-        )
+    def server(
+        self, service: str, url: str, preserve_path: bool, handler: Handler, *, detailed: bool = True
+    ) -> Handler:
+        """A server's ``ReverseProxy`` span, whose context goes upstream in
+        ``traceparent``, and its ``Service`` span when some router is ``detailed``."""
+        handler = self._reverse_proxy(url, preserve_path, handler)
+        if not detailed:
+            return handler
+        return self._internal("Service", {"traefik.service.name": service}, handler)
 
     def _internal(self, span_name: str, attributes: dict[str, Any], handler: Handler) -> Handler:
         start = self.tracer.start_span
         set_span = self._set_span
         internal = self._kinds.INTERNAL
 
-        async def traced(req: Request) -> Response:
+        def traced(req: Request) -> Awaitable[Response]:
             state = req.context.get(KEY)
             if state is None or not state[1]:
-                return await handler(req)
+                return handler(req)
+            return spanned(req, state)
+
+        async def spanned(req: Request, state: tuple[Any, ...]) -> Response:
             ctx = state[0]
             span = start(span_name, context=ctx, kind=internal, attributes=attributes)
             req.context[KEY] = (set_span(span, ctx), True)
@@ -223,10 +290,15 @@ class Tracing:
         address, port = _host_port(host, scheme)
         prefix = parts.path if preserve_path else ""
 
-        async def traced(req: Request) -> Response:
+        def traced(req: Request) -> Awaitable[Response]:
             state = req.context.get(KEY)
             if state is None:
-                return await handler(req)
+                return handler(req)
+            if state[0] is None:  # not sampled: only the traceparent, with a new span id
+                return _unsampled(req, state, handler)
+            return spanned(req, state)
+
+        async def spanned(req: Request, state: tuple[Any, ...]) -> Response:
             ctx = state[0]
             span = start("ReverseProxy", context=ctx, kind=client)
             child = set_span(span, ctx)
@@ -353,6 +425,72 @@ class _HeadersGetter:
 
     def keys(self, carrier: Headers) -> list[str]:
         return [n.decode("latin-1") for n, _ in carrier.raw]
+
+
+class _IdGenerator:
+    """The SDK's random ids; a root's trace id is the one the entry point drew to
+    sample it (``pending``), so the sampler decides on that same id. Trace ids
+    are not flagged random (W3C level 2's 0x02): Go's SDK, and so Traefik, never
+    sets that flag."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def generate_trace_id(self) -> int:
+        trace_id, self.pending = self.pending, 0
+        return trace_id or random.getrandbits(128) or 1
+
+    def generate_span_id(self) -> int:
+        return random.getrandbits(64) or 1
+
+    def is_trace_id_random(self) -> bool:
+        return False
+
+
+def _w3c_propagators(propagator: Any) -> bool:
+    """The global propagator is W3C trace context (and baggage) only: what the
+    unsampled fast path reproduces."""
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    inner = getattr(propagator, "_propagators", None) if isinstance(propagator, CompositePropagator) else [propagator]
+    return bool(inner) and all(
+        type(p) in (TraceContextTextMapPropagator, W3CBaggagePropagator) for p in inner or ()
+    )
+
+
+def _parent(header: bytes, headers: Headers) -> tuple[str, str] | None:
+    """An incoming ``traceparent`` as the SDK reads it: None when it is not valid
+    (the request is a root), ``_SDK`` when the SDK must carry it (sampled, or
+    with a ``tracestate``), else the unsampled child's ``traceparent`` prefix and
+    flags (the random trace id flag, 0x02, is inherited)."""
+    if len(header) > _TRACEPARENT_MAX:
+        return None
+    match = _TRACEPARENT.match(header)
+    if match is None:
+        return None
+    version, trace_id, span_id, flags, rest = match.groups()
+    if trace_id == _NO_TRACE or span_id == _NO_SPAN or version == b"ff" or (version == b"00" and rest):
+        return None
+    bits = int(flags, 16)
+    if bits & 1 or headers.get(b"tracestate") is not None:
+        return _SDK
+    return f"00-{trace_id.decode()}-", "-02" if bits & 2 else "-00"
+
+
+async def _unsampled(req: Request, state: tuple[Any, ...], handler: Handler) -> Response:
+    """An unsampled request to a server: the ``traceparent`` its non-recording
+    ``ReverseProxy`` span would send (a new span id), put back after."""
+    headers = req.headers
+    saved = headers.getlist(b"traceparent")
+    headers.set(b"traceparent", f"{state[2]}{random.getrandbits(64) or 1:016x}{state[3]}".encode())
+    try:
+        return await handler(req)
+    finally:
+        headers.remove(b"traceparent")
+        for value in saved:
+            headers.add(b"traceparent", value)
 
 
 def _restore(req: Request, previous: Any) -> None:

@@ -104,7 +104,7 @@ NOT_SUPPORTED: dict[str, frozenset[str]] = {
     ),
     "global": frozenset({"notAppendXForwardedFor"}),
     "serversTransport": frozenset({"spiffe"}),
-    "entryPoints.*": frozenset({"http3", "observability"}),
+    "entryPoints.*": frozenset({"http3"}),
     "tcpServersTransport.tls": frozenset({"spiffe"}),
     "entryPoints.*.http": frozenset({"encodedCharacters", "underscoreHeadersStrategy"}),
     "entryPoints.*.forwardedHeaders": frozenset(
@@ -288,6 +288,19 @@ class EntryPointHTTP2(_Section):
     maxEncoderHeaderTableSize: int = Field(default=4096, ge=0)
 
 
+class EntryPointObservability(_Section):
+    """``entryPoints.<name>.observability``: the defaults of its routers' own
+    ``observability`` (Traefik's ``ObservabilityConfig``, whose ``SetDefaults``
+    turns everything on). Its routers inherit each field they do not set (see
+    :mod:`edgeway.pipeline.models`); requests no router matches (the 404) follow it."""
+
+    accessLogs: bool = True
+    metrics: bool = True
+    tracing: bool = True
+    #: ``minimal`` or ``detailed`` (anything else traces as ``minimal``, as Traefik's ``Allows``).
+    traceVerbosity: str = "minimal"
+
+
 class EntryPoint(_Section):
     address: Annotated[str, AfterValidator(_check_address)]
     asDefault: bool = False
@@ -302,6 +315,8 @@ class EntryPoint(_Section):
     http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
     http2: EntryPointHTTP2 = Field(default_factory=EntryPointHTTP2)
     udp: EntryPointUDP = Field(default_factory=EntryPointUDP)
+    #: None unless configured (no model then: routers keep their own settings).
+    observability: EntryPointObservability | None = None
 
     @property
     def host(self) -> str:

@@ -19,12 +19,13 @@ from pydantic import ValidationError
 from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
-from edgeway.metrics import Metrics, wrap_optional
+from edgeway.metrics import Metrics, unmetered, wrap_optional
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
 from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
 from edgeway.pipeline.merge import Merged
 from edgeway.pipeline.models import EntryPointModel, apply_models
+from edgeway.pipeline.observability import Switches, switches
 from edgeway.pipeline.runtime import (
     DISABLED,
     MiddlewareInfo,
@@ -47,6 +48,7 @@ from edgeway.tls.options import DEFAULT_OPTIONS_NAME
 from edgeway.udp.entrypoint import UDPHandler
 
 if TYPE_CHECKING:
+    from edgeway.accesslog import AccessLogger
     from edgeway.tracing import Tracing
 
 log = logging.getLogger("edgeway.config")
@@ -83,6 +85,8 @@ class EntryPointSpec:
     middlewares: Sequence[str] = ()
     #: The static ``http.tls`` (default TLS for the routers on this entry point).
     tls: Any = None
+    #: The static ``observability`` (its routers' defaults, and its 404's switches).
+    observability: Any = None
 
 
 @dataclass
@@ -101,9 +105,10 @@ class CompileContext:
     #: and the UDP entry points.
     tcp_transport_defaults: TCPTransportDefaults = field(default_factory=TCPTransportDefaults)
     udp_entrypoints: Sequence[str] = ()
-    #: The static ``accessLog`` is set: routers and servers record their names
-    #: for it (decided here so that requests do nothing of it otherwise).
-    access_log: bool = False
+    #: The static ``accessLog``'s logger: routers whose ``observability`` keeps
+    #: access logs are wrapped with it, and record their names for it (None:
+    #: nothing of it is compiled in and requests do nothing for it).
+    access_log: AccessLogger | None = None
     #: The static ``tracing`` is set: handlers are wrapped with its spans (None:
     #: nothing is wrapped and requests do nothing for it).
     tracing: Tracing | None = None
@@ -137,13 +142,27 @@ class _Compiler:
     def __init__(self, merged: Merged, ctx: CompileContext) -> None:
         # Entry-point models, then TLS options conflicts (Traefik's configuration watcher).
         models = {
-            name: EntryPointModel(spec.middlewares, spec.tls)
+            name: EntryPointModel(spec.middlewares, spec.tls, spec.observability)
             for name, spec in ctx.entrypoints.items()
         }
         routers, self.resolved_tls = resolve_tls_options(apply_models(merged.routers, models))
         merged = dataclasses.replace(merged, routers=routers)
         self.m = merged
         self.ctx = ctx
+        # A router that turns metrics off must not be counted by the services it
+        # shares with others: their meters check for its mark (only then).
+        metrics_gated = ctx.metrics is not None and any(
+            not switches(cfg.observability).metrics for _, cfg in routers.values()
+        )
+        #: Routers with detailed traces: only their middlewares (and, if there is
+        #: any, the servers) are compiled with the detailed spans' wrappers.
+        self.detailed: set[str] = {
+            name
+            for name, (provider, cfg) in routers.items()
+            if self._switches(
+                cfg.observability, qualify(cfg.service or "", provider).endswith("@internal")
+            ).detailed
+        }
         self.rt = RuntimeConfiguration(errors=list(merged.errors))
         self.service_handlers: dict[str, Handler] = {}
         self.building_services: list[str] = []
@@ -155,7 +174,9 @@ class _Compiler:
             add_task=self.tasks.append,
             runtime=self.rt,
             access_log=ctx.access_log,
+            metrics_gated=metrics_gated,
             tracing=ctx.tracing,
+            detailed_tracing=bool(self.detailed),
             metrics=ctx.metrics,
         )
         #: Router handlers are built once and shared by the router's entry points.
@@ -240,9 +261,7 @@ class _Compiler:
     def _entrypoint_handler(self, ep: str, routers: list[RouterInfo]) -> Handler:
         routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
         built = self.router_handlers
-        tracing = self.ctx.tracing
         metrics = self.ctx.metrics
-        ep_meter = metrics.entrypoint(ep) if metrics is not None else None
         for info in sorted(routers, key=lambda i: i.name):
             if info.status == DISABLED:
                 continue
@@ -257,25 +276,20 @@ class _Compiler:
                 )
                 continue
             service = qualify(cfg.service or "", info.provider)
-            internal = service.endswith("@internal")
-            # Requests to @internal services are not counted unless metrics.addInternals.
-            metered = metrics is not None and (metrics.add_internals or not internal)
+            on = self._switches(cfg.observability, service.endswith("@internal"))
             try:
                 if info.name in built:
                     matcher, handler = built[info.name]
                 else:
                     matcher = compile_http_rule(rule)
                     handler = self._router_handler(info, ep)
-                    if metered:
+                    if on.access_logs:
+                        handler = observe_router(info.name, handler)
+                    if on.metrics:
                         assert metrics is not None
                         handler = wrap_optional(metrics.router(info.name, service), handler)
-                    if self.ctx.access_log:
-                        handler = observe_router(info.name, internal, handler)
                     built[info.name] = (matcher, handler)
-                if metered:  # Traefik builds an entry point chain per router
-                    handler = wrap_optional(ep_meter, handler)
-                if tracing is not None:
-                    handler = self._traced_entrypoint(tracing, ep, info, handler)
+                handler = self._observed_entrypoint(ep, on, handler)
             except RuleError as exc:
                 info.add_error(f"error while parsing rule {rule}: {exc}", True)
                 continue
@@ -285,26 +299,40 @@ class _Compiler:
             key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
             routes.append((key, matcher, handler))
         routes.sort(key=lambda r: r[0])
-        default = wrap_optional(ep_meter, _not_found)
-        if tracing is not None:
-            default = tracing.entry_point(ep, default, False)
+        spec = self.ctx.entrypoints[ep]
+        default = self._observed_entrypoint(ep, self._switches(spec.observability, False), _not_found)
         return _dispatcher([(m, h) for _, m, h in routes], default)
 
-    @staticmethod
-    def _traced_entrypoint(
-        tracing: Tracing, ep: str, info: RouterInfo, handler: Handler
-    ) -> Handler:
-        """The entry point span around a router, as its ``observability`` asks
-        (Traefik's ``shouldTrace``: on unless ``tracing: false``; ``@internal``
-        services only with ``addInternals``; inner spans with ``detailed``)."""
-        obs = info.config.observability
-        if obs is not None and obs.tracing is False:
-            return handler
-        internal = qualify(info.config.service or "", info.provider).endswith("@internal")
-        if internal and not tracing.add_internals:
-            return handler
-        detailed = obs is not None and obs.traceVerbosity == "detailed"
-        return tracing.entry_point(ep, handler, detailed)
+    def _switches(self, observability: Any, internal: bool) -> Switches:
+        """What a router gives (Traefik's ``shouldAccessLog``/``shouldMeter``/
+        ``shouldTrace``): a configured signal, on in its ``observability``, and
+        for ``@internal`` services only with that signal's ``addInternals``."""
+        ctx, on = self.ctx, switches(observability)
+        logger, metrics, tracing = ctx.access_log, ctx.metrics, ctx.tracing
+        traced = tracing is not None and on.tracing and (tracing.add_internals or not internal)
+        return Switches(
+            access_logs=logger is not None and on.access_logs and (logger.add_internals or not internal),
+            metrics=metrics is not None and on.metrics and (metrics.add_internals or not internal),
+            tracing=traced,
+            detailed=traced and on.detailed,
+        )
+
+    def _observed_entrypoint(self, ep: str, on: Switches, handler: Handler) -> Handler:
+        """Traefik's per-router entry point chain (``BuildEPChain``): the entry point
+        span, then the access log, then the entry point's meter, each only if on."""
+        ctx = self.ctx
+        if on.metrics:
+            assert ctx.metrics is not None
+            handler = wrap_optional(ctx.metrics.entrypoint(ep), handler)
+        elif self.services.metrics_gated:
+            handler = unmetered(handler)
+        if on.access_logs:
+            assert ctx.access_log is not None
+            handler = ctx.access_log.wrap(handler, ep)
+        if on.tracing:
+            assert ctx.tracing is not None
+            handler = ctx.tracing.entry_point(ep, handler, on.detailed)
+        return handler
 
     def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
         cfg = info.config
@@ -318,7 +346,7 @@ class _Compiler:
         handler = self._chain(cfg.middlewares or [], info.provider, handler, info.name, [])
         if cfg.tls is not None:
             handler = sni_check(self.resolved_tls.get(info.name, DEFAULT_OPTIONS_NAME), handler)
-        if self.ctx.tracing is not None:
+        if self.ctx.tracing is not None and info.name in self.detailed:
             service = qualify(cfg.service, info.provider)
             handler = self.ctx.tracing.router(info.name, cfg.rule or "", service, handler)
         return handler
@@ -370,7 +398,9 @@ class _Compiler:
                     )
                 handler = mtype.build(getattr(cfg, kind), next_, self._build_context(qname, owner))
             tracing = self.ctx.tracing
-            return handler if tracing is None else tracing.middleware(kind, qname, handler)
+            # Spans for detailed routers' middlewares (a service's: if any router is detailed).
+            detailed = owner in self.detailed if owner in self.rt.routers else bool(self.detailed)
+            return tracing.middleware(kind, qname, handler) if tracing and detailed else handler
         except BuildError as exc:
             if not str(exc).startswith("middleware "):
                 info.add_error(str(exc), True)

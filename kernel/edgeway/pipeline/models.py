@@ -3,9 +3,10 @@
 Traefik's internal provider turns each entry point with HTTP middlewares or a
 default TLS configuration into a model, and ``applyModel``
 (pkg/server/aggregator.go) copies every root router once per such entry point:
-the copy gets the model's middlewares in front of its own and the model's TLS
-when it has none. A router on several entry points is split, the copies named
-``<ep>-<name>``; the original keeps the entry points without a model.
+the copy gets the model's middlewares in front of its own, the model's TLS
+when it has none, and each ``observability`` field it does not set from the
+entry point's ``observability``. A router on several entry points is split, the
+copies named ``<ep>-<name>``; the original keeps the entry points without a model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edgeway.config.dynamic_http import RouterTLSConfig
+from edgeway.config.dynamic_http import RouterObservabilityConfig, RouterTLSConfig
 
 __all__ = ["EntryPointModel", "apply_models"]
 
@@ -24,10 +25,12 @@ class EntryPointModel:
     middlewares: Sequence[str] = ()
     #: The static ``http.tls`` (``options``, ``certResolver``, ``domains``) or None.
     tls: Any = None
+    #: The static ``observability`` (``EntryPointObservability``) or None.
+    observability: Any = None
 
     @property
     def empty(self) -> bool:
-        return not self.middlewares and self.tls is None
+        return not self.middlewares and self.tls is None and self.observability is None
 
 
 def apply_models(
@@ -58,7 +61,20 @@ def apply_models(
                     certResolver=model.tls.certResolver or None,
                     domains=list(model.tls.domains) if model.tls.domains else None,
                 )
+            if model.observability is not None:
+                update["observability"] = _inherit(router.observability, model.observability)
             out[f"{ep}-{name}" if len(eps) > 1 else name] = (provider, router.model_copy(update=update))
         if kept:
             out[name] = (provider, router.model_copy(update={"entryPoints": kept}))
     return out
+
+
+def _inherit(own: RouterObservabilityConfig | None, model: Any) -> RouterObservabilityConfig:
+    """The router's ``observability``, each field it leaves unset taken from the
+    entry point's (aggregator.go's applyModel; a router's ``observability``
+    section always has a ``traceVerbosity``: its ``SetDefaults`` gives ``minimal``)."""
+    fields = ("accessLogs", "metrics", "tracing", "traceVerbosity")
+    values = {f: getattr(model, f) for f in fields}
+    if own is not None:
+        values.update({f: getattr(own, f) for f in fields if getattr(own, f) not in (None, "")})
+    return RouterObservabilityConfig(**values)

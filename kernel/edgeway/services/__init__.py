@@ -49,10 +49,15 @@ class ServiceContext:
     runtime: RuntimeConfiguration
     #: Services able to report their health, by qualified name (see module doc).
     status_updaters: dict[str, StatusUpdater] = field(default_factory=dict)
-    #: Servers record the access log's service fields (see :mod:`edgeway.accesslog`).
-    access_log: bool = False
+    #: The access logger (an ``edgeway.accesslog.AccessLogger``): servers record
+    #: the service fields its lines show (None: no access log).
+    access_log: Any = None
+    #: Some router turns metrics off: service meters skip its requests (see ``metrics.gated``).
+    metrics_gated: bool = False
     #: Servers make the tracing spans (see :mod:`edgeway.tracing`); None: no tracing.
     tracing: Any = None
+    #: Some router has detailed traces: servers make ``Service`` spans too.
+    detailed_tracing: bool = False
     #: Prometheus metrics: each server is counted for its service (None: off).
     metrics: Metrics | None = None
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeway.accesslog import observe_server
 from edgeway.http.message import Handler
-from edgeway.metrics import wrap_optional
+from edgeway.metrics import gated, wrap_optional
 from edgeway.pipeline.runtime import ServiceInfo
 from edgeway.services import BuildError, ServiceContext
 from edgeway.services.balancer import Balancer, NoHealthCheck
@@ -94,7 +93,10 @@ def _server(info: ServiceInfo, url: str, lb: Any, server: Any, transport: Any, c
         preserve_path=bool(server.preservePath),
     )
     if ctx.metrics is not None:
-        handler = wrap_optional(ctx.metrics.service(info.name), handler)
+        metered = wrap_optional(ctx.metrics.service(info.name), handler)
+        handler = gated(metered, handler) if ctx.metrics_gated and metered is not handler else metered
     if ctx.tracing is not None:
-        handler = ctx.tracing.server(info.name, url, bool(server.preservePath), handler)
-    return observe_server(info.name, url, handler) if ctx.access_log else handler
+        handler = ctx.tracing.server(
+            info.name, url, bool(server.preservePath), handler, detailed=ctx.detailed_tracing
+        )
+    return handler if ctx.access_log is None else ctx.access_log.observe_server(info.name, url, handler)
