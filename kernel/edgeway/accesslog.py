@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import sys
 import threading
@@ -43,12 +44,15 @@ from edgeway.http.bodies import counted_stream
 from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
 from edgeway.tls.names import CIPHER_SUITES
 
-__all__ = ["KEY", "AccessLogger", "observe_router", "observe_server"]
+__all__ = ["KEY", "TRACE_IDS", "AccessLogger", "observe_router", "observe_server"]
 
 log = logging.getLogger("edgeway.accesslog")
 
 #: ``req.context`` key of the request's log data (a dict shared by clones).
 KEY = "accesslog"
+#: ``req.context`` key of the entry point span's (trace id, span id) as hex, set by
+#: tracing (span id None: an unsampled request without a span; one is drawn here).
+TRACE_IDS = "trace_ids"
 
 #: Response headers always logged: Traefik's entry points set ``Content-Type: nil``
 #: before any handler (``contenttype.DisableAutoDetection``, no sniffing), so a
@@ -371,6 +375,7 @@ class AccessLogger:
         retries = data.get("RetryAttempts", 0)
         if self._filtered and not self._kept(status, retries, duration):
             return None
+        _trace_fields(req, data)
         core = _core(req, entrypoint, start, raw_path, query, data, status, size, duration)
         core["RequestCount"] = next(self._counter)
         if self._keep or not self._keep_default:
@@ -434,6 +439,15 @@ _PASSED_ON = (
     "RouterName", "ServiceName", "ServiceURL", "ServiceAddr",
     "TraceId", "SpanId", "trace_id", "span_id",
 )  # fmt: skip
+
+
+def _trace_fields(req: Request, data: dict[str, Any]) -> None:
+    """``TraceId``/``SpanId`` (and Traefik's ``trace_id``/``span_id`` copies) of the
+    entry point span, when tracing is on; Traefik logs them for unsampled requests too."""
+    ids = req.context.get(TRACE_IDS)
+    if ids is not None:
+        data["TraceId"] = data["trace_id"] = ids[0]
+        data["SpanId"] = data["span_id"] = ids[1] or f"{random.getrandbits(64) or 1:016x}"
 
 
 def _split_host_port(value: str) -> tuple[str, str]:
@@ -640,12 +654,16 @@ def _json(fields: dict[str, Any], start: float) -> str:
     fields["level"] = "info"
     fields["msg"] = ""
     fields["time"] = _now()
-    line = _encode(fields)
+    return _go_json(_encode(fields)) + "\n"
+
+
+def _go_json(line: str) -> str:
+    """Python's JSON (``ensure_ascii=False``) as Go's encoding/json writes it."""
     if "&" in line or "<" in line or ">" in line:  # Go's json escapes them (HTML safety)
         line = line.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     if not line.isascii():  # UTF-8 as is, but for what Go escapes or replaces
         line = _GO_UNSAFE.sub(lambda m: _GO_ESCAPES.get(m[0], "\\ufffd"), line)
-    return line + "\n"
+    return line
 
 
 #: What Go's encoding/json does not write as is: U+2028 and U+2029 (escaped), and
@@ -676,8 +694,8 @@ def _tls_fields(tls: Any) -> tuple[str, str | None]:
 
 def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
     """JSON with all core fields and no header fields: the keys written in Go's
-    sorted order by hand, each value encoded as ``json.dumps`` encodes it."""
-    esc = json.encoder.encode_basestring_ascii
+    sorted order by hand, each value encoded as :func:`_json` encodes it."""
+    esc = json.encoder.encode_basestring
     counter, times, now = logger._counter, _START, _now
     filtered, kept = logger._filtered, logger._kept
     float_repr = float.__repr__
@@ -691,6 +709,7 @@ def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
         retries = get("RetryAttempts", 0)
         if filtered and not kept(status, retries, duration):
             return None
+        _trace_fields(req, data)
         ip, port = req.client_ip, req.client_port
         xff = req.headers.get(b"x-forwarded-for")
         origin_duration = get("OriginDuration", 0.0)
@@ -705,8 +724,9 @@ def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
             ',"DownstreamStatus":', str(status),
             ',"Duration":', str(int(duration * 1e9)),
         ]  # fmt: skip
-        if "OriginContentSize" in data and size != origin_size and size != 0:
-            parts += (',"GzipRatio":', float_repr(origin_size / size))
+        if size != origin_size and size != 0:  # (see _core)
+            ratio = origin_size / size
+            parts += (',"GzipRatio":', str(int(ratio)) if ratio.is_integer() else float_repr(ratio))
         parts += (
             ',"OriginContentSize":', str(origin_size),
             ',"OriginDuration":', str(int(origin_duration * 1e9)),
@@ -744,14 +764,22 @@ def _json_line(logger: AccessLogger) -> Callable[..., str | None]:
             if cipher is not None:
                 parts += (',"TLSCipher":', esc(cipher))
             parts += (',"TLSVersion":', esc(version))
-        parts += (',"entryPointName":', esc(entrypoint), ',"level":"info","msg":"","time":', esc(now()), "}\n")
-        return "".join(parts)
+        if "TraceId" in data:
+            parts += (',"TraceId":', esc(data["TraceId"]))
+        parts += (',"entryPointName":', esc(entrypoint), ',"level":"info","msg":""')
+        if "span_id" in data:
+            parts += (',"span_id":', esc(data["span_id"]))
+        parts += (',"time":', esc(now()))
+        if "trace_id" in data:
+            parts += (',"trace_id":', esc(data["trace_id"]))
+        parts.append("}")
+        return _go_json("".join(parts)) + "\n"
 
     return line
 
 
 _SERVICE_KEYS = tuple(
-    (key, f',"{key}":') for key in ("RouterName", "ServiceAddr", "ServiceName", "ServiceURL")
+    (key, f',"{key}":') for key in ("RouterName", "ServiceAddr", "ServiceName", "ServiceURL", "SpanId")
 )
 
 
@@ -774,7 +802,9 @@ def _clf_line(logger: AccessLogger, common: bool) -> Callable[..., str | None]:
         values = [v for n, v in raw if n.lower() == name]
         if not values:
             return _QDASH
-        return '"REDACTED"' if mode == "redact" else quoted(b",".join(values).decode("latin-1"))
+        if mode == "redact":
+            return '"REDACTED"'
+        return quoted(b",".join(values).decode("utf-8", "surrogateescape"))  # (see _headers)
 
     def line(
         facts: tuple[Any, ...], status: int, headers: Headers | None, size: int, end: float

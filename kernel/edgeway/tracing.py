@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
-from edgeway.accesslog import KEY as ACCESS_LOG_KEY
+from edgeway.accesslog import TRACE_IDS
 from edgeway.config.static import Tracing as TracingConfig
 from edgeway.config.static import TracingClientTLS
 from edgeway.http.message import Handler, Headers, Request, Response, canonical_header_name
@@ -184,7 +184,9 @@ class Tracing:
                 return sdk(req)
             else:
                 prefix, flags = parent
-            req.context[KEY] = (None, False, prefix, flags)
+            context = req.context
+            context[KEY] = (None, False, prefix, flags)
+            context[TRACE_IDS] = (prefix[3:35], None)  # the span id is drawn only if logged
             return handler(req)
 
         return traced
@@ -205,11 +207,8 @@ class Tracing:
                 self._server_request(span, req)
             previous = req.context.get(KEY)
             req.context[KEY] = (set_span(span, parent), detailed)
-            logged = req.context.get(ACCESS_LOG_KEY)
-            if logged is not None:  # Traefik's access log names the span (even unsampled)
-                ids = span.get_span_context()
-                logged["TraceId"] = logged["trace_id"] = f"{ids.trace_id:032x}"
-                logged["SpanId"] = logged["span_id"] = f"{ids.span_id:016x}"
+            ids = span.get_span_context()  # for the access log (even unsampled)
+            req.context[TRACE_IDS] = (f"{ids.trace_id:032x}", f"{ids.span_id:016x}")
             try:
                 resp = await handler(req)
             except BaseException:
