@@ -149,6 +149,8 @@ def test_render_prints_statuses_and_exits_1_when_something_is_disabled(tmp_path:
         "service": "missing",
         "rule": "Path(`/b`)",
         "priority": 10,
+        # Traefik's applyDefaultObservabilityModel: the defaults shown on every root router.
+        "observability": {"accessLogs": True, "metrics": True, "tracing": True, "traceVerbosity": "minimal"},
         "error": ['the service "missing@file" does not exist'],
         "status": "disabled",
         "using": ["http"],

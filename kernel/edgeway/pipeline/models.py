@@ -7,6 +7,8 @@ the copy gets the model's middlewares in front of its own, the model's TLS
 when it has none, and each ``observability`` field it does not set from the
 entry point's ``observability``. A router on several entry points is split, the
 copies named ``<ep>-<name>``; the original keeps the entry points without a model.
+Then every root router's ``observability`` gets the defaults for what is still
+unset (``applyDefaultObservabilityModel``), as the API shows them.
 """
 
 from __future__ import annotations
@@ -37,8 +39,13 @@ def apply_models(
     routers: Mapping[str, tuple[str, Any]], models: Mapping[str, EntryPointModel]
 ) -> dict[str, tuple[str, Any]]:
     models = {ep: m for ep, m in models.items() if not m.empty}
-    if not models:
-        return dict(routers)
+    applied = _apply(routers, models) if models else routers
+    return {name: (provider, _with_default_observability(router)) for name, (provider, router) in applied.items()}
+
+
+def _apply(
+    routers: Mapping[str, tuple[str, Any]], models: Mapping[str, EntryPointModel]
+) -> Mapping[str, tuple[str, Any]]:
     out: dict[str, tuple[str, Any]] = {}
     for name, (provider, router) in routers.items():
         if router.parentRefs:
@@ -67,6 +74,26 @@ def apply_models(
         if kept:
             out[name] = (provider, router.model_copy(update={"entryPoints": kept}))
     return out
+
+
+_DEFAULT_OBSERVABILITY = RouterObservabilityConfig(
+    accessLogs=True, metrics=True, tracing=True, traceVerbosity="minimal"
+)
+
+
+def _with_default_observability(router: Any) -> Any:
+    """``applyDefaultObservabilityModel`` (aggregator.go): root routers only."""
+    if router.parentRefs:
+        return router
+    own = router.observability
+    if own is None:
+        return router.model_copy(update={"observability": _DEFAULT_OBSERVABILITY})
+    unset = {
+        f: v for f, v in _DEFAULT_OBSERVABILITY.model_dump().items() if getattr(own, f) in (None, "")
+    }
+    if not unset:
+        return router
+    return router.model_copy(update={"observability": own.model_copy(update=unset)})
 
 
 def _inherit(own: RouterObservabilityConfig | None, model: Any) -> RouterObservabilityConfig:
