@@ -295,10 +295,13 @@ class Resolver:
         return False
 
     def reload(self) -> None:
-        """Take the certificates the storage has now (another replica stored some)."""
-        stored = self.storage.cached_certificates(self.name)
+        """Take the certificates the storage has now (another replica stored some).
+
+        Read and taken under the lock: reloads run on the event loop and in worker
+        threads (a challenge read on a cache miss), and a snapshot read before
+        another reload's must not replace it after."""
         with self._lock:
-            self.certificates = stored
+            self.certificates = self.storage.cached_certificates(self.name)
         self.changed()
 
     def _add(self, cert: StoredCertificate) -> None:
