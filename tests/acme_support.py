@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,16 @@ certificatesResolvers:
       caCertificates: ["{self.ca_file}"]
 {acme}
 """
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """One pebble for a test module (import this fixture into the module)."""
+    p = Pebble(tmp_path_factory.mktemp("pebble")).start()
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 def served(port: int, sni: str, root: str) -> x509.Certificate | None:

@@ -14,10 +14,10 @@ import socket
 import ssl
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import acme_support
 import anyio
 import pytest
 import trustme
@@ -29,14 +29,8 @@ from support import backends, edgeway
 
 pytestmark = [pytest.mark.anyio, needs_pebble]
 
-
-@pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
-    p = Pebble(tmp_path_factory.mktemp("pebble")).start()
-    try:
-        yield p
-    finally:
-        p.stop()
+#: The module's pebble (a fixture shared with the other ACME tests).
+pebble = acme_support.pebble
 
 
 def _dynamic(port: int, tls: str, rule: str = "Host(`a.test`)") -> str:

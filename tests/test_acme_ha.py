@@ -319,6 +319,15 @@ def ha(real_apiserver: RealApiServer, tmp_path_factory: pytest.TempPathFactory) 
 # -- scenarios (in this order: they share the three replicas) ------------------------------
 
 
+def _one_order_served_by_all(
+    ha: HA, figure: Figure, host: str, record_property: Callable[[str, object], None]
+) -> None:
+    assert figure.orders == 1
+    for replica in ha.alive:
+        assert https_get(replica.websecure, host, ha.root) == 200
+    _record(record_property, figure)
+
+
 def _record(record_property: Callable[[str, object], None], figure: Figure) -> None:
     record_property("orders", figure.orders)
     record_property("seconds_until_first_replica_serves", round(figure.first_serving, 3))
@@ -384,10 +393,7 @@ def test_ingress_certresolver_annotation(
         ["ingress.ha.test"],
         lambda: ha.create("/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", ingress),
     )
-    assert figure.orders == 1
-    for replica in ha.alive:
-        assert https_get(replica.websecure, "ingress.ha.test", ha.root) == 200
-    _record(record_property, figure)
+    _one_order_served_by_all(ha, figure, "ingress.ha.test", record_property)
 
 
 def test_ingressroute_tls_certresolver(
@@ -406,10 +412,7 @@ def test_ingressroute_tls_certresolver(
         ["crd.ha.test"],
         lambda: ha.create("/apis/traefik.io/v1alpha1/namespaces/{ns}/ingressroutes", route),
     )
-    assert figure.orders == 1
-    for replica in ha.alive:
-        assert https_get(replica.websecure, "crd.ha.test", ha.root) == 200
-    _record(record_property, figure)
+    _one_order_served_by_all(ha, figure, "crd.ha.test", record_property)
 
 
 def _kill_the_holder(

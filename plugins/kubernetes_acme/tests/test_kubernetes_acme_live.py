@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import acme_support
 import anyio
 import pytest
 import yaml
@@ -31,6 +32,9 @@ from real_apiserver import RealApiServer
 from support import Edgeway, backends, edgeway
 
 pytestmark = [pytest.mark.anyio, needs_pebble]
+
+#: The module's pebble (a fixture shared with the other ACME tests).
+pebble = acme_support.pebble
 
 SA = "edgeway-acme"
 
@@ -56,15 +60,6 @@ metadata: {{name: edgeway-acme, namespace: {ns}}}
 roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: edgeway-acme}}
 subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {ns}}}]
 """
-
-
-@pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
-    p = Pebble(tmp_path_factory.mktemp("pebble")).start()
-    try:
-        yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture
