@@ -83,7 +83,11 @@ providers:
 #: bench's folder; {otlp}: the backend, which also takes OTLP exports and answers 200).
 MODES = {
     "none": "",
-    "metrics": "metrics: {prometheus: {entryPoint: web}}\n",  # (no second :8080 listener)
+    # Traefik's default serves /metrics on its own entry point (:8080), leaving web's
+    # routing as it is; manualRouting does the same without a second listener.
+    "metrics": "metrics: {prometheus: {manualRouting: true}}\n",
+    "metrics-web": "metrics: {prometheus: {entryPoint: web}}\n",  # /metrics routed on web too
+    "metrics-nolabels": "metrics: {prometheus: {manualRouting: true, addEntryPointsLabels: false, addServicesLabels: false}}\n",
     "alog-json": "accessLog: {filePath: \"{tmp}/access-json.log\", format: json}\n",
     "alog-common": "accessLog: {filePath: \"{tmp}/access-common.log\", format: common}\n",
     "alog-clf": "accessLog: {filePath: \"{tmp}/access-clf.log\", format: genericCLF}\n",

@@ -58,7 +58,7 @@ async def test_adjacent_meters_fuse_into_one_wrapper() -> None:
     assert resp.body == b"hello"
     for m in (ep, router, svc):
         [(key, cell)] = m.cells.items()
-        assert key == (200, ("GET", "http"))
+        assert key == (200, "GET", "http")
         assert cell[:4] == [1, cell[1], 3, 5] and cell[1] >= 0
         assert sum(cell[4:]) == 1
         assert m.tls == {("1.3", "TLS_AES_128_GCM_SHA256"): 1}
@@ -82,12 +82,12 @@ async def test_fused_meters_count_errors_streams_and_header_labels() -> None:
         await handler(request("POST", [(b"X-Tenant", b"a")]))
     resp = await handler(request("BREW", [(b"X-Tenant", b"b"), (b"Accept", b"text/event-stream")]))
     assert resp.stream is not None
-    assert svc.cells.get((503, ("EXTENSION_METHOD", "sse"))) is None  # counted when the body ends
+    assert svc.cells.get((503, "EXTENSION_METHOD", "sse")) is None  # counted when the body ends
     assert [c async for c in resp.stream] == [b"ab", b"cde"]
     for m in (ep, svc):
-        failed = m.cells[(500, ("POST", "http"))]
+        failed = m.cells[(500, "POST", "http")]
         assert (failed[0], failed[2], failed[3]) == (1, 0, 0)
-        assert m.cells[(503, ("EXTENSION_METHOD", "sse"))][3] == 5
+        assert m.cells[(503, "EXTENSION_METHOD", "sse")][3] == 5
         assert m.headers == {
             (500, "POST", "http", "a"): 1,
             (503, "EXTENSION_METHOD", "sse", "b"): 1,
@@ -109,8 +109,8 @@ async def test_meters_with_something_between_stay_apart() -> None:
     assert fused_levels(handler) == (ep,)
     await handler(request("GET"))
     await handler(request("PUT"))
-    assert set(ep.cells) == {(302, ("GET", "http")), (200, ("PUT", "http"))}
-    assert set(svc.cells) == {(200, ("PUT", "http"))}
+    assert set(ep.cells) == {(302, "GET", "http"), (200, "PUT", "http")}
+    assert set(svc.cells) == {(200, "PUT", "http")}
     # meters of other buckets (never within one process) are not fused
     other = Meter(("web",), (5.0,), ())
     assert fused_levels(other.wrap(inner)) == (other,)

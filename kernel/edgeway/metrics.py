@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
@@ -38,7 +38,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.utils import floatToGoString
 
 from edgeway.http.bodies import counted_stream
-from edgeway.http.message import Handler, Headers, Request, Response
+from edgeway.http.message import Handler, Headers, Request, Response, protocol_of
 from edgeway.tls.certificates import DEFAULT_DOMAIN, Certificate
 from edgeway.tls.names import CIPHER_SUITES
 from edgeway.tls.store import DEFAULT_STORE
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from edgeway.config.static import Prometheus
     from edgeway.kernel import Kernel
 
-__all__ = ["Meter", "Metrics", "gated", "request_protocol", "unmetered", "wrap_optional"]
+__all__ = ["Meter", "Metrics", "OnResponse", "gated", "hoist", "request_protocol", "unmetered", "wrap_optional"]
 
 _METHODS = {
     m: m
@@ -58,18 +58,12 @@ _TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": 
 _GO_CIPHERS = {openssl: go for go, openssl in CIPHER_SUITES.items() if openssl}
 _GRPC_UNKNOWN = 2
 _GRPC_MAX = 17  # codes._maxCode
-_SSE = b"text/event-stream"
 
 # A cell's fields (a plain list: item updates are the cheapest Python offers).
 _COUNT, _SUM, _REQ_BYTES, _RESP_BYTES, _BUCKETS = 0, 1, 2, 3, 4
 
 
 # -- the request path ---------------------------------------------------------------
-
-#: ``req.context`` key of the request's ``(method, protocol)`` labels, computed once
-#: for all meters.
-_LABELS = "metrics_labels"
-
 
 #: ``req.context`` key set by routers whose ``observability.metrics`` is false:
 #: the services they share with counted routers do not count their requests
@@ -97,38 +91,15 @@ def gated(metered: Handler, plain: Handler) -> Handler:
     return gate
 
 
-def request_labels(req: Request) -> tuple[str, str]:
-    """The ``method`` and ``protocol`` labels of ``req`` (computed once per request)."""
-    ctx = req.context
-    labels = ctx.get(_LABELS)
-    if labels is None:
-        labels = ctx[_LABELS] = (_METHODS.get(req.method, _EXTENSION), request_protocol(req))
-    return labels
-
-
 def request_protocol(req: Request) -> str:
-    """Traefik's ``getRequestProtocol``: websocket, sse, grpc-web, grpc or http
-    (from the first ``Accept`` and ``Content-Type`` values, as Go's ``Header.Get``)."""
-    up = req.upgrade
-    if up is not None and up.lower() == b"websocket":
-        return "websocket"
-    accept = ctype = None
-    for n, v in req.headers.raw:
-        c = n[0] | 0x20  # most names start with neither letter: one operation each
-        if c == 0x61:
-            if accept is None and n.lower() == b"accept":
-                accept = v
-        elif c == 0x63 and ctype is None and n.lower() == b"content-type":
-            ctype = v
-    if (
-        accept is not None
-        and _SSE in accept.lower()
-        and any(item.strip().lower() == _SSE for item in accept.split(b","))
-    ):
-        return "sse"
-    if ctype is not None and ctype.startswith(b"application/grpc"):
-        return "grpc-web" if ctype.startswith(b"application/grpc-web") else "grpc"
-    return "http"
+    """The ``protocol`` label: what the HTTP/1.1 server noted while parsing, else
+    found in the headers now (Go's ``Header.Get``: the first values)."""
+    proto = req.protocol
+    if proto is None:
+        up, get = req.upgrade, req.headers.get
+        websocket = up is not None and up.lower() == b"websocket"
+        proto = req.protocol = protocol_of(websocket, get(b"accept"), get(b"content-type"))
+    return proto
 
 
 def _status_code(proto: str, resp: Response) -> int:
@@ -151,28 +122,50 @@ def _grpc_code(headers: Headers | None) -> int:
     return code if code < _GRPC_MAX else _GRPC_UNKNOWN
 
 
+#: A group's counts: ``(code, request method, protocol)`` -> ``[count, duration sum, request
+#: bytes, response bytes, bucket counts...]`` (buckets not cumulative; the last is ``+Inf``).
+Cells = dict[tuple[int, str, str], list[Any]]
+
+
 class Meter:
     """The counters of one entry point, router or service (one label set).
 
-    ``cells`` maps ``(code, (method, protocol))`` to ``[count, duration sum,
-    request bytes, response bytes, bucket counts...]`` (buckets not cumulative;
-    the last one is ``+Inf``); ``tls`` counts requests by ``(version, cipher)``;
+    Requests are counted per *group*: the meters one wrapper counts on (see
+    :meth:`wrap`). A meter's counts are the sum of its groups' (:attr:`cells`,
+    at scrape time), so a request costs one cell update however many meters
+    its wrapper serves. ``tls`` counts requests by ``(version, cipher)``;
     ``headers`` counts requests by ``(code, method, protocol, *header values)``
     when ``headerLabels`` is set.
     """
 
-    __slots__ = ("labels", "bounds", "cells", "tls", "header_names", "headers", "retries")
+    __slots__ = ("labels", "bounds", "groups", "_own", "tls", "header_names", "headers", "retries")
 
     def __init__(
         self, labels: tuple[str, ...], bounds: tuple[float, ...], header_names: tuple[bytes, ...]
     ) -> None:
         self.labels = labels
         self.bounds = bounds
-        self.cells: dict[tuple[int, tuple[str, str]], list[Any]] = {}
+        #: The cells of every group this meter is part of.
+        self.groups: list[Cells] = []
+        #: The groups this meter leads, by their meters: a wrapper compiled again
+        #: for the same meters (a new configuration) goes on with the same cells.
+        self._own: dict[tuple[Meter, ...], Cells] = {}
         self.tls: dict[tuple[str, str], int] = {}
         self.header_names = header_names
         self.headers: dict[tuple[Any, ...], int] = {}
         self.retries = 0
+
+    @property
+    def cells(self) -> Cells:
+        """This meter's counts by ``(code, method label, protocol)``: its groups'
+        cells (counted by request method) added up."""
+        total: Cells = {}
+        for group in self.groups:
+            for (code, method, proto), cell in list(group.items()):
+                key = (code, _METHODS.get(method, _EXTENSION), proto)
+                have = total.get(key)
+                total[key] = list(cell) if have is None else [a + b for a, b in zip(have, cell, strict=True)]
+        return total
 
     def wrap(self, handler: Handler) -> Handler:
         """``handler``, counted by this meter (Traefik's ``metricsMiddleware``).
@@ -180,105 +173,108 @@ class Meter:
         A meter wrapped directly around another meter's handler (nothing between
         them: an entry point around a router without middlewares, around a service
         with one server) is fused with it: one wrapper that times the request once
-        and counts it on every meter, instead of one coroutine frame per level. The
-        counts are the same, since every request and response goes through all of
-        them unchanged."""
+        and counts it once for all of them, instead of one coroutine frame and one
+        count per level. The counts are the same, since every request and response
+        goes through all of them unchanged."""
         inner = getattr(handler, _FUSED, None)
         if inner is not None:
-            meters, next_handler = inner
+            meters, next_handler, _ = inner
             if all(m.bounds == self.bounds and m.header_names == self.header_names for m in meters):
                 return _metered((self, *meters), next_handler)
         return _metered((self,), handler)
-
-    def _record(
-        self, req: Request, code: int, labels: tuple[str, str], dur: float, resp_bytes: int
-    ) -> None:
-        key = (code, labels)
-        cell = self.cells.get(key)
-        if cell is None:
-            cell = self.cells[key] = [0, 0.0, 0, 0] + [0] * (len(self.bounds) + 1)
-        cell[0] += 1
-        cell[1] += dur
-        cell[2] += req.content_length or 0
-        cell[3] += resp_bytes
-        cell[_BUCKETS + bisect_left(self.bounds, dur)] += 1
-        if self.header_names:
-            self._count_headers(req, key)
-
-    def _count_headers(self, req: Request, key: tuple[int, tuple[str, str]]) -> None:
-        hkey = _header_key(req, key, self.header_names)
-        self.headers[hkey] = self.headers.get(hkey, 0) + 1
 
     def retried(self) -> None:
         """A retry middleware sent the request again (``traefik_service_retries_total``)."""
         self.retries += 1
 
 
-#: Attribute of a metered handler: ``(meters, the handler they count)``, for fusing.
+def _group(meters: tuple[Meter, ...]) -> Cells:
+    """The cells ``meters`` count together (the same ones when compiled again)."""
+    lead = meters[0]
+    cells = lead._own.get(meters)
+    if cells is None:
+        cells = lead._own[meters] = {}
+        for m in meters:
+            m.groups.append(cells)
+    return cells
+
+
+#: Attribute of a metered handler: ``(meters, the handler they count, the same
+#: meters run by the server)``, for fusing and :func:`hoist`.
 _FUSED = "edgeway_meters"
 
 
 def _metered(meters: tuple[Meter, ...], handler: Handler) -> Handler:
-    """``handler`` counted on each of ``meters`` (same buckets and header labels),
-    timed once: everything that does not depend on the meter is computed once."""
+    """``handler`` counted on ``meters`` (same buckets and header labels), timed
+    once: everything that does not depend on the meter is computed once."""
     bounds = meters[0].bounds
+    first_bound = bounds[0] if bounds else float("inf")
     header_names = meters[0].header_names
     width = len(bounds) + 1
-    all_cells = tuple(m.cells for m in meters)
+    cells = _group(meters)
     # module globals bound as closure variables: the request path reads them faster
-    perf, bisect, protocol, methods = time.perf_counter, bisect_left, request_protocol, _METHODS
-    labels_key, extension, first_bucket = _LABELS, _EXTENSION, _BUCKETS
+    perf, bisect, protocol, first_bucket = time.perf_counter, bisect_left, request_protocol, _BUCKETS
 
-    def record(req: Request, code: int, labels: tuple[str, str], dur: float, size: int) -> None:
-        for m in meters:
-            m._record(req, code, labels, dur, size)
-
-    async def metered(req: Request) -> Response:
-        tls = req.tls
-        if tls is not None:
-            tkey = _tls_key(tls)
+    def count(req: Request, code: int, proto: str, dur: float, size: int) -> None:
+        key = (code, req.method, proto)  # the method's label is found at scrape time
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = [0, 0.0, 0, 0] + [0] * width
+        cell[0] += 1
+        cell[1] += dur
+        cell[2] += req.content_length or 0
+        cell[3] += size
+        # most requests take less than the first bound: no bisect call for them
+        cell[first_bucket if dur <= first_bound else first_bucket + bisect(bounds, dur)] += 1
+        if header_names:
+            hkey = _header_key(req, code, proto, header_names)
+            for m in meters:
+                m.headers[hkey] = m.headers.get(hkey, 0) + 1
+        if req.tls is not None:
+            tkey = _tls_key(req.tls)
             for m in meters:
                 m.tls[tkey] = m.tls.get(tkey, 0) + 1
+
+    def counted(req: Request, resp: Response | None, t0: float) -> None:
+        """Count ``resp`` (None: the handler raised, a 500) of a request taken at ``t0``."""
+        proto = req.protocol or protocol(req)
+        if resp is None:
+            count(req, 500, proto, perf() - t0, 0)
+        elif resp.stream is None:
+            code = resp.status if proto == "http" else _status_code(proto, resp)
+            count(req, code, proto, perf() - t0, len(resp.body))
+        else:  # counted once the body is over
+            resp.stream = counted_stream(
+                resp.stream,
+                lambda size: count(req, _status_code(proto, resp), proto, perf() - t0, size),
+            )
+
+    async def metered(req: Request) -> Response:
         t0 = perf()
         try:
             resp = await handler(req)
         except BaseException:
-            record(req, 500, request_labels(req), perf() - t0, 0)
+            counted(req, None, t0)
             raise
-        dur = perf() - t0
-        # request_labels, inlined: the first meter to finish computes them
-        ctx = req.context
-        labels = ctx.get(labels_key)
-        if labels is None:
-            labels = ctx[labels_key] = (methods.get(req.method, extension), protocol(req))
-        stream = resp.stream
-        if stream is not None:
-            resp.stream = counted_stream(
-                stream,
-                lambda size: record(req, _status_code(labels[1], resp), labels, perf() - t0, size),
-            )
-            return resp
-        key = (resp.status if labels[1] == "http" else _status_code(labels[1], resp), labels)
-        req_bytes = req.content_length or 0
-        resp_bytes = len(resp.body)
-        bucket = first_bucket + bisect(bounds, dur)
-        for cells in all_cells:
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [0, 0.0, 0, 0] + [0] * width
-            cell[0] += 1
-            cell[1] += dur
-            cell[2] += req_bytes
-            cell[3] += resp_bytes
-            cell[bucket] += 1
-        if header_names:
-            hkey = _header_key(req, key, header_names)
-            for m in meters:
-                m.headers[hkey] = m.headers.get(hkey, 0) + 1
+        counted(req, resp, t0)
         return resp
 
-    setattr(metered, _FUSED, (meters, handler))
+    setattr(metered, _FUSED, (meters, handler, counted))
     return metered
+
+
+#: What a hoisted meter leaves the server to call (``Request.on_response``).
+OnResponse = Callable[[Request, Response | None, float], None]
+
+
+def hoist(handler: Handler) -> tuple[Handler, OnResponse | None]:
+    """``handler`` without its outermost meters, and their counting for the server
+    to run (``Request.on_response``, set by the entry point's dispatcher): no
+    coroutine frame for them. Only for the outermost meter of a route, where
+    nothing but the server and wrappers that keep the response as it is (access
+    log, tracing) is outside it."""
+    fused = getattr(handler, _FUSED, None)
+    return (handler, None) if fused is None else (fused[1], fused[2])
 
 
 def _tls_key(tls: Any) -> tuple[str, str]:
@@ -290,10 +286,11 @@ def _tls_key(tls: Any) -> tuple[str, str]:
 
 
 def _header_key(
-    req: Request, key: tuple[int, tuple[str, str]], header_names: tuple[bytes, ...]
+    req: Request, code: int, proto: str, header_names: tuple[bytes, ...]
 ) -> tuple[Any, ...]:
     get = req.headers.get
-    return (key[0], *key[1], *((get(n) or b"").decode("latin-1") for n in header_names))
+    method = _METHODS.get(req.method, _EXTENSION)
+    return (code, method, proto, *((get(n) or b"").decode("latin-1") for n in header_names))
 
 
 # -- the registry ---------------------------------------------------------------------
@@ -517,7 +514,7 @@ def _request_families(
     resp_bytes = CounterMetricFamily(f"{prefix}_responses_bytes", help_resp_bytes, labels=labels)
     les = [_go_float(b) for b in m.bounds] + ["+Inf"]
     for meter in list(meters.values()):
-        for (code, (method, proto)), cell in list(meter.cells.items()):
+        for (code, method, proto), cell in list(meter.cells.items()):
             values = [str(code), method, proto, *meter.labels]
             if not meter.header_names:
                 reqs.add_metric(values, cell[_COUNT])

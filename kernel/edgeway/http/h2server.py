@@ -546,7 +546,11 @@ class H2ServerProtocol(asyncio.Protocol):
                     if req.raw_path == "*" and req.method == "OPTIONS":
                         resp = Response(200)
                     else:
-                        resp = await (self.ep.handler if self.tls is None else self.ep.https_handler)(req)
+                        try:
+                            resp = answer = await (self.ep.handler if self.tls is None else self.ep.https_handler)(req)
+                        finally:
+                            if req.on_response is not None:  # the route's meters (metrics.hoist)
+                                req.on_response(req, answer, req.started)  # answer: None here if it raised
                 except ClientDisconnected:
                     self._reset(stream.sid, _CANCEL)
                     return

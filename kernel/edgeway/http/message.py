@@ -164,6 +164,9 @@ class Request:
         "keep_alive",
         "context",
         "_query_args",
+        "protocol",
+        "on_response",
+        "started",
     )
 
     def __init__(
@@ -206,6 +209,15 @@ class Request:
         self.keep_alive = http_version == "1.1"
         self.context: dict[str, Any] = {}
         self._query_args: dict[str, list[str]] | None = None
+        #: Traefik's request protocol (``http``, ``websocket``, ``sse``, ``grpc``,
+        #: ``grpc-web``), when the server noted it while parsing (None: not known yet).
+        self.protocol: str | None = None
+        #: Set by the route's outermost meter: the server calls it with the response
+        #: the handler returned (None if it raised) and ``started``, before sending
+        #: it, so that the meter needs no coroutine frame of its own (``metrics.hoist``).
+        self.on_response: Callable[[Request, Response | None, float], None] | None = None
+        #: ``time.perf_counter()`` when that meter took the request.
+        self.started = 0.0
 
     def set_raw_path(self, raw_path: str) -> None:
         self.raw_path = raw_path
@@ -276,6 +288,24 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+_SSE = b"text/event-stream"
+
+
+def protocol_of(websocket: bool, accept: bytes | None, content_type: bytes | None) -> str:
+    """Traefik's ``getRequestProtocol`` (the metrics' ``protocol`` label): websocket,
+    sse, grpc-web, grpc or http, from the first ``Accept`` and ``Content-Type``."""
+    if websocket:
+        return "websocket"
+    if (
+        accept is not None
+        and _SSE in accept.lower()
+        and any(item.strip().lower() == _SSE for item in accept.split(b","))
+    ):
+        return "sse"
+    if content_type is not None and content_type.startswith(b"application/grpc"):
+        return "grpc-web" if content_type.startswith(b"application/grpc-web") else "grpc"
+    return "http"
 
 
 async def ready(resp: Response) -> Response:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from edgeway.http.forwarded import FLAG, append_forwarded, is_managed
-from edgeway.http.message import Body, Headers, Request, Response, normalize_host
+from edgeway.http.message import Body, Headers, Request, Response, normalize_host, protocol_of
 from edgeway.http.status import STATUS_LINES, error_response, http_date, status_line
 from edgeway.http.trailers import h1_trailer_block
 
@@ -156,6 +156,8 @@ class ServerProtocol(asyncio.Protocol):
         self._expect = False
         self._clen: int | None = None
         self._chunked = False
+        self._accept: bytes | None = None
+        self._ctype: bytes | None = None
         self._body: StreamBody | None = None
         self._parsing: Request | None = None
         # Dispatch state.
@@ -385,6 +387,8 @@ class ServerProtocol(asyncio.Protocol):
         self._expect = False
         self._clen = None
         self._chunked = False
+        self._accept = None
+        self._ctype = None
 
     def on_url(self, url: bytes) -> None:
         if not self._url and self._active is None:
@@ -425,6 +429,11 @@ class ServerProtocol(asyncio.Protocol):
                     self._conn_tokens = value if self._conn_tokens is None else self._conn_tokens + b"," + value
                 elif ln == b"content-length":
                     self._clen = int(value) if value.strip().isdigit() else -1
+                elif ln == b"content-type" and self._ctype is None:
+                    self._ctype = value
+            elif c == 0x61:
+                if ln == b"accept" and self._accept is None:
+                    self._accept = value
             elif c == 0x74:
                 if ln == b"transfer-encoding":
                     self._chunked = True
@@ -524,6 +533,11 @@ class ServerProtocol(asyncio.Protocol):
             routing,
         )
         req.keep_alive = keep_alive
+        req.protocol = (
+            "http"
+            if self._accept is None and self._ctype is None and not websocket
+            else protocol_of(websocket, self._accept, self._ctype)
+        )
         if conn_tokens is not None:
             if upgrade_listed and self._upgrade:
                 req.upgrade = self._upgrade
@@ -599,7 +613,12 @@ class ServerProtocol(asyncio.Protocol):
                         resp = Response(200)  # answered by the server itself, as Go's does
                     else:
                         ep = self.ep
-                        resp = await (ep.handler if self.tls is None else ep.https_handler)(req)
+                        answer: Response | None = None  # what the handler returned, for the meters
+                        try:
+                            resp = answer = await (ep.handler if self.tls is None else ep.https_handler)(req)
+                        finally:
+                            if req.on_response is not None:  # the route's meters (metrics.hoist)
+                                req.on_response(req, answer, req.started)
                 except ClientDisconnected:
                     self._close()
                     return
@@ -784,7 +803,7 @@ class ServerProtocol(asyncio.Protocol):
 #: The HTTP/2 connection preface (RFC 9113 §3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
-_SPECIAL_FIRST = frozenset(b"xhcteu")
+_SPECIAL_FIRST = frozenset(b"xhcteua")
 #: Lengths of the response headers the server writes itself (a test before lower()).
 _FRAMING_LENGTHS = frozenset(len(n) for n in (b"content-length", b"connection", b"transfer-encoding", b"date"))
 

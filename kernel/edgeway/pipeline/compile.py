@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
-from edgeway.metrics import Metrics, unmetered, wrap_optional
+from edgeway.metrics import Metrics, OnResponse, hoist, unmetered, wrap_optional
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
 from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
@@ -259,7 +260,7 @@ class _Compiler:
     # -- routers ------------------------------------------------------------
 
     def _entrypoint_handler(self, ep: str, routers: list[RouterInfo]) -> Handler:
-        routes: list[tuple[Any, Callable[[Request], bool], Handler]] = []
+        routes: list[tuple[Any, Callable[[Request], bool], Handler, OnResponse | None]] = []
         built = self.router_handlers
         metrics = self.ctx.metrics
         for info in sorted(routers, key=lambda i: i.name):
@@ -289,7 +290,7 @@ class _Compiler:
                         assert metrics is not None
                         handler = wrap_optional(metrics.router(info.name, service), handler)
                     built[info.name] = (matcher, handler)
-                handler = self._observed_entrypoint(ep, on, handler)
+                handler, on_response = self._observed_entrypoint(ep, on, handler)
             except RuleError as exc:
                 info.add_error(f"error while parsing rule {rule}: {exc}", True)
                 continue
@@ -297,11 +298,11 @@ class _Compiler:
                 info.add_error(str(exc), True)
                 continue
             key = route_sort_key(priority, info.name, self.ctx.providers_precedence)
-            routes.append((key, matcher, handler))
+            routes.append((key, matcher, handler, on_response))
         routes.sort(key=lambda r: r[0])
         spec = self.ctx.entrypoints[ep]
         default = self._observed_entrypoint(ep, self._switches(spec.observability, False), _not_found)
-        return _dispatcher([(m, h) for _, m, h in routes], default)
+        return _dispatcher([(m, h, o) for _, m, h, o in routes], default)
 
     def _switches(self, observability: Any, internal: bool) -> Switches:
         """What a router gives (Traefik's ``shouldAccessLog``/``shouldMeter``/
@@ -317,13 +318,20 @@ class _Compiler:
             detailed=traced and on.detailed,
         )
 
-    def _observed_entrypoint(self, ep: str, on: Switches, handler: Handler) -> Handler:
+    def _observed_entrypoint(
+        self, ep: str, on: Switches, handler: Handler
+    ) -> tuple[Handler, OnResponse | None]:
         """Traefik's per-router entry point chain (``BuildEPChain``): the entry point
-        span, then the access log, then the entry point's meter, each only if on."""
+        span, then the access log, then the entry point's meter, each only if on.
+
+        The route's outermost meters are returned apart, for the dispatcher to
+        hand to the server (see :func:`edgeway.metrics.hoist`): only the access log
+        and tracing, which keep the response as it is, are outside them."""
         ctx = self.ctx
+        on_response = None
         if on.metrics:
             assert ctx.metrics is not None
-            handler = wrap_optional(ctx.metrics.entrypoint(ep), handler)
+            handler, on_response = hoist(wrap_optional(ctx.metrics.entrypoint(ep), handler))
         elif self.services.metrics_gated:
             handler = unmetered(handler)
         if on.access_logs:
@@ -332,7 +340,7 @@ class _Compiler:
         if on.tracing:
             assert ctx.tracing is not None
             handler = ctx.tracing.entry_point(ep, handler, on.detailed)
-        return handler
+        return handler, on_response
 
     def _router_handler(self, info: RouterInfo, ep: str) -> Handler:
         cfg = info.config
@@ -526,18 +534,28 @@ async def _answer(template: Response) -> Response:
 
 
 def _dispatcher(
-    routes: list[tuple[Callable[[Request], bool], Handler]], default: Handler = _not_found
+    routes: list[tuple[Callable[[Request], bool], Handler, OnResponse | None]],
+    default: tuple[Handler, OnResponse | None] = (_not_found, None),
 ) -> Handler:
     """The entry point's handler: first matching route, else ``default`` (Go's 404).
 
     A plain function returning the route's awaitable, not a coroutine of its
-    own: one frame less per request.
+    own: one frame less per request. A route's hoisted meters are handed to the
+    server with the time the request was taken (``Request.on_response``).
     """
+    perf = time.perf_counter
+    default_handler, default_response = default
 
     def dispatch(req: Request) -> Awaitable[Response]:
-        for match, handler in routes:
+        for match, handler, on_response in routes:
             if match(req):
+                if on_response is not None:
+                    req.on_response = on_response
+                    req.started = perf()
                 return handler(req)
-        return default(req)
+        if default_response is not None:
+            req.on_response = default_response
+            req.started = perf()
+        return default_handler(req)
 
     return dispatch
