@@ -215,7 +215,22 @@ def _metered(meters: tuple[Meter, ...], handler: Handler) -> Handler:
     # module globals bound as closure variables: the request path reads them faster
     perf, bisect, protocol, first_bucket = time.perf_counter, bisect_left, request_protocol, _BUCKETS
 
-    def count(req: Request, code: int, proto: str, dur: float, size: int) -> None:
+    def counted(req: Request, resp: Response | None, t0: float, size: int = -1) -> None:
+        """Count ``resp`` (None: the handler raised, a 500) of a request taken at
+        ``t0``; a streamed body once it is over, with its ``size``."""
+        proto = req.protocol or protocol(req)
+        if resp is None:
+            code = 500
+            size = 0
+        else:
+            if size < 0:
+                stream = resp.stream
+                if stream is not None:  # counted once the body is over
+                    resp.stream = counted_stream(stream, at_end(req, resp, t0))
+                    return
+                size = len(resp.body)
+            code = resp.status if proto == "http" else _status_code(proto, resp)
+        dur = perf() - t0
         key = (code, req.method, proto)  # the method's label is found at scrape time
         cell = cells.get(key)
         if cell is None:
@@ -235,19 +250,9 @@ def _metered(meters: tuple[Meter, ...], handler: Handler) -> Handler:
             for m in meters:
                 m.tls[tkey] = m.tls.get(tkey, 0) + 1
 
-    def counted(req: Request, resp: Response | None, t0: float) -> None:
-        """Count ``resp`` (None: the handler raised, a 500) of a request taken at ``t0``."""
-        proto = req.protocol or protocol(req)
-        if resp is None:
-            count(req, 500, proto, perf() - t0, 0)
-        elif resp.stream is None:
-            code = resp.status if proto == "http" else _status_code(proto, resp)
-            count(req, code, proto, perf() - t0, len(resp.body))
-        else:  # counted once the body is over
-            resp.stream = counted_stream(
-                resp.stream,
-                lambda size: count(req, _status_code(proto, resp), proto, perf() - t0, size),
-            )
+    def at_end(req: Request, resp: Response, t0: float) -> Callable[[int], None]:
+        # (a function of its own: a lambda in counted would make its locals cells)
+        return lambda size: counted(req, resp, t0, size)
 
     async def metered(req: Request) -> Response:
         t0 = perf()
