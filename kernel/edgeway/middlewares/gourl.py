@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from edgeway.http.message import Request
+from edgeway.http.message import Request, routing_path
 from edgeway.http.server import clean_path
 from edgeway.rules.parser import go_quote
 
@@ -24,8 +24,10 @@ __all__ = [
     "join_path",
     "parse",
     "path_of",
+    "apply_stored",
     "set_path",
     "store_path",
+    "stored_path",
     "to_bstr",
     "to_text",
     "unescape",
@@ -176,11 +178,26 @@ def path_of(req: Request) -> tuple[str, str]:
         return raw, ""
 
 
+#: What :func:`store_path` sets: the escaped path, its routing path, and Go's
+#: ``(EscapedPath, Path, RawPath)`` for :func:`path_of`.
+StoredPath = tuple[str, str, tuple[str, str, str]]
+
+
+def stored_path(path: str, raw: str) -> StoredPath:
+    """What :func:`store_path` sets for Go's (Path, RawPath): computed once, a
+    middleware can cache it with the rest of its plan for a path."""
+    escaped = escaped_path(path, raw)
+    return escaped, routing_path(escaped), (escaped, path, raw)
+
+
+def apply_stored(req: Request, stored: StoredPath) -> None:
+    """Set the request's path as :func:`stored_path` computed it."""
+    req.raw_path, req.path, req.context[_CTX] = stored
+
+
 def store_path(req: Request, path: str, raw: str) -> None:
     """Set the request's path as Go would forward it (``EscapedPath()``)."""
-    escaped = escaped_path(path, raw)
-    req.set_raw_path(escaped)
-    req.context[_CTX] = (escaped, path, raw)
+    apply_stored(req, stored_path(path, raw))
 
 
 # --- url.Parse and URL.String --------------------------------------------------------------

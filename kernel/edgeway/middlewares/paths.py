@@ -32,10 +32,13 @@ from edgeway.middlewares.contenttype import build_content_type
 from edgeway.middlewares.goregexp import compile_capturing
 from edgeway.middlewares.gourl import (
     EscapeError,
+    StoredPath,
+    apply_stored,
     escaped_path,
     join_path,
     path_of,
     store_path,
+    stored_path,
     to_bstr,
     to_text,
     unescape,
@@ -109,8 +112,8 @@ def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) 
         return "/" + rest.removeprefix("/") if force_slash else _leading_slash(rest)
 
     @functools.lru_cache(maxsize=1024)
-    def plan(path: str, raw: str) -> tuple[str, str, bytes] | bool:
-        """What stripping does to Go's (Path, RawPath): the new pair and the
+    def plan(path: str, raw: str) -> tuple[StoredPath, bytes] | bool:
+        """What stripping does to Go's (Path, RawPath): the path to store and the
         X-Forwarded-Prefix value; False when nothing matches, True for a 400."""
         for prefix in prefixes:
             if path.startswith(prefix):
@@ -118,7 +121,7 @@ def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) 
                 joined = _joined(stripped(path[len(prefix) :]), new_raw)
                 if joined is None:
                     return True
-                return (*joined, prefix.encode("latin-1"))
+                return stored_path(*joined), prefix.encode("latin-1")
         return False
 
     def strip_prefix(req: Request) -> Awaitable[Response]:
@@ -127,8 +130,9 @@ def build_strip_prefix(options: StripPrefix, next_: Handler, ctx: BuildContext) 
             return next_(req)
         if p is True:
             return ready(_bad_request())
-        store_path(req, p[0], p[1])  # type: ignore[index]
-        req.headers.add(FORWARDED_PREFIX, p[2])  # type: ignore[index]
+        stored, prefix = p  # type: ignore[misc]
+        apply_stored(req, stored)
+        req.headers.raw.append((FORWARDED_PREFIX, prefix))
         return next_(req)
 
     return strip_prefix

@@ -88,8 +88,9 @@ class TTLMap:
         if bucket.expires <= now:
             del items[key]
             return None
-        items.move_to_end(key)
-        bucket.expires = now + ttl
+        if bucket.expires != now + ttl:  # (within the same second the order stays right)
+            items.move_to_end(key)
+            bucket.expires = now + ttl
         return bucket
 
     def add(self, key: str, bucket: TokenBucket, ttl: int, now: int) -> None:
