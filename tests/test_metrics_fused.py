@@ -5,12 +5,13 @@ the service's meter)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from edgeway.http.message import Headers, Request, Response
-from edgeway.metrics import Meter
+from edgeway.metrics import Meter, hoist
 from support import backends, edgeway, get
 from test_metrics import dynamic, metrics_static, scrape, value
 
@@ -142,3 +143,37 @@ async def test_a_short_circuiting_middleware_keeps_the_service_uncounted(tmp_pat
     name = "traefik_service_requests_total"
     assert value(samples, name, code="200", service="app@file", **http) == 1
     assert value(samples, name, code="302", service="app@file", **http) is None
+
+
+async def test_the_outermost_meters_are_left_to_the_server_and_summed_per_level() -> None:
+    ep, router, svc = meters()
+    other_router = Meter(("other@file", "app@file"), BOUNDS, ())
+
+    async def app(req: Request) -> Response:
+        return Response(200, body=b"hello")
+
+    # two routes of one entry point: the entry point meter is in two groups
+    first, count_first = hoist(ep.wrap(router.wrap(svc.wrap(app))))
+    second, count_second = hoist(ep.wrap(other_router.wrap(app)))
+    assert first is app and second is app  # no wrapper left around the handler
+    assert count_first is not None and count_second is not None
+    for method, on_response in (("GET", count_first), ("BREW", count_second), ("FOO", count_second)):
+        req = request(method, content_length=2)
+        t0 = time.perf_counter()
+        on_response(req, await app(req), t0)
+    count_first(request("POST"), None, time.perf_counter())  # the handler raised: a 500
+    assert {k: v[0] for k, v in ep.cells.items()} == {
+        (200, "GET", "http"): 1,
+        (200, "EXTENSION_METHOD", "http"): 2,  # two methods, one label: added up
+        (500, "POST", "http"): 1,
+    }
+    assert ep.cells[(200, "EXTENSION_METHOD", "http")][2:4] == [4, 10]  # request, response bytes
+    assert {k: v[0] for k, v in svc.cells.items()} == {(200, "GET", "http"): 1, (500, "POST", "http"): 1}
+    assert {k: v[0] for k, v in other_router.cells.items()} == {(200, "EXTENSION_METHOD", "http"): 2}
+    # compiled again (a new configuration): the same meters go on with the same cells
+    groups = len(svc.groups), len(ep.groups)
+    again, count_again = hoist(ep.wrap(router.wrap(svc.wrap(app))))
+    assert count_again is not None
+    count_again(request("GET"), Response(200, body=b"x"), time.perf_counter())
+    assert svc.cells[(200, "GET", "http")][0] == 2
+    assert (len(svc.groups), len(ep.groups)) == groups

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from edgeway.accesslog import observe_router
 from edgeway.http.message import Handler, Request, Response
 from edgeway.http.status import not_found
-from edgeway.metrics import Metrics, OnResponse, hoist, unmetered, wrap_optional
+from edgeway.metrics import Metrics, OnResponse, hoist, request_protocol, unmetered, wrap_optional
 from edgeway.pipeline.compile_tcp import TCPCompileInput, compile_tcp
 from edgeway.pipeline.compile_udp import compile_udp
 from edgeway.pipeline.isolation import guard_plugin
@@ -544,18 +544,18 @@ def _dispatcher(
     server with the time the request was taken (``Request.on_response``).
     """
     perf = time.perf_counter
-    default_handler, default_response = default
 
     def dispatch(req: Request) -> Awaitable[Response]:
-        for match, handler, on_response in routes:
+        for match, handler, on_response in routes:  # noqa: B007 (the route found is used below)
             if match(req):
-                if on_response is not None:
-                    req.on_response = on_response
-                    req.started = perf()
-                return handler(req)
-        if default_response is not None:
-            req.on_response = default_response
+                break
+        else:
+            handler, on_response = default
+        if on_response is not None:
+            req.on_response = on_response
             req.started = perf()
-        return default_handler(req)
+            if req.protocol is None:  # (HTTP/2) labelled as it arrives, as HTTP/1.1
+                request_protocol(req)
+        return handler(req)
 
     return dispatch
