@@ -6,9 +6,10 @@ the closure it returns only assembles the request head and waits on the pool.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from edgeway.http.message import Handler, Request, Response
-from edgeway.http.status import error_response
-from edgeway.http.upstream import HOP_BY_HOP, ServerPool, UpstreamError
+from edgeway.http.upstream import HOP_BY_HOP, ServerPool
 
 _SKIP = HOP_BY_HOP | {b"host", b"x-forwarded-for"}
 _SKIP_CHUNKED = _SKIP | {b"content-length"}
@@ -39,7 +40,9 @@ def server_handler(
     url_host_b = url_host.encode("latin-1")
     exchange = pool.exchange
 
-    async def forward(req: Request) -> Response:
+    def forward(req: Request) -> Awaitable[Response]:
+        # A plain function returning the exchange (which answers failures itself):
+        # no coroutine frame of its own on the request path.
         body = req.body
         chunked = body is not None and req.content_length is None
         skip = _SKIP_CHUNKED if chunked else _SKIP
@@ -87,20 +90,15 @@ def server_handler(
         elif body is None and req.content_length is None and req.method in _BODY_METHODS:
             parts.append(b"Content-Length: 0\r\n")  # as Go's transport writes it
         parts.append(b"\r\n")
-        try:
-            return await exchange(
-                b"".join(parts),
-                body,
-                chunked=chunked,
-                expect_continue=body is not None and b"100-continue" in (req.headers.get(b"expect") or b"").lower(),
-                is_head=req.method == "HEAD",
-                replayable=body is None and req.method in _REPLAYABLE,
-            )
-        except UpstreamError as exc:
-            req.context["upstream_error"] = str(exc)
-            if not exc.reached:
-                req.context["upstream_unreached"] = True
-            return error_response(exc.status)
+        return exchange(
+            b"".join(parts),
+            body,
+            chunked=chunked,
+            expect_continue=body is not None and b"100-continue" in (req.headers.get(b"expect") or b"").lower(),
+            is_head=req.method == "HEAD",
+            replayable=body is None and req.method in _REPLAYABLE,
+            failed=req.context,
+        )
 
     return forward
 

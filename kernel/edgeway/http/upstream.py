@@ -18,6 +18,7 @@ from typing import Any
 import httptools
 
 from edgeway.http.message import Body, Headers, Response, canonical_header_bytes
+from edgeway.http.status import error_response
 from edgeway.http.trailers import BAD_RESPONSE_TRAILER, declared_names
 
 _HIGH_WATER = 256 * 1024
@@ -71,6 +72,15 @@ class UpstreamError(Exception):
         self.status = status
         self.retryable = retryable
         self.reached = reached
+
+
+def failure(context: dict[str, Any], exc: UpstreamError) -> Response:
+    """The answer to a failed exchange (Go's proxy error handler: 502, 504...),
+    noted in the request ``context`` for the access log and the retry middleware."""
+    context["upstream_error"] = str(exc)
+    if not exc.reached:
+        context["upstream_unreached"] = True
+    return error_response(exc.status)
 
 
 class _HeadDone(Exception):
@@ -339,12 +349,15 @@ class UpstreamConnection(asyncio.Protocol):
         expect_continue: bool,
         is_head: bool,
         replayable: bool = False,
+        failed: dict[str, Any] | None = None,
     ) -> Response:
         """Send one request and wait for the response head.
 
         A pooled connection the server closed while idle fails before any
         response byte; a replayable request (idempotent, no body) is then sent
-        again once on a fresh connection, as Go's transport does.
+        again once on a fresh connection, as Go's transport does. With ``failed``
+        (a request's context), a failure is answered (see :func:`failure`)
+        instead of raised.
         """
         transport = self.transport
         assert transport is not None
@@ -387,8 +400,17 @@ class UpstreamConnection(asyncio.Protocol):
                 sender.cancel()
             self.close()
             if replayable and isinstance(exc, UpstreamError) and exc.retryable:
-                fresh = await self.pool.connect()
-                return await fresh.exchange(head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head)
+                try:
+                    fresh = await self.pool.connect()
+                except UpstreamError as dial:
+                    if failed is None:
+                        raise
+                    return failure(failed, dial)
+                return await fresh.exchange(
+                    head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head, failed=failed
+                )
+            if failed is not None and isinstance(exc, UpstreamError):
+                return failure(failed, exc)
             raise
         if sender is not None and not sender.done():
             if resp.stream is None:
@@ -627,8 +649,10 @@ class ServerPool:
         expect_continue: bool = False,
         is_head: bool = False,
         replayable: bool = False,
+        failed: dict[str, Any] | None = None,
     ) -> Awaitable[Response]:
-        """Send a request on a pooled connection, or a new one, and return the response.
+        """Send a request on a pooled connection, or a new one, and return the response
+        (``failed``: see :meth:`UpstreamConnection.exchange`).
 
         Not a coroutine itself: with a pooled connection at hand it returns that
         connection's exchange directly, one frame less on the request path.
@@ -636,12 +660,31 @@ class ServerPool:
         conn = self.acquire_idle()
         if conn is not None:
             return conn.exchange(
-                head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head, replayable=replayable
+                head,
+                body,
+                chunked=chunked,
+                expect_continue=expect_continue,
+                is_head=is_head,
+                replayable=replayable,
+                failed=failed,
             )
-        return self._exchange_new(head, body, chunked, expect_continue, is_head)
+        return self._exchange_new(head, body, chunked, expect_continue, is_head, failed)
 
     async def _exchange_new(
-        self, head: bytes, body: Body | None, chunked: bool, expect_continue: bool, is_head: bool
+        self,
+        head: bytes,
+        body: Body | None,
+        chunked: bool,
+        expect_continue: bool,
+        is_head: bool,
+        failed: dict[str, Any] | None,
     ) -> Response:
-        conn = await self.connect()
-        return await conn.exchange(head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head)
+        try:
+            conn = await self.connect()
+        except UpstreamError as exc:
+            if failed is None:
+                raise
+            return failure(failed, exc)
+        return await conn.exchange(
+            head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head, failed=failed
+        )
