@@ -400,15 +400,7 @@ class UpstreamConnection(asyncio.Protocol):
                 sender.cancel()
             self.close()
             if replayable and isinstance(exc, UpstreamError) and exc.retryable:
-                try:
-                    fresh = await self.pool.connect()
-                except UpstreamError as dial:
-                    if failed is None:
-                        raise
-                    return failure(failed, dial)
-                return await fresh.exchange(
-                    head, body, chunked=chunked, expect_continue=expect_continue, is_head=is_head, failed=failed
-                )
+                return await self.pool.exchange_fresh(head, body, chunked, expect_continue, is_head, failed)
             if failed is not None and isinstance(exc, UpstreamError):
                 return failure(failed, exc)
             raise
@@ -668,9 +660,9 @@ class ServerPool:
                 replayable=replayable,
                 failed=failed,
             )
-        return self._exchange_new(head, body, chunked, expect_continue, is_head, failed)
+        return self.exchange_fresh(head, body, chunked, expect_continue, is_head, failed)
 
-    async def _exchange_new(
+    async def exchange_fresh(
         self,
         head: bytes,
         body: Body | None,
@@ -679,6 +671,7 @@ class ServerPool:
         is_head: bool,
         failed: dict[str, Any] | None,
     ) -> Response:
+        """The exchange on a new connection (a request is never sent twice on it)."""
         try:
             conn = await self.connect()
         except UpstreamError as exc:
